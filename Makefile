@@ -1,0 +1,42 @@
+# SafetyNet: `make up` / `make demo` / `make test` — see README.md.
+SHELL := /bin/bash
+ROOT := $(shell pwd)
+VENV := $(ROOT)/.venv
+PY := $(VENV)/bin/python
+
+.PHONY: up down clean test lint proto proto-check bench demo venv unit integration chaos
+
+venv:
+	@bash deploy/local/bootstrap.sh
+
+up: venv
+	@bash deploy/local/stack.sh up
+
+down:
+	@bash deploy/local/stack.sh down
+
+clean: down
+	rm -rf .local
+
+proto: venv
+	@bash scripts/gen_proto.sh
+
+proto-check: venv
+	@$(VENV)/bin/buf lint proto
+	@bash scripts/check_proto.sh
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy libs services tests
+
+unit: venv
+	$(VENV)/bin/pytest -q tests/unit
+
+test: venv proto-check lint up
+	$(VENV)/bin/pytest -q -ra tests/unit tests/integration tests/e2e
+
+bench: up
+	$(PY) -m bench.run
+
+demo: up
+	$(PY) -m safetynet_cli.demo

@@ -1,0 +1,186 @@
+"""Event contracts shared by intake (validates), risk (interprets) and the others: event types, their
+typed payloads, the departments allowed to send each by default, and protobuf encode/decode helpers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from google.protobuf import json_format, struct_pb2
+from google.protobuf.timestamp_pb2 import Timestamp
+from pydantic import BaseModel, ConfigDict, Field
+
+from safetynet.v1 import case_events_pb2, household_events_pb2, risk_assessments_pb2
+
+SCHEMA_VERSION = 1
+
+HouseholdEvent = household_events_pb2.HouseholdEvent
+RiskAssessmentMessage = risk_assessments_pb2.RiskAssessment
+CaseEventMessage = case_events_pb2.CaseEvent
+
+
+class EventType(StrEnum):
+    MEDICAL_EXPENSE = "medical_expense"
+    DISASTER_LOSS = "disaster_loss"
+    INCOME_CHANGE = "income_change"
+    ACCIDENT = "accident"
+    UNEMPLOYMENT = "unemployment"
+    DISABILITY = "disability"
+    DEATH = "death"
+    EDUCATION_EXPENSE = "education_expense"
+    SCHOOL_DROPOUT = "school_dropout"
+    HOUSING_SAFETY = "housing_safety"
+    DRINKING_WATER = "drinking_water"
+    SELF_APPLICATION = "self_application"
+    GRID_REPORT = "grid_report"
+
+
+class RiskType(StrEnum):
+    ILLNESS = "illness"
+    DISABILITY = "disability"
+    EDUCATION = "education"
+    DISASTER = "disaster"
+    ACCIDENT = "accident"
+    INDUSTRY_FAILURE = "industry_failure"
+    UNSTABLE_EMPLOYMENT = "unstable_employment"
+    LABOUR_SHORTAGE = "labour_shortage"
+    HOUSING = "housing"
+    DRINKING_WATER = "drinking_water"
+    OTHER = "other"
+
+
+Money = Annotated[float, Field(ge=0, le=1e9)]
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MedicalExpense(_Payload):
+    total_cost_cny: Money
+    out_of_pocket_cny: Money
+    inpatient: bool
+    diagnosis_category: str | None = Field(None, max_length=100)
+
+
+class DisasterLoss(_Payload):
+    disaster_type: Literal["flood", "earthquake", "drought", "landslide", "typhoon", "fire", "hail", "other"]
+    loss_cny: Money
+    housing_damage: Literal["none", "partial", "destroyed"]
+
+
+class IncomeChange(_Payload):
+    previous_annual_income_cny: Money
+    current_annual_income_cny: Money
+    reason: Literal["unemployment", "business_failure", "crop_failure", "wage_cut", "recovery", "other"]
+
+
+class Accident(_Payload):
+    out_of_pocket_cny: Money
+    lost_labour: bool
+
+
+class Unemployment(_Payload):
+    previous_monthly_wage_cny: Money
+
+
+class Disability(_Payload):
+    level: Literal[1, 2, 3, 4]
+
+
+class Death(_Payload):
+    pass
+
+
+class EducationExpense(_Payload):
+    out_of_pocket_cny: Money
+    stage: Literal["preschool", "high_school", "vocational", "university"]
+
+
+class SchoolDropout(_Payload):
+    grade: int | str
+
+
+class HousingSafety(_Payload):
+    rating: Literal["A", "B", "C", "D"]
+
+
+class DrinkingWater(_Payload):
+    issue: Literal["cut_off", "quality", "distance"]
+    days_affected: int = Field(ge=0, le=3650)
+
+
+class SelfApplication(_Payload):
+    reasons: list[RiskType] = Field(min_length=1)
+    declared_annual_income_cny: Money | None = None
+    statement: str = Field(max_length=4000)
+
+
+class GridReport(_Payload):
+    risk_types: list[RiskType] = Field(min_length=1)
+    notes: str = Field("", max_length=4000)
+
+
+PAYLOAD_MODELS: dict[EventType, type[_Payload]] = {
+    EventType.MEDICAL_EXPENSE: MedicalExpense,
+    EventType.DISASTER_LOSS: DisasterLoss,
+    EventType.INCOME_CHANGE: IncomeChange,
+    EventType.ACCIDENT: Accident,
+    EventType.UNEMPLOYMENT: Unemployment,
+    EventType.DISABILITY: Disability,
+    EventType.DEATH: Death,
+    EventType.EDUCATION_EXPENSE: EducationExpense,
+    EventType.SCHOOL_DROPOUT: SchoolDropout,
+    EventType.HOUSING_SAFETY: HousingSafety,
+    EventType.DRINKING_WATER: DrinkingWater,
+    EventType.SELF_APPLICATION: SelfApplication,
+    EventType.GRID_REPORT: GridReport,
+}
+
+MEMBER_REQUIRED: frozenset[EventType] = frozenset({EventType.DEATH})
+
+# A department's natural event types: what a client gets when created without --event-types.
+DEPARTMENT_EVENT_TYPES: dict[str, tuple[EventType, ...]] = {
+    "medical_insurance": (EventType.MEDICAL_EXPENSE,),
+    "civil_affairs": (EventType.INCOME_CHANGE, EventType.DEATH, EventType.SELF_APPLICATION),
+    "emergency_management": (EventType.DISASTER_LOSS, EventType.ACCIDENT),
+    "human_resources": (EventType.UNEMPLOYMENT, EventType.INCOME_CHANGE),
+    "education": (EventType.EDUCATION_EXPENSE, EventType.SCHOOL_DROPOUT),
+    "housing": (EventType.HOUSING_SAFETY,),
+    "water": (EventType.DRINKING_WATER,),
+    "disability_federation": (EventType.DISABILITY,),
+    "police": (EventType.DEATH, EventType.ACCIDENT),
+    "rural_revitalization": (EventType.INCOME_CHANGE, EventType.GRID_REPORT),
+    "self_service": (EventType.SELF_APPLICATION,),
+    "grid": (EventType.GRID_REPORT,),
+}
+
+
+def parse_payload(event_type: str, payload: dict[str, Any]) -> _Payload:
+    """Validate a payload against its type's model (raises pydantic.ValidationError or KeyError)."""
+    return PAYLOAD_MODELS[EventType(event_type)].model_validate(payload)
+
+
+def to_timestamp(moment: datetime) -> Timestamp:
+    ts = Timestamp()
+    ts.FromDatetime(moment.astimezone(UTC))
+    return ts
+
+
+def from_timestamp(ts: Timestamp) -> datetime:
+    return ts.ToDatetime(tzinfo=UTC)
+
+
+def to_struct(data: dict[str, Any]) -> struct_pb2.Struct:
+    struct = struct_pb2.Struct()
+    struct.update(data)
+    return struct
+
+
+def from_struct(struct: struct_pb2.Struct) -> dict[str, Any]:
+    return json_format.MessageToDict(struct)
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)

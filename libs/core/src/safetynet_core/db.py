@@ -1,0 +1,155 @@
+"""Database access: one Postgres schema per service, an async engine, a raw asyncpg pool for bulk
+paths, a unit of work that rolls back unless committed, and Alembic migrations per service."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from safetynet_core.settings import CoreSettings
+
+
+class Database:
+    """Engine and pool bound to one service schema (via search_path)."""
+
+    def __init__(self, settings: CoreSettings, schema: str, pool_size: int = 10) -> None:
+        self.settings = settings
+        self.schema = schema
+        self._server_settings = {"search_path": f"{schema},public", "application_name": f"safetynet-{schema}"}
+        self.engine: AsyncEngine = create_async_engine(
+            settings.sqlalchemy_url,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_pre_ping=True,
+            connect_args={"server_settings": self._server_settings},
+        )
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._pool: asyncpg.Pool | None = None
+        self._pool_size = pool_size
+
+    async def pool(self) -> asyncpg.Pool:
+        """A raw asyncpg pool for COPY and executemany paths."""
+        if self._pool is None:
+            self._pool = await asyncpg.create_pool(
+                self.settings.asyncpg_dsn,
+                min_size=1,
+                max_size=self._pool_size,
+                server_settings=self._server_settings,
+            )
+        return self._pool
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(text("select 1"))
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+        await self.engine.dispose()
+
+    def unit_of_work(self) -> UnitOfWork:
+        return UnitOfWork(self)
+
+
+class UnitOfWork:
+    """`async with db.unit_of_work() as uow:` ... `await uow.commit()`; anything uncommitted rolls back."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self.session: AsyncSession
+
+    async def __aenter__(self) -> UnitOfWork:
+        self.session = self._db.sessions()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        try:
+            await self.session.rollback()
+        finally:
+            await self.session.close()
+
+    async def commit(self) -> None:
+        await self.session.commit()
+
+    async def execute(self, statement: Any, params: Any = None) -> Any:
+        return await self.session.execute(statement, params)
+
+
+@asynccontextmanager
+async def raw_transaction(db: Database) -> AsyncIterator[asyncpg.Connection]:
+    pool = await db.pool()
+    async with pool.acquire() as conn, conn.transaction():
+        yield conn
+
+
+def migrate(settings: CoreSettings, schema: str, migrations_dir: Path, revision: str = "head") -> None:
+    """Create the service schema if needed and upgrade it with the service's Alembic scripts."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir))
+    config.attributes["safetynet_settings"] = settings
+    config.attributes["safetynet_schema"] = schema
+    config.attributes["safetynet_version_table"] = f"alembic_version_{migrations_dir.parent.name}"
+    command.upgrade(config, revision)
+
+
+def run_alembic_env(target_metadata: Any = None) -> None:
+    """Body of every service's migrations/env.py: online migrations into the service schema."""
+    import asyncio
+
+    from alembic import context
+
+    config = context.config
+    settings: CoreSettings = config.attributes.get("safetynet_settings") or CoreSettings()
+    schema: str = config.attributes["safetynet_schema"]
+
+    def run(connection: Any) -> None:
+        connection.execute(text(f'create schema if not exists "{schema}"'))
+        connection.execute(text(f'set search_path to "{schema}", public'))
+        connection.commit()
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            version_table_schema=schema,
+            version_table=config.attributes.get("safetynet_version_table", "alembic_version"),
+            transaction_per_migration=True,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+
+    async def main() -> None:
+        engine = create_async_engine(settings.sqlalchemy_url)
+        async with engine.connect() as conn:
+            await conn.run_sync(run)
+            await conn.commit()
+        await engine.dispose()
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        asyncio.run(main())
+    else:  # called from inside a running loop (tests): run in a private thread
+        import threading
+
+        error: list[BaseException] = []
+
+        def in_thread() -> None:
+            try:
+                asyncio.run(main())
+            except BaseException as exc:  # re-raised below in the caller's thread
+                error.append(exc)
+
+        worker = threading.Thread(target=in_thread)
+        worker.start()
+        worker.join()
+        if error:
+            raise error[0]

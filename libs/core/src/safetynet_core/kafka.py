@@ -1,0 +1,143 @@
+"""Kafka helpers: an idempotent producer, batch consumers with manual commits, a dead-letter path and
+explicit topic creation (auto-create is off on our brokers)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+from prometheus_client import Counter
+
+from safetynet_core.logging import get_logger
+from safetynet_core.settings import CoreSettings
+
+log = get_logger(__name__)
+
+DEAD_LETTERS = Counter(
+    "safetynet_dead_letters_total",
+    "Messages sent to a dead-letter topic",
+    ["consumer", "topic", "reason"],
+)
+
+
+def make_producer(settings: CoreSettings, **overrides: Any) -> AIOKafkaProducer:
+    """Idempotent, acks=all producer; callers `await producer.start()`."""
+    options: dict[str, Any] = {
+        "bootstrap_servers": settings.kafka_bootstrap,
+        "enable_idempotence": True,
+        "acks": "all",
+        "linger_ms": 5,
+        "max_batch_size": 256 * 1024,
+        "request_timeout_ms": 15000,
+        "compression_type": None,
+    }
+    options.update(overrides)
+    return AIOKafkaProducer(**options)
+
+
+def make_consumer(settings: CoreSettings, group_id: str, *topics: str, **overrides: Any) -> AIOKafkaConsumer:
+    """Consumer with manual commits; offsets are committed only after the caller's database commit."""
+    options: dict[str, Any] = {
+        "bootstrap_servers": settings.kafka_bootstrap,
+        "group_id": group_id,
+        "enable_auto_commit": False,
+        "auto_offset_reset": "earliest",
+        "max_poll_records": 500,
+        "isolation_level": "read_committed",
+        "session_timeout_ms": 20000,
+        "heartbeat_interval_ms": 3000,
+    }
+    options.update(overrides)
+    return AIOKafkaConsumer(*topics, **options)
+
+
+async def ensure_topics(settings: CoreSettings, topics: Iterable[str], partitions: int | None = None) -> None:
+    """Create topics that do not exist yet, with the configured partition count."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, request_timeout_ms=15000)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [
+            NewTopic(name=t, num_partitions=partitions or settings.topic_partitions, replication_factor=1)
+            for t in topics
+            if t not in existing
+        ]
+        if wanted:
+            try:
+                await admin.create_topics(wanted)
+            except TopicAlreadyExistsError:
+                pass
+    finally:
+        await admin.close()
+
+
+async def delete_topics(settings: CoreSettings, topics: Sequence[str]) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        doomed = [t for t in topics if t in existing]
+        if doomed:
+            await admin.delete_topics(doomed)
+    finally:
+        await admin.close()
+
+
+async def ping(settings: CoreSettings) -> None:
+    """Readiness: an admin client can list topics."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, request_timeout_ms=3000)
+    await admin.start()
+    try:
+        await admin.list_topics()
+    finally:
+        await admin.close()
+
+
+def standard_topics(settings: CoreSettings) -> list[str]:
+    """The platform topics plus each consumer's dead-letter topic."""
+    return [
+        settings.topic_household_events,
+        settings.topic_risk_assessments,
+        settings.topic_case_events,
+        settings.dlq_topic(settings.topic_household_events, "risk"),
+        settings.dlq_topic(settings.topic_risk_assessments, "workflow"),
+        settings.dlq_topic(settings.topic_case_events, "notify"),
+    ]
+
+
+class DeadLetters:
+    """Sends a poison record to `<topic>.dlq.<consumer>` with headers naming where it came from and why."""
+
+    def __init__(self, producer: AIOKafkaProducer, settings: CoreSettings, consumer: str) -> None:
+        self._producer = producer
+        self._settings = settings
+        self._consumer = consumer
+
+    async def send(self, record: ConsumerRecord, reason: str, error: str) -> None:
+        headers = [
+            ("dlq.topic", record.topic.encode()),
+            ("dlq.partition", str(record.partition).encode()),
+            ("dlq.offset", str(record.offset).encode()),
+            ("dlq.reason", reason.encode()),
+            ("dlq.error", error[:1000].encode()),
+            ("dlq.consumer", self._consumer.encode()),
+        ]
+        await self._producer.send_and_wait(
+            self._settings.dlq_topic(record.topic, self._consumer),
+            value=record.value,
+            key=record.key,
+            headers=headers,
+        )
+        DEAD_LETTERS.labels(self._consumer, record.topic, reason).inc()
+        log.warning("dead_lettered", topic=record.topic, partition=record.partition, offset=record.offset,
+                    reason=reason, error=error[:200])
+
+
+def header(record: ConsumerRecord, name: str) -> str | None:
+    for key, value in record.headers or ():
+        if key == name:
+            return value.decode() if value is not None else None
+    return None

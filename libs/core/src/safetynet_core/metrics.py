@@ -1,0 +1,78 @@
+"""Prometheus helpers: per-route request metrics as a pure ASGI middleware and the /metrics response."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+HTTP_REQUESTS = Counter(
+    "safetynet_http_requests_total", "HTTP requests by route and status", ["service", "method", "route", "status"]
+)
+HTTP_LATENCY = Histogram(
+    "safetynet_http_request_duration_seconds",
+    "HTTP request latency by route",
+    ["service", "method", "route"],
+    buckets=LATENCY_BUCKETS,
+)
+
+
+class RouteMetricsMiddleware:
+    """Counts and times every request under its route template (never the raw path, to bound labels)."""
+
+    def __init__(self, app: ASGIApp, service: str) -> None:
+        self.app = app
+        self.service = service
+        self._routes: dict[tuple[str, str], str] = {}
+
+    def _route_of(self, scope: Scope) -> str:
+        key = (scope["method"], scope["path"])
+        cached = self._routes.get(key)
+        if cached is not None:
+            return cached
+        route_name = "unmatched"
+        for route in scope["app"].router.routes:
+            match, _ = route.matches(scope)
+            if match is Match.FULL:
+                route_name = getattr(route, "path", "unmatched")
+                break
+        if len(self._routes) < 5000 and "{" not in scope["path"]:
+            self._routes[key] = route_name
+        return route_name
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            route = self._route_of(scope)
+            method = scope["method"]
+            HTTP_REQUESTS.labels(self.service, method, route, str(status)).inc()
+            HTTP_LATENCY.labels(self.service, method, route).observe(time.perf_counter() - start)
+
+
+async def metrics_endpoint(_: Request) -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+def label_safe(value: Any, allowed: set[str] | frozenset[str], fallback: str = "other") -> str:
+    """Bound label cardinality: unknown values become `fallback`."""
+    return value if value in allowed else fallback

@@ -1,0 +1,96 @@
+"""Policy for the case workflow: task kinds with SLAs, the escalation ladder, the identification
+clock, elimination conditions and inspection sampling."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class RegionLevel(StrEnum):
+    VILLAGE = "village"
+    TOWNSHIP = "township"
+    COUNTY = "county"
+    CITY = "city"
+
+
+REGION_PREFIX_LENGTH = {RegionLevel.VILLAGE: 12, RegionLevel.TOWNSHIP: 9, RegionLevel.COUNTY: 6, RegionLevel.CITY: 4}
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TaskDefinition(_Frozen):
+    """One human task kind: who does it, at which level, and how long they have."""
+
+    step: str
+    role: str
+    level: RegionLevel
+    sla_days: float = Field(gt=0)
+    title_zh: str
+    title_en: str
+
+
+class EscalationPolicy(_Frozen):
+    reminder_at: float = Field(0.75, gt=0, lt=1)
+    overdue_at: float = Field(1.0, gt=0)
+    second_escalation_at: float = Field(1.5, gt=0)
+    ladder: list[RegionLevel] = [RegionLevel.VILLAGE, RegionLevel.TOWNSHIP, RegionLevel.COUNTY, RegionLevel.CITY]
+    role_by_level: dict[RegionLevel, str] = {
+        RegionLevel.VILLAGE: "village_cadre",
+        RegionLevel.TOWNSHIP: "township_officer",
+        RegionLevel.COUNTY: "county_officer",
+        RegionLevel.CITY: "county_officer",
+    }
+
+    @model_validator(mode="after")
+    def _ordered(self) -> EscalationPolicy:
+        if not self.reminder_at < self.overdue_at < self.second_escalation_at:
+            raise ValueError("reminder_at < overdue_at < second_escalation_at must hold")
+        return self
+
+
+class EliminationPolicy(_Frozen):
+    min_monitored_months: int = Field(6, ge=0)
+    min_measures: int = Field(1, ge=0)
+    stable_income_months: int = Field(6, ge=0)
+    requires_labour_capacity: bool = True
+
+
+class InspectionSampling(_Frozen):
+    closed_within_days: int = Field(90, gt=0)
+    townships_per_county: tuple[int, int] = (1, 2)
+    villages_per_township: tuple[int, int] = (2, 3)
+    households_per_village: tuple[int, int] = (3, 5)
+    seed: int = 20260101
+    every_days: int = Field(30, gt=0)
+
+
+class WorkflowPolicy(_Frozen):
+    identification_days: float = Field(15, gt=0)
+    public_notice_days: float = Field(5, gt=0)
+    review_every_days: float = Field(30, gt=0)
+    green_channel_levels: list[str] = ["critical"]
+    green_channel_risk_types: list[str] = ["disaster"]
+    measure_types: list[str]
+    safety_net_measures: list[str]
+    work_measures: list[str]
+    microcredit_max_cny: float = 50_000
+    tasks: dict[str, TaskDefinition]
+    escalation: EscalationPolicy = EscalationPolicy()
+    elimination: EliminationPolicy = EliminationPolicy()
+    inspection: InspectionSampling = InspectionSampling()
+
+    @model_validator(mode="after")
+    def _required_tasks(self) -> WorkflowPolicy:
+        required = {"screen", "home_visit", "data_comparison", "township_review", "county_approval",
+                    "assistance_plan", "measure", "review", "inspection"}
+        missing = required - set(self.tasks)
+        if missing:
+            raise ValueError(f"workflow.tasks is missing {sorted(missing)}")
+        return self
+
+    def task(self, kind: str) -> TaskDefinition:
+        return self.tasks[kind]

@@ -1,0 +1,54 @@
+"""FastAPI dependencies shared by the services: settings from app state and the case-worker principal."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from safetynet_core.auth import AuthError, Principal, Role, verify_token
+from safetynet_core.errors import ApiError
+from safetynet_core.settings import CoreSettings
+
+_bearer = HTTPBearer(auto_error=False, description="Case-worker JWT from POST /v1/auth/token")
+
+
+def app_settings(request: Request) -> CoreSettings:
+    settings: CoreSettings = request.app.state.settings
+    return settings
+
+
+def current_principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise ApiError(401, "missing bearer token", ["header", "Authorization"],
+                       headers={"WWW-Authenticate": "Bearer"})
+    try:
+        return verify_token(app_settings(request), credentials.credentials)
+    except AuthError as exc:
+        raise ApiError(401, str(exc), ["header", "Authorization"], headers={"WWW-Authenticate": "Bearer"}) from exc
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def require_roles(*roles: Role):  # type: ignore[no-untyped-def]
+    """Dependency factory: 403 unless the caller has one of `roles` (admin always passes)."""
+
+    def check(principal: CurrentPrincipal) -> Principal:
+        if principal.role is not Role.ADMIN and principal.role not in roles:
+            raise ApiError(403, f"role {principal.role.value} may not do this", ["header", "Authorization"])
+        return principal
+
+    return check
+
+
+def scoped_region(principal: Principal, region_filter: str | None) -> str:
+    """The region prefix a list query may use; 403 when the filter leaves the caller's scope."""
+    try:
+        return principal.narrow(region_filter)
+    except AuthError as exc:
+        raise ApiError(403, str(exc), ["query", "region"]) from exc

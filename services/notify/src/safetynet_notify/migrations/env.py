@@ -1,0 +1,4 @@
+from safetynet_core.db import run_alembic_env
+from safetynet_notify.tables import metadata
+
+run_alembic_env(metadata)

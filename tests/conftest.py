@@ -1,0 +1,68 @@
+"""Shared fixtures: settings for the running stack, a fresh schema and topics per test."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+
+from safetynet_core import kafka
+from safetynet_core.db import migrate
+from safetynet_core.service import ServiceInfo
+from safetynet_core.settings import CoreSettings
+from safetynet_core.testing import drop_schema, read_stack_env, unique
+
+STACK = read_stack_env()
+for _key in ("DATABASE_URL", "KAFKA_BOOTSTRAP", "TEMPORAL_ADDRESS"):
+    if _key in STACK:
+        os.environ.setdefault(_key, STACK[_key])
+
+
+@pytest.fixture(scope="session")
+def stack() -> dict[str, str]:
+    """The URLs of the stack `make up` started (.local/stack.env)."""
+    if not STACK:
+        pytest.fail("no .local/stack.env: run `make up` (make test does it for you)")
+    return STACK
+
+
+@pytest.fixture
+def isolated_settings() -> Callable[..., Any]:
+    """Build a service's Settings with a fresh schema name and fresh topic names for this test."""
+
+    def build(settings_cls: type[CoreSettings] = CoreSettings, **overrides: Any) -> Any:
+        suffix = unique("")[1:]
+        values: dict[str, Any] = {
+            "db_schema": f"t{suffix}",
+            "topic_household_events": f"test.household-events.{suffix}",
+            "topic_risk_assessments": f"test.risk-assessments.{suffix}",
+            "topic_case_events": f"test.case-events.{suffix}",
+            "topic_partitions": 3,
+            "log_json": False,
+        }
+        values.update(overrides)
+        return settings_cls(**values)
+
+    return build
+
+
+@pytest.fixture
+async def provision() -> AsyncIterator[Callable[..., Any]]:
+    """`await provision(settings, SERVICE_INFO, ...)`: migrate the schema and create the topics;
+    both are dropped after the test."""
+    created: list[tuple[CoreSettings, str]] = []
+
+    async def run(settings: CoreSettings, *services: ServiceInfo) -> CoreSettings:
+        assert settings.db_schema, "use isolated_settings() so the schema is fresh"
+        for info in services:
+            migrate(settings, settings.db_schema, info.migrations_dir)
+        await kafka.ensure_topics(settings, kafka.standard_topics(settings))
+        created.append((settings, settings.db_schema))
+        return settings
+
+    yield run
+    for settings, schema in created:
+        await drop_schema(settings.asyncpg_dsn, schema)
+        await kafka.delete_topics(settings, kafka.standard_topics(settings))
