@@ -1,0 +1,112 @@
+"""Unit tests of the core library: settings fail fast, auth, ID masking, policy loading, payloads."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from safetynet_core.auth import (
+    AuthError,
+    Principal,
+    Role,
+    VerifiedKeyCache,
+    client_id_of,
+    hash_secret,
+    issue_token,
+    new_api_key,
+    verify_secret,
+    verify_token,
+)
+from safetynet_core.contracts import DEPARTMENT_EVENT_TYPES, EventType, parse_payload
+from safetynet_core.logging import mask_id_numbers
+from safetynet_core.policy import PolicyError, load_policy, parse_policy
+from safetynet_core.settings import DEFAULT_POLICY_FILE, CoreSettings
+
+
+def test_settings_fail_fast_on_bad_values() -> None:
+    with pytest.raises(ValidationError, match="postgresql"):
+        CoreSettings(database_url="mysql://x")
+    with pytest.raises(ValidationError, match="32 characters"):
+        CoreSettings(jwt_secret="short")
+    with pytest.raises(ValidationError):
+        CoreSettings(db_schema="bad-name; drop")
+
+
+def test_jwt_round_trip_carries_role_and_region_and_no_pii() -> None:
+    settings = CoreSettings()
+    principal = Principal(subject="cadre-1", role=Role.VILLAGE_CADRE, region="610327101201")
+    token = issue_token(settings, principal)
+    assert verify_token(settings, token) == principal
+    import jwt
+
+    claims = jwt.decode(token, options={"verify_signature": False})
+    assert set(claims) == {"sub", "role", "region", "dept", "aud", "iat", "exp"}
+
+
+def test_expired_or_forged_tokens_are_rejected() -> None:
+    settings = CoreSettings(jwt_ttl_minutes=1)
+    token = issue_token(settings, Principal("u", Role.ADMIN, ""))
+    other = CoreSettings(jwt_secret="another-secret-that-is-long-enough-123456")
+    with pytest.raises(AuthError):
+        verify_token(other, token)
+    with pytest.raises(AuthError):
+        verify_token(settings, token + "x")
+
+
+def test_region_scope_narrowing() -> None:
+    township = Principal("t", Role.TOWNSHIP_OFFICER, "610327101")
+    assert township.can_see("610327101201")
+    assert not township.can_see("610327102201")
+    assert township.narrow(None) == "610327101"
+    assert township.narrow("610327101201") == "610327101201"
+    assert township.narrow("610327") == "610327101"
+    with pytest.raises(AuthError):
+        township.narrow("610327102")
+
+
+def test_secrets_are_hashed_and_keys_carry_their_client_id() -> None:
+    key = new_api_key("c123")
+    assert client_id_of(key) == "c123"
+    hashed = hash_secret(key)
+    assert key not in hashed
+    assert verify_secret(hashed, key)
+    assert not verify_secret(hashed, key + "x")
+    with pytest.raises(AuthError):
+        client_id_of("garbage")
+
+
+def test_verified_key_cache_expires() -> None:
+    cache = VerifiedKeyCache(ttl=-1)
+    cache.put("k", "client")
+    assert cache.get("k") is None
+    cache = VerifiedKeyCache(ttl=60)
+    cache.put("k", "client")
+    assert cache.get("k") == "client"
+
+
+def test_id_numbers_are_masked() -> None:
+    text = "member 61032719800101123X called from 13800138000"
+    assert mask_id_numbers(text) == "member 610327********123X called from 13800138000"
+
+
+def test_default_policy_loads_and_bad_policies_are_refused(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    policy = load_policy(DEFAULT_POLICY_FILE)
+    assert policy.workflow.identification_days == 15
+    assert policy.workflow.task("screen").sla_days == 2
+    with pytest.raises(PolicyError):
+        parse_policy({"version": "x"})
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: [unclosed")
+    with pytest.raises(PolicyError):
+        load_policy(bad)
+    with pytest.raises(PolicyError):
+        load_policy(tmp_path / "missing.yaml")
+
+
+def test_payloads_are_typed_per_event_type() -> None:
+    assert parse_payload("housing_safety", {"rating": "D"})
+    with pytest.raises(ValidationError):
+        parse_payload("housing_safety", {"rating": "E"})
+    with pytest.raises(ValidationError):
+        parse_payload("medical_expense", {"out_of_pocket_cny": -1, "total_cost_cny": 1, "inpatient": False})
+    assert set(DEPARTMENT_EVENT_TYPES["medical_insurance"]) == {EventType.MEDICAL_EXPENSE}
