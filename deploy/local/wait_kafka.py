@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import sys
@@ -22,6 +23,15 @@ import time
 
 
 def _alive(pid: int) -> bool:
+    """True if the process exists and is not a zombie (os.kill(pid, 0) succeeds on zombies)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+            state = fh.read().rsplit(")", 1)[1].split()[0]
+        return state not in ("Z", "X")
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    except OSError:
+        pass
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -44,14 +54,12 @@ async def _try_once(bootstrap: str, attempt_timeout: float) -> list[str]:
         topics = await asyncio.wait_for(admin.list_topics(), timeout=attempt_timeout)
         return sorted(topics)
     finally:
-        try:
+        with contextlib.suppress(Exception):  # best-effort cleanup
             await asyncio.wait_for(admin.close(), timeout=5)
-        except Exception:  # noqa: BLE001 - best effort cleanup
-            pass
 
 
-async def wait(bootstrap: str, timeout: float, pid: int | None, quiet: bool) -> int:
-    deadline = time.monotonic() + timeout
+async def wait(bootstrap: str, deadline_s: float, pid: int | None, quiet: bool) -> int:
+    deadline = time.monotonic() + deadline_s
     last_error: BaseException | None = None
     attempt = 0
     while True:
@@ -64,7 +72,7 @@ async def wait(bootstrap: str, timeout: float, pid: int | None, quiet: bool) -> 
             break
         try:
             topics = await _try_once(bootstrap, max(1.0, min(10.0, remaining)))
-        except Exception as exc:  # noqa: BLE001 - any failure means "not ready yet"
+        except Exception as exc:  # any failure means "not ready yet"
             last_error = exc
         else:
             if not quiet:
@@ -72,7 +80,7 @@ async def wait(bootstrap: str, timeout: float, pid: int | None, quiet: bool) -> 
             return 0
         await asyncio.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
     print(
-        f"wait_kafka: {bootstrap} not ready after {timeout:.0f}s ({attempt} attempts); "
+        f"wait_kafka: {bootstrap} not ready after {deadline_s:.0f}s ({attempt} attempts); "
         f"last error: {last_error!r}",
         file=sys.stderr,
     )

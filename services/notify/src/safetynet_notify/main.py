@@ -1,36 +1,77 @@
-"""Notify service composition root."""
+"""Notify service composition root: settings, database, renderer, channels, the case-event consumer and
+the delivery worker (background loops in the lifespan)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
+from datetime import datetime
 
 from fastapi import FastAPI
-
-from safetynet_core import kafka
+from safetynet_core import contracts, kafka
 from safetynet_core.app import create_app as create_service_app
 from safetynet_core.db import Database
 from safetynet_core.logging import configure_logging
+from safetynet_core.service import supervise
+
+from safetynet_notify.api import router
+from safetynet_notify.consumer import CaseEventConsumer, Planner
 from safetynet_notify.info import SERVICE
+from safetynet_notify.render import Renderer
 from safetynet_notify.settings import Settings
+from safetynet_notify.transports import Transport, default_transports
+from safetynet_notify.worker import DeliveryWorker
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    clock: Callable[[], datetime] = contracts.now_utc,
+    transports: Mapping[str, Transport] | None = None,
+    run_consumer: bool = True,
+    run_worker: bool = True,
+) -> FastAPI:
+    """The notify app; `clock` and `transports` (channel → adapter) are injectable for tests."""
     settings = settings or Settings()
     configure_logging(SERVICE.name, settings.log_level, settings.log_json)
     db = Database(settings, settings.db_schema or SERVICE.schema)
+    channels = dict(transports) if transports is not None else default_transports(settings)
+    wake = asyncio.Event()
+    renderer = Renderer(settings.public_base_url, settings.local_timezone)
+    planner = Planner(settings, renderer, frozenset(channels))
+    consumer = CaseEventConsumer(settings, db, planner, clock, wake)
+    worker = DeliveryWorker(settings, db, channels, clock, wake)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings
         app.state.db = db
-        yield
-        await db.close()
+        app.state.worker = worker
+        app.state.consumer = consumer
+        loops = []
+        if run_consumer:
+            loops.append(asyncio.create_task(supervise("case_event_consumer", consumer.run)))
+        if run_worker:
+            loops.append(asyncio.create_task(supervise("delivery_worker", worker.run)))
+        try:
+            yield
+        finally:
+            for task in loops:
+                task.cancel()
+            for task in loops:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            for transport in channels.values():
+                await transport.close()
+            await db.close()
 
-    return create_service_app(
+    app = create_service_app(
         service=SERVICE.name,
         title="SafetyNet notify",
         readiness={"postgres": db.ping, "kafka": lambda: kafka.ping(settings)},
         lifespan=lifespan,
         max_body_bytes=settings.max_body_bytes,
     )
+    app.include_router(router)
+    return app
