@@ -6,15 +6,16 @@ import asyncio
 import json
 
 import typer
-
 from safetynet_core import kafka
 from safetynet_core.db import migrate as run_migrations
 from safetynet_core.policy import PolicyError, load_policy
 from safetynet_core.service import ServiceInfo
 from safetynet_core.settings import CoreSettings
+from safetynet_intake.admin import clients_app
 from safetynet_intake.info import SERVICE as INTAKE
 from safetynet_notify.info import SERVICE as NOTIFY
 from safetynet_risk.info import SERVICE as RISK
+from safetynet_workflow.admin import users_app
 from safetynet_workflow.info import SERVICE as WORKFLOW
 
 SERVICES: dict[str, ServiceInfo] = {s.name: s for s in (INTAKE, RISK, WORKFLOW, NOTIFY)}
@@ -24,6 +25,8 @@ topics_app = typer.Typer(help="Kafka topics.", no_args_is_help=True)
 policy_app = typer.Typer(help="The versioned risk and workflow policy.", no_args_is_help=True)
 app.add_typer(topics_app, name="topics")
 app.add_typer(policy_app, name="policy")
+app.add_typer(users_app, name="users")
+app.add_typer(clients_app, name="clients")
 
 
 @app.command()
@@ -63,6 +66,31 @@ def policy_validate(file: str) -> None:
         typer.echo(f"invalid policy {file}:\n{exc}", err=True)
         raise typer.Exit(1) from exc
     typer.echo(f"ok: policy {policy.version} ({policy.fingerprint}) from {file}")
+
+
+
+@policy_app.command("backtest")
+def policy_backtest(
+    file: str,
+    since: str = typer.Option(None, help="YYYY-MM-DD: only households assessed (as of) since this date"),
+    limit: int = typer.Option(50, help="how many changed households to list"),
+    as_json: bool = typer.Option(False, "--json", help="print the full report as JSON"),
+) -> None:
+    """Re-score stored history under FILE (nothing is published); list households that would change."""
+    from datetime import date
+
+    from safetynet_risk.admin import backtest_command
+
+    try:
+        policy_since = date.fromisoformat(since) if since else None
+    except ValueError as exc:
+        typer.echo(f"--since must be YYYY-MM-DD: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    try:
+        backtest_command(file, policy_since, limit, as_json)
+    except PolicyError as exc:
+        typer.echo(f"invalid policy {file}:\n{exc}", err=True)
+        raise typer.Exit(1) from exc
 
 
 if __name__ == "__main__":

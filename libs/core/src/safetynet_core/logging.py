@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 import structlog
@@ -17,7 +18,7 @@ def mask_id_numbers(text: str) -> str:
     return ID_NUMBER.sub(lambda m: f"{m.group(1)}********{m.group(2)}", text)
 
 
-def _mask_processor(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def _mask_processor(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> Mapping[str, Any]:
     return {key: mask_id_numbers(value) if isinstance(value, str) else value for key, value in event_dict.items()}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -35,7 +36,7 @@ def current_principal(
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
-def require_roles(*roles: Role):  # type: ignore[no-untyped-def]
+def require_roles(*roles: Role) -> Callable[[Principal], Principal]:
     """Dependency factory: 403 unless the caller has one of `roles` (admin always passes)."""
 
     def check(principal: CurrentPrincipal) -> Principal:
