@@ -1,7 +1,9 @@
-"""Risk service composition root."""
+"""Risk service composition root: the read API, and the consumer as a supervised background loop."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -11,26 +13,47 @@ from safetynet_core import kafka
 from safetynet_core.app import create_app as create_service_app
 from safetynet_core.db import Database
 from safetynet_core.logging import configure_logging
+from safetynet_core.policy import Policy, cached_policy
+from safetynet_core.service import supervise
+from safetynet_risk.api import router
+from safetynet_risk.consumer import FaultHook, RiskConsumer
 from safetynet_risk.info import SERVICE
 from safetynet_risk.settings import Settings
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, policy: Policy | None = None, fault: FaultHook | None = None
+) -> FastAPI:
     settings = settings or Settings()
     configure_logging(SERVICE.name, settings.log_level, settings.log_json)
+    policy = policy or cached_policy(str(settings.policy_file))
     db = Database(settings, settings.db_schema or SERVICE.schema)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings
         app.state.db = db
-        yield
-        await db.close()
+        app.state.policy = policy
+        consumer_task = None
+        if settings.consumer_enabled:
+            consumer = RiskConsumer(settings, db, policy, fault)
+            app.state.consumer = consumer
+            consumer_task = asyncio.create_task(supervise("risk-consumer", consumer.run))
+        try:
+            yield
+        finally:
+            if consumer_task is not None:
+                consumer_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await consumer_task
+            await db.close()
 
-    return create_service_app(
+    app = create_service_app(
         service=SERVICE.name,
         title="SafetyNet risk",
         readiness={"postgres": db.ping, "kafka": lambda: kafka.ping(settings)},
         lifespan=lifespan,
         max_body_bytes=settings.max_body_bytes,
     )
+    app.include_router(router)
+    return app

@@ -1,7 +1,13 @@
 """Risk service settings (environment, fail fast)."""
 
+from pydantic import Field
+
 from safetynet_core.settings import CoreSettings
 
 
 class Settings(CoreSettings):
     service_name: str = "risk"
+    consumer_group: str = "risk"
+    consumer_enabled: bool = True
+    consume_batch: int = Field(1000, ge=1, le=20_000)
+    consume_timeout_ms: int = Field(500, ge=10)

@@ -1,0 +1,193 @@
+"""The risk consumer: group `risk` on the household-events topic, `getmany` batches, one database
+transaction per batch, assessments published after the commit, offsets committed after that.
+
+Crash anywhere and the batch is redelivered: facts are idempotent by event id, so a replay stores and
+scores nothing twice; assessments committed but not yet published are swept out on the next start.
+Poison records go to `<topic>.dlq.risk` and the consumer keeps going.
+
+Standalone: `python -m safetynet_risk.consumer`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from aiokafka import (
+    AIOKafkaConsumer,
+    AIOKafkaProducer,
+    ConsumerRebalanceListener,
+    ConsumerRecord,
+    TopicPartition,
+)
+
+from safetynet_core import kafka
+from safetynet_core.contracts import now_utc
+from safetynet_core.db import Database, raw_transaction
+from safetynet_core.logging import configure_logging, get_logger
+from safetynet_core.policy import Policy, cached_policy
+from safetynet_risk import metrics, store
+from safetynet_risk.info import SERVICE
+from safetynet_risk.messages import Incoming, Poison, assessment_message, decode
+from safetynet_risk.settings import Settings
+
+log = get_logger(__name__)
+# Test hook: awaited at "before_db_commit", "after_db_commit" and "after_publish"; raising simulates a crash.
+FaultHook = Callable[[str], Awaitable[None]]
+
+
+class _Rebalance(ConsumerRebalanceListener):
+    """Offsets are committed after every batch, so a revocation has nothing in flight; just record it."""
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        log.info("partitions_revoked", partitions=sorted(tp.partition for tp in revoked))
+        for tp in revoked:
+            with contextlib.suppress(KeyError):  # no lag recorded yet for this partition
+                metrics.CONSUMER_LAG.remove(str(tp.partition))
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        log.info("partitions_assigned", partitions=sorted(tp.partition for tp in assigned))
+
+
+class RiskConsumer:
+    """Consumes household events, scores households, publishes assessments."""
+
+    def __init__(
+        self, settings: Settings, db: Database, policy: Policy | None = None, fault: FaultHook | None = None
+    ) -> None:
+        self._settings = settings
+        self._db = db
+        self._policy = policy or cached_policy(str(settings.policy_file))
+        self._fault = fault
+        self.batches = 0
+        self.consumed = 0
+
+    async def _hook(self, stage: str) -> None:
+        if self._fault is not None:
+            await self._fault(stage)
+
+    async def _decode_all(
+        self, records: Sequence[ConsumerRecord], dead_letters: kafka.DeadLetters
+    ) -> list[Incoming]:
+        incoming = []
+        for record in records:
+            try:
+                incoming.append(decode(record.value))
+            except Poison as poison:
+                await dead_letters.send(record, poison.reason, str(poison))
+                metrics.DEAD_LETTERS.labels(poison.reason).inc()
+                metrics.EVENTS.labels("dead_lettered").inc()
+        return incoming
+
+    async def publish(self, producer: AIOKafkaProducer, rows: Sequence[dict[str, Any]]) -> None:
+        """Send assessments (keyed by household), wait for acks, then mark them published."""
+        if not rows:
+            return
+        sent = [
+            await producer.send(
+                self._settings.topic_risk_assessments,
+                value=assessment_message(row),
+                key=row["household_id"].encode(),
+            )
+            for row in rows
+        ]
+        await asyncio.gather(*sent)
+        async with raw_transaction(self._db) as conn:
+            await store.mark_published(conn, [row["assessment_id"] for row in rows])
+        metrics.PUBLISHED.inc(len(rows))
+
+    async def publish_backlog(self, producer: AIOKafkaProducer) -> int:
+        """Publish assessments committed before a crash but never sent."""
+        total = 0
+        while True:
+            async with raw_transaction(self._db) as conn:
+                rows = await store.unpublished(conn)
+            if not rows:
+                return total
+            await self.publish(producer, rows)
+            total += len(rows)
+
+    async def handle(
+        self, records: Sequence[ConsumerRecord], dead_letters: kafka.DeadLetters, producer: AIOKafkaProducer
+    ) -> store.BatchOutcome:
+        """Store, score and commit one batch in one transaction, then publish its assessments."""
+        started = time.perf_counter()
+        incoming = await self._decode_all(records, dead_letters)
+        async with raw_transaction(self._db) as conn:
+            outcome = await store.process_batch(conn, incoming, self._policy, now_utc())
+            await self._hook("before_db_commit")
+        await self._hook("after_db_commit")
+        await self.publish(producer, outcome.assessments)
+        await self._hook("after_publish")
+        self._count(outcome, len(records))
+        metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
+        return outcome
+
+    @staticmethod
+    def _count(outcome: store.BatchOutcome, size: int) -> None:
+        metrics.BATCH_SIZE.observe(size)
+        metrics.EVENTS.labels("stored").inc(outcome.new_facts)
+        metrics.EVENTS.labels("duplicate").inc(outcome.duplicates)
+        metrics.EVENTS.labels("waiting_for_registry").inc(outcome.waiting)
+        for row in outcome.assessments:
+            metrics.ASSESSMENTS.labels(row["level"], row["category"] or "none").inc()
+            if row["opens_case"]:
+                metrics.FLAGS.inc()
+            for rule in row["warnings"]:
+                metrics.WARNINGS.labels(rule).inc()
+
+    @staticmethod
+    async def _record_lag(consumer: AIOKafkaConsumer) -> None:
+        for tp in consumer.assignment():
+            highwater = consumer.highwater(tp)
+            if highwater is not None:
+                metrics.CONSUMER_LAG.labels(str(tp.partition)).set(
+                    max(highwater - await consumer.position(tp), 0)
+                )
+
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        """Consume until cancelled (or `stop` is set)."""
+        settings = self._settings
+        consumer = kafka.make_consumer(
+            settings, settings.consumer_group, max_poll_records=settings.consume_batch
+        )
+        consumer.subscribe([settings.topic_household_events], listener=_Rebalance())
+        producer = kafka.make_producer(settings)
+        await producer.start()
+        try:
+            await consumer.start()
+            dead_letters = kafka.DeadLetters(producer, settings, SERVICE.name)
+            await self.publish_backlog(producer)
+            while stop is None or not stop.is_set():
+                batches = await consumer.getmany(
+                    timeout_ms=settings.consume_timeout_ms, max_records=settings.consume_batch
+                )
+                records = [record for partition in batches.values() for record in partition]
+                if records:
+                    await self.handle(records, dead_letters, producer)
+                    await consumer.commit()
+                    self.batches += 1
+                    self.consumed += len(records)
+                await self._record_lag(consumer)
+        finally:
+            await consumer.stop()
+            await producer.stop()
+
+
+async def main() -> None:
+    """Run the consumer alone (no HTTP), restarting it with backoff when it crashes."""
+    from safetynet_core.service import supervise
+
+    settings = Settings()
+    configure_logging(SERVICE.name, settings.log_level, settings.log_json)
+    db = Database(settings, settings.db_schema or SERVICE.schema)
+    try:
+        await supervise("risk-consumer", RiskConsumer(settings, db).run)
+    finally:
+        await db.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,278 @@
+"""The scoring engine: a household state and the policy in, an explainable assessment out. Pure code.
+
+Each rule kind of `safetynet_core.policy.risk` has one evaluator here; a hit returns the figures its
+reason templates may use."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from functools import singledispatch
+from typing import Any
+
+from safetynet_core.policy import Policy
+from safetynet_core.policy.risk import (
+    DistinctRiskTypesCondition,
+    FactPresentCondition,
+    IncomeDropCondition,
+    IncomeEdgeScore,
+    IncomeWithinLineScore,
+    RiskPolicy,
+    SingleAmountCondition,
+    StateValueCondition,
+    StateValueScore,
+    Threshold,
+    TrailingRatioCondition,
+    TrailingSumCondition,
+    WarningFiredCondition,
+)
+from safetynet_risk.state import HouseholdState
+
+Hit = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Reason:
+    rule: str
+    points: float
+    reason_zh: str
+    reason_en: str
+
+
+@dataclass(frozen=True)
+class Scored:
+    """What one assessment says about a household."""
+
+    category: str | None
+    level: str
+    score: float
+    risk_types: list[str]
+    warnings: list[str]
+    warning_reasons: list[Reason]
+    reasons: list[Reason]
+    opens_case: bool
+    policy_version: str
+    line: float
+    income_pc: float
+    adjusted_income_pc: float
+    poverty_status: str
+    event_ids: list[str]
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a rule may look at besides the state."""
+
+    state: HouseholdState
+    policy: RiskPolicy
+    line: float
+    monitored: bool
+    trigger_ids: frozenset[str]
+    fired_warnings: frozenset[str] = frozenset()
+
+
+class _Figures(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def render(template: str, figures: Mapping[str, Any]) -> str:
+    """Fill a reason template; a template naming figures the rule lacks is shown as written."""
+    try:
+        return template.format_map(_Figures(figures))
+    except (ValueError, TypeError, IndexError):
+        return template
+
+
+def category_of(state: HouseholdState, line: float) -> str | None:
+    """Within the line by income → by poverty status; above it but within after rigid spending → sudden."""
+    if state.income_pc <= line:
+        return "unstable_lifted" if state.registry.poverty_status == "lifted" else "marginal"
+    if state.adjusted_income_pc <= line:
+        return "sudden_hardship"
+    return None
+
+
+def _threshold_for(thresholds: list[Threshold], ctx: Context) -> float | None:
+    for threshold in thresholds:
+        when = threshold.when
+        if when.poverty_status not in (None, ctx.state.registry.poverty_status):
+            continue
+        if when.monitored not in (None, ctx.monitored):
+            continue
+        return threshold.min_cny
+    return None
+
+
+@singledispatch
+def evaluate(rule: object, ctx: Context) -> Hit | None:
+    """Whether a condition holds for the household, with the figures that explain it."""
+    raise TypeError(f"no evaluator for rule kind {type(rule).__name__}")
+
+
+@evaluate.register
+def _trailing_sum(rule: TrailingSumCondition, ctx: Context) -> Hit | None:
+    value = ctx.state.trailing[rule.metric]
+    threshold = _threshold_for(rule.thresholds, ctx)
+    if threshold is None or value < threshold:
+        return None
+    return {"value": value, "threshold": threshold}
+
+
+@evaluate.register
+def _single_amount(rule: SingleAmountCondition, ctx: Context) -> Hit | None:
+    threshold = _threshold_for(rule.thresholds, ctx)
+    if threshold is None:
+        return None
+    amounts = [
+        float(event.payload.get(rule.amount_field, 0))
+        for event in ctx.state.window_events
+        if event.type == rule.event_type
+        and all(event.payload.get(name) == wanted for name, wanted in rule.where.items())
+    ]
+    value = max(amounts, default=0.0)
+    return {"value": value, "threshold": threshold} if value >= threshold else None
+
+
+def _state_value(ctx: Context, state_name: str) -> str | None:
+    value: str | None = getattr(ctx.state, state_name)
+    return value
+
+
+@evaluate.register
+def _state_value_rule(rule: StateValueCondition, ctx: Context) -> Hit | None:
+    value = _state_value(ctx, rule.state)
+    return {"state": value} if value in rule.values else None
+
+
+def _facts_seen(facts: Collection[str], ctx: Context, scope: str) -> list[str]:
+    seen = []
+    for fact in facts:
+        event_ids = ctx.state.facts.get(fact, [])  # type: ignore[call-overload]
+        if scope == "trigger":
+            event_ids = [e for e in event_ids if e in ctx.trigger_ids]
+        if event_ids:
+            seen.append(fact)
+    return seen
+
+
+@evaluate.register
+def _fact_present(rule: FactPresentCondition, ctx: Context) -> Hit | None:
+    seen = _facts_seen(rule.facts, ctx, rule.scope)
+    return {"facts": ", ".join(seen)} if seen else None
+
+
+@evaluate.register
+def _income_drop(rule: IncomeDropCondition, ctx: Context) -> Hit | None:
+    ratio = ctx.state.income_drop_ratio
+    dropped = ratio is not None and ratio >= rule.min_ratio
+    also = _facts_seen(rule.also_facts, ctx, "window")
+    if not dropped and not also:
+        return None
+    return {"ratio": ratio or 0.0, "facts": ", ".join(also)}
+
+
+@evaluate.register
+def _trailing_ratio(rule: TrailingRatioCondition, ctx: Context) -> Hit | None:
+    value = ctx.state.trailing[rule.metric]
+    income = ctx.state.annual_income
+    ratio = value / income if income > 0 else (float("inf") if value > 0 else 0.0)
+    return {"value": value, "ratio": ratio} if value > 0 and ratio >= rule.min_ratio else None
+
+
+@evaluate.register
+def _distinct_risk_types(rule: DistinctRiskTypesCondition, ctx: Context) -> Hit | None:
+    count = len(ctx.state.risk_types)
+    return {"count": count} if count >= rule.min_count else None
+
+
+@evaluate.register
+def _warning_fired(rule: WarningFiredCondition, ctx: Context) -> Hit | None:
+    fired = [w for w in rule.warnings if w in ctx.fired_warnings]
+    return {"facts": ", ".join(fired)} if fired else None
+
+
+def points_for(rule: Any, ctx: Context) -> tuple[float, Hit] | None:
+    """A scoring rule's points and figures, or None when it does not apply."""
+    state, line = ctx.state, ctx.line
+    income_figures = {"adjusted": state.adjusted_income_pc, "line": line}
+    if isinstance(rule, IncomeWithinLineScore):
+        if state.adjusted_income_pc > line:
+            return None
+        raw = rule.base_points + rule.slope_points * (line - state.adjusted_income_pc) / line
+        return min(raw, rule.max_points), income_figures
+    if isinstance(rule, IncomeEdgeScore):
+        inside = line < state.adjusted_income_pc <= rule.upper_ratio * line
+        return (rule.points, income_figures) if inside else None
+    if isinstance(rule, StateValueScore):
+        value = _state_value(ctx, rule.state)
+        if value is None or value not in rule.points_by_value:
+            return None
+        return rule.points_by_value[value], {"state": value}
+    hit = evaluate(rule, ctx)
+    return None if hit is None else (rule.points, hit)
+
+
+def _reason(rule: Any, points: float, figures: Hit) -> Reason:
+    figures = {**figures, "points": points}
+    return Reason(rule.id, round(points, 2), render(rule.reason_zh, figures), render(rule.reason_en, figures))
+
+
+def assess(
+    state: HouseholdState, policy: Policy, *, trigger_ids: Collection[str], previously_monitored: bool = False
+) -> Scored:
+    """Score one household: category, warnings, each rule's points (capped), level, whether a case opens."""
+    risk = policy.risk
+    line = risk.monitoring_line(state.registry.region_code, state.as_of.year)
+    category = category_of(state, line)
+    ctx = Context(
+        state=state,
+        policy=risk,
+        line=line,
+        monitored=previously_monitored or category is not None,
+        trigger_ids=frozenset(trigger_ids),
+    )
+
+    warning_reasons = []
+    for warning in risk.warnings:
+        hit = evaluate(warning, ctx)
+        if hit is not None:
+            warning_reasons.append(_reason(warning, 0, hit))
+    fired = [r.rule for r in warning_reasons]
+    ctx = Context(**{**ctx.__dict__, "fired_warnings": frozenset(fired)})
+
+    reasons = []
+    for rule in risk.scoring:
+        scored = points_for(rule, ctx)
+        if scored is not None:
+            reasons.append(_reason(rule, *scored))
+    total = round(sum(r.points for r in reasons), 2)
+    if total > risk.score_cap:
+        over = round(risk.score_cap - total, 2)
+        reasons.append(
+            Reason(
+                "score_cap",
+                over,
+                f"总分封顶 {risk.score_cap:.0f} 分",
+                f"score capped at {risk.score_cap:.0f}",
+            )
+        )
+        total = risk.score_cap
+    level = risk.level_for(total)
+    opens_case = level in risk.flag.levels or (risk.flag.any_warning and bool(fired))
+    return Scored(
+        category=category,
+        level=level,
+        score=total,
+        risk_types=state.risk_types,
+        warnings=fired,
+        warning_reasons=warning_reasons,
+        reasons=reasons,
+        opens_case=opens_case,
+        policy_version=policy.version,
+        line=line,
+        income_pc=round(state.income_pc, 2),
+        adjusted_income_pc=round(state.adjusted_income_pc, 2),
+        poverty_status=state.registry.poverty_status,
+        event_ids=sorted(trigger_ids),
+    )

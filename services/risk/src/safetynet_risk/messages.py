@@ -1,0 +1,206 @@
+"""Protobuf in and out: decode household events into facts (or say why a record is poison), encode
+assessments, and build household-event messages for tests, the bench and the demo."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from google.protobuf.message import DecodeError
+from pydantic import ValidationError
+
+from safetynet.v1 import household_events_pb2 as hpb
+from safetynet.v1 import risk_assessments_pb2 as rpb
+from safetynet_core.contracts import (
+    SCHEMA_VERSION,
+    EventType,
+    HouseholdEvent,
+    from_struct,
+    from_timestamp,
+    now_utc,
+    parse_payload,
+    to_struct,
+    to_timestamp,
+)
+from safetynet_risk.state import Member, RegistryRecord, StoredFact
+
+REGION_CODE = re.compile(r"^\d{12}$")
+POVERTY_STATUS = {hpb.POVERTY_STATUS_LIFTED: "lifted", hpb.POVERTY_STATUS_GENERAL: "general"}
+LABOUR_CAPACITY = {
+    hpb.LABOUR_CAPACITY_FULL: "full",
+    hpb.LABOUR_CAPACITY_PARTIAL: "partial",
+    hpb.LABOUR_CAPACITY_NONE: "none",
+}
+
+
+class Poison(Exception):
+    """A record the risk consumer cannot use; `reason` is a bounded metrics label."""
+
+    def __init__(self, reason: str, error: str) -> None:
+        super().__init__(error)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """A decoded household event: either a department fact or a registry record."""
+
+    household_id: str
+    event_id: str
+    fact: StoredFact | None = None
+    registry: RegistryRecord | None = None
+
+    @property
+    def occurred_at(self) -> datetime:
+        if self.fact is not None:
+            return self.fact.occurred_at
+        assert self.registry is not None
+        return self.registry.recorded_at
+
+
+def _registry(message: Any, household_id: str, recorded_at: datetime) -> RegistryRecord:
+    record = message.registry_record
+    if not REGION_CODE.match(record.region_code):
+        raise Poison("invalid_record", "region_code must be 12 digits")
+    if record.poverty_status not in POVERTY_STATUS:
+        raise Poison("invalid_record", "poverty_status must be lifted or general")
+    if not record.members or record.annual_net_income_cny < 0:
+        raise Poison("invalid_record", "a record needs members and a non-negative income")
+    return RegistryRecord(
+        household_id=household_id,
+        region_code=record.region_code,
+        poverty_status=POVERTY_STATUS[record.poverty_status],
+        annual_net_income_cny=record.annual_net_income_cny,
+        members=tuple(
+            Member(m.member_id, LABOUR_CAPACITY.get(m.labour_capacity, "full"), m.in_school)
+            for m in record.members
+        ),
+        recorded_at=recorded_at,
+    )
+
+
+def decode(value: bytes | None) -> Incoming:
+    """Parse and validate one household-events record; raises Poison with a reason label."""
+    message = HouseholdEvent()
+    try:
+        message.ParseFromString(value or b"")
+    except DecodeError as exc:
+        raise Poison("undecodable", f"not a HouseholdEvent: {exc}") from exc
+    if message.schema_version != SCHEMA_VERSION:
+        raise Poison("schema_version", f"unknown schema_version {message.schema_version}")
+    if not message.event_id or not message.household_id:
+        raise Poison("undecodable", "event_id and household_id are required")
+    occurred_at = from_timestamp(message.occurred_at) if message.HasField("occurred_at") else now_utc()
+    body = message.WhichOneof("body")
+    if body == "registry_record":
+        registry = _registry(message, message.household_id, occurred_at)
+        return Incoming(message.household_id, message.event_id, registry=registry)
+    if body != "department_event":
+        raise Poison("undecodable", "the message has no body")
+    event = message.department_event
+    if event.type not in EventType.__members__.values():
+        raise Poison("unknown_type", f"unknown event type {event.type[:60]!r}")
+    try:
+        payload = parse_payload(event.type, from_struct(event.payload)).model_dump(mode="json")
+    except ValidationError as exc:
+        raise Poison("invalid_payload", f"{event.type} payload: {exc.errors(include_input=False)}") from exc
+    fact = StoredFact(
+        event_id=message.event_id,
+        type=event.type,
+        occurred_at=occurred_at,
+        payload=payload,
+        member_id=event.member_id,
+    )
+    return Incoming(message.household_id, message.event_id, fact=fact)
+
+
+# ---- builders (tests, bench, demo) ---------------------------------------------------------------------
+
+
+def department_event(
+    event_id: str,
+    household_id: str,
+    event_type: str,
+    payload: dict[str, Any],
+    occurred_at: datetime | None = None,
+    member_id: str = "",
+    department: str = "test",
+) -> bytes:
+    """A HouseholdEvent carrying a department event, as intake publishes it."""
+    moment = occurred_at or now_utc()
+    return HouseholdEvent(
+        schema_version=SCHEMA_VERSION,
+        event_id=event_id,
+        household_id=household_id,
+        department=department,
+        occurred_at=to_timestamp(moment),
+        received_at=to_timestamp(moment),
+        department_event=hpb.DepartmentEvent(
+            type=event_type, member_id=member_id, reference=event_id, payload=to_struct(payload)
+        ),
+    ).SerializeToString()
+
+
+def registry_record(
+    event_id: str,
+    household_id: str,
+    region_code: str,
+    poverty_status: str,
+    annual_net_income_cny: float,
+    members: int | list[tuple[str, str]],
+    recorded_at: datetime | None = None,
+) -> bytes:
+    """A HouseholdEvent carrying a registry record; `members` is a count (all full labour) or
+    (member_id, labour_capacity) pairs."""
+    moment = recorded_at or now_utc()
+    pairs = (
+        [(f"{household_id}-m{i}", "full") for i in range(members)] if isinstance(members, int) else members
+    )
+    capacity = {v: k for k, v in LABOUR_CAPACITY.items()}
+    status = {v: k for k, v in POVERTY_STATUS.items()}
+    return HouseholdEvent(
+        schema_version=SCHEMA_VERSION,
+        event_id=event_id,
+        household_id=household_id,
+        department="rural_revitalization",
+        occurred_at=to_timestamp(moment),
+        received_at=to_timestamp(moment),
+        registry_record=hpb.HouseholdRecord(
+            household_id=household_id,
+            region_code=region_code,
+            poverty_status=status[poverty_status],
+            annual_net_income_cny=annual_net_income_cny,
+            head_member_id=pairs[0][0],
+            members=[hpb.Member(member_id=mid, labour_capacity=capacity[cap]) for mid, cap in pairs],
+        ),
+    ).SerializeToString()
+
+
+def assessment_message(row: dict[str, Any]) -> bytes:
+    """An assessments-table row as a RiskAssessment protobuf value."""
+    return rpb.RiskAssessment(
+        schema_version=SCHEMA_VERSION,
+        assessment_id=row["assessment_id"],
+        household_id=row["household_id"],
+        region_code=row["region_code"],
+        category=row["category"] or "",
+        level=row["level"],
+        score=row["score"],
+        risk_types=list(row["risk_types"]),
+        warnings=list(row["warnings"]),
+        reasons=[
+            rpb.ScoreReason(
+                rule=r["rule"], points=r["points"], reason_zh=r["reason_zh"], reason_en=r["reason_en"]
+            )
+            for r in row["reasons"]
+        ],
+        opens_case=row["opens_case"],
+        policy_version=row["policy_version"],
+        event_ids=list(row["event_ids"]),
+        assessed_at=to_timestamp(row["assessed_at"]),
+        income_pc=row["income_pc"],
+        adjusted_income_pc=row["adjusted_income_pc"],
+        poverty_status=row["poverty_status"],
+    ).SerializeToString()
