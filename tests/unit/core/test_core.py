@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
@@ -89,7 +91,7 @@ def test_id_numbers_are_masked() -> None:
     assert mask_id_numbers(text) == "member 610327********123X called from 13800138000"
 
 
-def test_default_policy_loads_and_bad_policies_are_refused(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_default_policy_loads_and_bad_policies_are_refused(tmp_path: Path) -> None:
     policy = load_policy(DEFAULT_POLICY_FILE)
     assert policy.workflow.identification_days == 15
     assert policy.workflow.task("screen").sla_days == 2

@@ -6,6 +6,7 @@ import importlib
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -15,7 +16,7 @@ COMPOSE = REPO_ROOT / "docker-compose.yml"
 CONTRACT_PORTS = {"intake": 8001, "risk": 8002, "workflow": 8003, "notify": 8004}
 
 
-def _compose() -> dict:  # type: ignore[type-arg]
+def _compose() -> dict[str, Any]:
     return yaml.safe_load(COMPOSE.read_text())
 
 

@@ -6,6 +6,7 @@ import asyncio
 import json
 
 import typer
+
 from safetynet_core import kafka
 from safetynet_core.db import migrate as run_migrations
 from safetynet_core.policy import PolicyError, load_policy

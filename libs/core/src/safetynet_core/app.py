@@ -121,7 +121,8 @@ def create_app(
 
         await asyncio.gather(*(run(n, c) for n, c in readiness.items()))
         ready = all(v == "ok" for v in results.values())
-        return ORJSONResponse({"ready": ready, "service": service, "checks": results}, status_code=200 if ready else 503)
+        body = {"ready": ready, "service": service, "checks": results}
+        return ORJSONResponse(body, status_code=200 if ready else 503)
 
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
     app.add_middleware(RouteMetricsMiddleware, service=service)

@@ -50,10 +50,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> ORJSONResponse:
-        if isinstance(exc.detail, list):
-            body = {"detail": exc.detail}
-        else:
-            body = error_body(str(exc.detail), exc.status_code)
+        body = {"detail": exc.detail} if isinstance(exc.detail, list) else error_body(str(exc.detail), exc.status_code)
         return ORJSONResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)

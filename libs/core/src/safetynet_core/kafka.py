@@ -3,6 +3,7 @@ explicit topic creation (auto-create is off on our brokers)."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -66,10 +67,8 @@ async def ensure_topics(settings: CoreSettings, topics: Iterable[str], partition
             if t not in existing
         ]
         if wanted:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(wanted)
-            except TopicAlreadyExistsError:
-                pass
     finally:
         await admin.close()
 

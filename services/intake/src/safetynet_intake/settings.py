@@ -1,7 +1,32 @@
 """Intake service settings (environment, fail fast)."""
 
+from pydantic import Field
+
 from safetynet_core.settings import CoreSettings
 
 
 class Settings(CoreSettings):
+    """Intake settings; every field reads `SAFETYNET_<NAME>` from the environment."""
+
     service_name: str = "intake"
+    # Single-event and registry PUT bodies; the batch routes get `batch_max_body_bytes`.
+    max_body_bytes: int = Field(1024 * 1024, gt=0)
+    batch_max_body_bytes: int = Field(64 * 1024 * 1024, gt=0)
+    batch_max_lines: int = Field(10_000, ge=1)
+    db_pool_size: int = Field(8, ge=1)
+    # Freeze start-up objects and raise the gen-0 threshold (see main._tune_gc).
+    gc_tuning: bool = True
+    # How long a verified API key stays trusted without touching the database; a revoked key
+    # keeps working in a process for at most this long.
+    api_key_cache_ttl: float = Field(30.0, ge=0)
+    # Clock skew tolerated for `occurred_at` in the future.
+    future_skew_seconds: float = Field(300.0, ge=0)
+    # Outbox relay: in the app's lifespan (default) or standalone via `python -m safetynet_intake.relay`.
+    intake_run_relay: bool = True
+    relay_kafka_bootstrap: str | None = None
+    relay_batch_size: int = Field(1000, ge=1, le=50_000)
+    relay_poll_interval: float = Field(1.0, gt=0)
+    relay_backoff_max: float = Field(10.0, gt=0)
+    relay_metrics_port: int | None = None
+    # Consumes risk assessments and case events to advance GET /v1/events status to `assessed`.
+    intake_run_status_consumer: bool = True

@@ -1,0 +1,186 @@
+"""Outbox relay: publishes unpublished outbox rows to Kafka in id order and marks them published.
+
+Runs in the app's lifespan (SAFETYNET_INTAKE_RUN_RELAY=true, the default) or on its own with
+`python -m safetynet_intake.relay`. One relay per schema publishes at a time (an advisory lock per
+batch keeps per-household order); Kafka outages are retried with backoff while intake keeps accepting."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import time
+from collections.abc import Callable
+
+import asyncpg
+from aiokafka import AIOKafkaProducer
+
+from safetynet_core import kafka
+from safetynet_core.contracts import now_utc
+from safetynet_core.db import Database
+from safetynet_core.logging import configure_logging, get_logger
+from safetynet_core.service import supervise
+from safetynet_intake import metrics
+from safetynet_intake.info import SERVICE
+from safetynet_intake.settings import Settings
+from safetynet_intake.store import OUTBOX_CHANNEL
+
+log = get_logger(__name__)
+ProducerFactory = Callable[[], AIOKafkaProducer]
+BACKLOG_REFRESH_SECONDS = 2.0
+
+_SELECT_BATCH = """
+select id, topic, key, value, client_id, event_id, created_at from outbox
+where published_at is null order by id limit $1 for update skip locked
+"""
+_MARK_EVENTS = """
+update events e set status = 'published', published_at = $3
+from unnest($1::text[], $2::text[]) as p(client_id, event_id)
+where e.client_id = p.client_id and e.event_id = p.event_id and e.status = 'accepted'
+"""
+
+
+def default_producer_factory(settings: Settings) -> ProducerFactory:
+    """The idempotent acks=all producer, aimed at `relay_kafka_bootstrap` when set."""
+    return lambda: kafka.make_producer(
+        settings, bootstrap_servers=settings.relay_kafka_bootstrap or settings.kafka_bootstrap
+    )
+
+
+class OutboxRelay:
+    """Moves outbox rows to Kafka; `wake()` after inserting makes it look right away."""
+
+    def __init__(self, settings: Settings, db: Database, producer_factory: ProducerFactory | None = None) -> None:
+        self.settings = settings
+        self.db = db
+        self.producer_factory = producer_factory or default_producer_factory(settings)
+        self._wakeup = asyncio.Event()
+        self._producer: AIOKafkaProducer | None = None
+        self._listener: asyncpg.Connection | None = None
+        self._backlog_checked = 0.0
+
+    def wake(self) -> None:
+        self._wakeup.set()
+
+    async def run(self) -> None:
+        """Publish until cancelled, with exponential backoff while Kafka (or Postgres) is unavailable."""
+        delay = 0.2
+        try:
+            while True:
+                await self._ensure_listener()
+                self._wakeup.clear()
+                try:
+                    await self._refresh_backlog()  # also while Kafka is down: that is when the age alerts matter
+                    published = await self.publish_batch()
+                    delay = 0.2
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    metrics.RELAY_FAILURES.inc()
+                    log.warning("relay_batch_failed", error=f"{type(exc).__name__}: {exc}"[:300], retry_in=delay)
+                    await self._drop_producer()
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, self.settings.relay_backoff_max)
+                    continue
+                if published == 0:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wakeup.wait(), self.settings.relay_poll_interval)
+        finally:
+            await self._drop_producer()
+            if self._listener is not None:
+                with contextlib.suppress(Exception):
+                    await self._listener.close()
+
+    async def publish_batch(self) -> int:
+        """Publish one batch in one transaction; the rows are marked only after Kafka acknowledged all."""
+        producer = await self._ensure_producer()
+        pool = await self.db.pool()
+        async with pool.acquire() as conn, conn.transaction():
+            if not await conn.fetchval(
+                "select pg_try_advisory_xact_lock(hashtext('safetynet_intake_relay:' || current_schema()))"
+            ):
+                return 0  # another relay is publishing this schema's outbox
+            rows = await conn.fetch(_SELECT_BATCH, self.settings.relay_batch_size)
+            if not rows:
+                return 0
+            acks = [await producer.send(r["topic"], r["value"], key=r["key"].encode()) for r in rows]
+            await asyncio.gather(*acks)
+            published_at = now_utc()
+            await conn.execute(
+                "update outbox set published_at = $2 where id = any($1::bigint[])",
+                [r["id"] for r in rows],
+                published_at,
+            )
+            events = [(r["client_id"], r["event_id"]) for r in rows if r["event_id"] is not None]
+            if events:
+                await conn.execute(_MARK_EVENTS, [c for c, _ in events], [e for _, e in events], published_at)
+        metrics.PUBLISHED.inc(len(rows))
+        for row in rows:
+            metrics.PUBLISH_LATENCY.observe(max(0.0, (published_at - row["created_at"]).total_seconds()))
+        return len(rows)
+
+    async def _ensure_producer(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            producer = self.producer_factory()
+            try:
+                await producer.start()
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    await producer.stop()
+                raise
+            self._producer = producer
+        return self._producer
+
+    async def _drop_producer(self) -> None:
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(producer.stop(), 5)
+
+    async def _ensure_listener(self) -> None:
+        """LISTEN for inserts made by app processes that do not run the relay themselves."""
+        if self._listener is not None and not self._listener.is_closed():
+            return
+        try:
+            self._listener = await asyncpg.connect(self.settings.asyncpg_dsn, timeout=5)
+            await self._listener.add_listener(OUTBOX_CHANNEL, lambda *_: self.wake())
+        except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+            self._listener = None
+            log.warning("relay_listen_failed", error=str(exc)[:200])
+
+    async def _refresh_backlog(self) -> None:
+        if time.monotonic() - self._backlog_checked < BACKLOG_REFRESH_SECONDS:
+            return
+        self._backlog_checked = time.monotonic()
+        pool = await self.db.pool()
+        row = await pool.fetchrow(
+            "select count(*) as backlog, extract(epoch from now() - min(created_at)) as age"
+            " from outbox where published_at is null"
+        )
+        if row is not None:
+            metrics.OUTBOX_BACKLOG.set(row["backlog"])
+            metrics.OUTBOX_OLDEST_AGE.set(float(row["age"] or 0))
+
+
+async def run_standalone() -> None:
+    """`python -m safetynet_intake.relay`: the relay alone, stopped by SIGTERM or SIGINT."""
+    from prometheus_client import start_http_server
+
+    settings = Settings()
+    configure_logging(f"{SERVICE.name}-relay", settings.log_level, settings.log_json)
+    if settings.relay_metrics_port:
+        start_http_server(settings.relay_metrics_port, addr="127.0.0.1")
+    db = Database(settings, settings.db_schema or SERVICE.schema, pool_size=2)
+    relay = OutboxRelay(settings, db)
+    task = asyncio.create_task(supervise("outbox-relay", relay.run))
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, task.cancel)
+    log.info("relay_started", schema=db.schema)
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    await db.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(run_standalone())

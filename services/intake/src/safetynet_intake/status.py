@@ -1,0 +1,84 @@
+"""Advances GET /v1/events status from `published` to `assessed`: consumes risk assessments (which name
+their triggering event ids) and case events (which name the household's case). Off the request path."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from aiokafka import ConsumerRecord
+from google.protobuf.message import DecodeError
+
+from safetynet_core import kafka
+from safetynet_core.contracts import CaseEventMessage, RiskAssessmentMessage, from_timestamp, now_utc
+from safetynet_core.db import Database
+from safetynet_core.logging import get_logger
+from safetynet_intake import metrics
+from safetynet_intake.info import SERVICE
+from safetynet_intake.settings import Settings
+
+log = get_logger(__name__)
+GROUP_ID = "intake-status"
+
+_ASSESSED = """
+update events set status = 'assessed', assessment_id = $1, assessed_at = $2
+where event_id = any($3::text[]) and household_id = $4
+"""
+_CASE = "update events set case_id = $1 where household_id = $2 and status = 'assessed' and case_id is null"
+
+
+def group_id(settings: Settings) -> str:
+    """`intake-status`, or one group per non-default schema so test runs do not join the stack's group."""
+    schema = settings.db_schema or SERVICE.schema
+    return GROUP_ID if schema == SERVICE.schema else f"{GROUP_ID}-{schema}"
+
+
+class StatusConsumer:
+    """Batch consumer; offsets are committed after the status updates commit."""
+
+    def __init__(self, settings: Settings, db: Database) -> None:
+        self.settings = settings
+        self.db = db
+
+    async def run(self) -> None:
+        consumer = kafka.make_consumer(
+            self.settings,
+            group_id(self.settings),
+            self.settings.topic_risk_assessments,
+            self.settings.topic_case_events,
+        )
+        await consumer.start()
+        try:
+            while True:
+                batches = await consumer.getmany(timeout_ms=1000, max_records=500)
+                records = [r for batch in batches.values() for r in batch]
+                if records:
+                    await self.apply(records)
+                    await consumer.commit()
+        finally:
+            with contextlib.suppress(Exception):
+                await consumer.stop()
+
+    async def apply(self, records: list[ConsumerRecord]) -> None:
+        assessed: list[tuple[Any, ...]] = []
+        cases: list[tuple[str, str]] = []
+        for record in records:
+            try:
+                if record.topic == self.settings.topic_risk_assessments:
+                    message = RiskAssessmentMessage.FromString(record.value)
+                    at = from_timestamp(message.assessed_at) if message.HasField("assessed_at") else now_utc()
+                    assessed.append((message.assessment_id, at, list(message.event_ids), message.household_id))
+                else:
+                    case = CaseEventMessage.FromString(record.value)
+                    if case.case_id:
+                        cases.append((case.case_id, case.household_id))
+            except DecodeError as exc:
+                log.warning("status_message_undecodable", topic=record.topic, offset=record.offset, error=str(exc))
+        pool = await self.db.pool()
+        async with pool.acquire() as conn, conn.transaction():
+            if assessed:
+                await conn.executemany(_ASSESSED, assessed)
+            if cases:
+                await conn.executemany(_CASE, cases)
+        metrics.STATUS_UPDATES.labels("risk_assessments").inc(len(assessed))
+        metrics.STATUS_UPDATES.labels("case_events").inc(len(cases))

@@ -1,0 +1,173 @@
+"""Request validation shared by the single and batch routes: the event envelope with its typed payload,
+registry records, and NDJSON splitting. Errors come back as `{"loc", "msg", "type"}` items."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+import orjson
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from safetynet_core.contracts import MEMBER_REQUIRED, PAYLOAD_MODELS, EventType, Money
+from safetynet_core.errors import validation_detail
+
+ErrorList = list[dict[str, Any]]
+Identifier = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")]
+EARLIEST_OCCURRED_AT = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+class EventEnvelope(BaseModel):
+    """A department event as posted; `payload` is checked against its type's model separately."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    event_id: Identifier
+    type: EventType
+    household_id: Identifier
+    member_id: Identifier | None = None
+    occurred_at: AwareDatetime
+    reference: str | None = Field(None, max_length=200)
+    payload: dict[str, Any] = Field(default_factory=dict)
+
+
+class MemberRecord(BaseModel):
+    """A registry member; `id_number` is an 18-character PRC resident ID number."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    member_id: Identifier
+    name: str = Field(min_length=1, max_length=100)
+    id_number: str = Field(pattern=r"^\d{17}[\dXx]$")
+    birth_date: date
+    labour_capacity: Literal["full", "partial", "none"]
+    in_school: bool = False
+
+
+class HouseholdRecordIn(BaseModel):
+    """A rural revitalization registry record for one household."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    household_id: Identifier
+    region_code: str = Field(pattern=r"^\d{12}$")
+    poverty_status: Literal["lifted", "general"]
+    members: list[MemberRecord] = Field(min_length=1, max_length=50)
+    annual_net_income_cny: Money
+    head_member_id: Identifier
+    phone: str | None = Field(None, pattern=r"^\+?[0-9][0-9 -]{4,19}$")
+    grid_id: str | None = Field(None, max_length=100)
+
+    @model_validator(mode="after")
+    def _members_consistent(self) -> HouseholdRecordIn:
+        ids = [m.member_id for m in self.members]
+        if len(set(ids)) != len(ids):
+            raise ValueError("member_id values must be unique within a household")
+        if self.head_member_id not in ids:
+            raise ValueError("head_member_id must name one of the members")
+        return self
+
+
+@dataclass(frozen=True)
+class ValidEvent:
+    """An event that passed validation, with its normalised payload and the hash of the posted body."""
+
+    envelope: EventEnvelope
+    payload: dict[str, Any]
+    body_hash: str
+
+
+class InvalidInput(Exception):
+    """Validation failed; `errors` are standard error items with `loc` naming the field."""
+
+    def __init__(self, errors: ErrorList, status: int = 422) -> None:
+        super().__init__(errors[0]["msg"] if errors else "invalid")
+        self.errors = errors
+        self.status = status
+
+
+def error_item(loc: list[Any], msg: str, type_: str) -> dict[str, Any]:
+    return {"loc": loc, "msg": msg, "type": type_}
+
+
+def body_hash(document: Any) -> str:
+    """Hash of the canonical JSON of a parsed body: key order and whitespace do not matter."""
+    return hashlib.sha256(orjson.dumps(document, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def parse_json(raw: bytes | str, loc: list[Any]) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInput([error_item(loc, f"invalid JSON: {exc}", "json_invalid")]) from exc
+
+
+def _object(document: Any, loc: list[Any]) -> dict[str, Any]:
+    if not isinstance(document, dict):
+        raise InvalidInput([error_item(loc, "expected a JSON object", "dict_type")])
+    return document
+
+
+def _prefixed(exc: ValidationError, loc: list[Any]) -> ErrorList:
+    return [{**e, "loc": [*loc, *e["loc"]]} for e in validation_detail(list(exc.errors()))]
+
+
+def validate_event(document: Any, loc: list[Any], now: datetime, future_skew: timedelta) -> ValidEvent:
+    """Check one event document: envelope, typed payload, member requirement and `occurred_at` bounds."""
+    data = _object(document, loc)
+    try:
+        envelope = EventEnvelope.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidInput(_prefixed(exc, loc)) from exc
+    errors: ErrorList = []
+    payload: dict[str, Any] = {}
+    try:
+        model = PAYLOAD_MODELS[envelope.type].model_validate(envelope.payload)
+        payload = model.model_dump(mode="json", exclude_none=True)
+    except ValidationError as exc:
+        errors.extend(_prefixed(exc, [*loc, "payload"]))
+    if envelope.type in MEMBER_REQUIRED and not envelope.member_id:
+        errors.append(error_item([*loc, "member_id"], f"member_id is required for {envelope.type.value}", "missing"))
+    if envelope.occurred_at > now + future_skew:
+        errors.append(error_item([*loc, "occurred_at"], "occurred_at is in the future", "value_error"))
+    elif envelope.occurred_at < EARLIEST_OCCURRED_AT:
+        errors.append(error_item([*loc, "occurred_at"], "occurred_at is before 2000-01-01", "value_error"))
+    if errors:
+        raise InvalidInput(errors)
+    return ValidEvent(envelope=envelope, payload=payload, body_hash=body_hash(data))
+
+
+def validate_household(document: Any, loc: list[Any], household_id: str | None = None) -> HouseholdRecordIn:
+    """Check one registry record; with `household_id` (the PUT path) the body must agree or omit it."""
+    data = _object(document, loc)
+    if household_id is not None:
+        if data.get("household_id", household_id) != household_id:
+            raise InvalidInput(
+                [error_item([*loc, "household_id"], "household_id differs from the URL path", "value_error")]
+            )
+        data = {**data, "household_id": household_id}
+    try:
+        return HouseholdRecordIn.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidInput(_prefixed(exc, loc)) from exc
+
+
+def ndjson_lines(body: bytes, max_lines: int) -> list[tuple[int, bytes]]:
+    """Non-blank lines with their 1-based line numbers; 413 beyond `max_lines`."""
+    lines = [(number, line) for number, line in enumerate(body.split(b"\n"), start=1) if line.strip()]
+    if len(lines) > max_lines:
+        raise InvalidInput(
+            [
+                error_item(
+                    ["body"],
+                    f"batch has {len(lines)} lines; at most {max_lines} allowed",
+                    "payload_too_large",
+                )
+            ],
+            status=413,
+        )
+    if not lines:
+        raise InvalidInput([error_item(["body"], "batch is empty", "missing")])
+    return lines

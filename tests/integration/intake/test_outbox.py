@@ -1,0 +1,78 @@
+"""Kafka unavailable while departments keep posting: everything is accepted, nothing is lost, and the
+backlog drains once Kafka is back (the relay's producer first points at a dead port, then the broker)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from safetynet_core import kafka
+from safetynet_core.testing import eventually
+from safetynet_intake import metrics
+from safetynet_intake.samples import medical_event, ndjson
+
+pytestmark = pytest.mark.integration
+DEAD_BROKER = "127.0.0.1:1"
+
+
+async def test_kafka_down_loses_nothing_and_the_backlog_drains(start_intake: Any) -> None:
+    broker = {"address": DEAD_BROKER}
+    settings_holder: dict[str, Any] = {}
+
+    def producer() -> AIOKafkaProducer:
+        return kafka.make_producer(
+            settings_holder["settings"], bootstrap_servers=broker["address"], request_timeout_ms=2000
+        )
+
+    failures_before = metrics.RELAY_FAILURES._value.get()
+    async with start_intake(producer_factory=producer) as intake:
+        settings_holder["settings"] = intake.settings
+        await intake.key("medical_insurance")  # create the client before posting concurrently
+        singles = [medical_event(household_id=f"H{i % 7}") for i in range(40)]
+        responses = await asyncio.gather(*(intake.post("/v1/events", "medical_insurance", json=e) for e in singles))
+        assert [r.status_code for r in responses] == [202] * 40
+        batch = [medical_event(household_id=f"H{i % 7}") for i in range(60)]
+        result = (await intake.post("/v1/events:batch", "medical_insurance", content=ndjson(*batch))).json()
+        assert result == {"accepted": 60, "duplicates": 0, "rejected": []}
+
+        await eventually(lambda: _relay_failed(failures_before), message="relay retrying against a dead broker")
+        pending = await intake.db.fetchval("select count(*) from outbox where published_at is null")
+        statuses = await intake.db.fetch("select distinct status from events")
+        assert pending == 100
+
+        async def backlog_reported() -> bool:
+            return bool(metrics.OUTBOX_BACKLOG._value.get() == 100 and metrics.OUTBOX_OLDEST_AGE._value.get() > 0)
+
+        await eventually(backlog_reported, message="backlog metrics updated while Kafka is down")
+        assert [r["status"] for r in statuses] == ["accepted"]
+
+        broker["address"] = intake.settings.kafka_bootstrap
+
+        async def drained() -> bool:
+            return bool(await intake.db.fetchval("select count(*) from events where status = 'published'") == 100)
+
+        await eventually(drained, timeout=60, message="backlog drained after Kafka came back")
+        messages = await intake.published_messages(100)
+        expected = sorted(e["event_id"] for e in [*singles, *batch])
+        assert sorted(m.event_id for _, m in messages) == expected
+        assert len(messages) == 100
+        for key, message in messages:
+            assert key == message.household_id
+        # per household, messages arrive in acceptance order
+        order = {e["event_id"]: i for i, e in enumerate(await _accepted_order(intake))}
+        by_household: dict[str, list[int]] = {}
+        for key, message in messages:
+            by_household.setdefault(key, []).append(order[message.event_id])
+        assert all(seq == sorted(seq) for seq in by_household.values())
+
+
+async def _relay_failed(before: float) -> bool:
+    return bool(metrics.RELAY_FAILURES._value.get() > before)
+
+
+async def _accepted_order(intake: Any) -> list[dict[str, Any]]:
+    rows = await intake.db.fetch("select event_id from outbox order by id")
+    return [{"event_id": r["event_id"]} for r in rows]
