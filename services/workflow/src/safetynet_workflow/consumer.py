@@ -1,0 +1,80 @@
+"""Consumer (group "workflow") of risk assessments: flagged ones open or join the household's case.
+
+Offsets are committed only after every Temporal call of the batch succeeded; poison records go to
+`<topic>.dlq.workflow`. One household's records are handled in order, households concurrently."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+
+from aiokafka import AIOKafkaProducer, ConsumerRecord
+from temporalio.client import Client
+
+from safetynet_core.kafka import DeadLetters, make_consumer
+from safetynet_core.logging import get_logger
+from safetynet_core.policy import cached_policy
+from safetynet_workflow.cases import PoisonAssessment, evidence_from, open_case, parse_assessment
+from safetynet_workflow.metrics import ASSESSMENTS
+from safetynet_workflow.models import Evidence
+from safetynet_workflow.settings import Settings
+
+log = get_logger(__name__)
+
+
+class AssessmentConsumer:
+    """Turns the risk-assessments topic into case workflows."""
+
+    def __init__(self, settings: Settings, client: Client, producer: AIOKafkaProducer) -> None:
+        self.settings = settings
+        self.client = client
+        self.dead_letters = DeadLetters(producer, settings, "workflow")
+        self._slots = asyncio.Semaphore(settings.consumer_concurrency)
+
+    async def run(self) -> None:
+        """The consume loop (restarted by `supervise`; uncommitted records are read again)."""
+        consumer = make_consumer(
+            self.settings,
+            self.settings.consumer_group,
+            self.settings.topic_risk_assessments,
+            max_poll_records=self.settings.consumer_batch,
+        )
+        await consumer.start()
+        try:
+            while True:
+                batches = await consumer.getmany(timeout_ms=500, max_records=self.settings.consumer_batch)
+                records = [r for partition in batches.values() for r in partition]
+                if records:
+                    await self.handle(records)
+                    await consumer.commit()
+        finally:
+            await consumer.stop()
+
+    async def handle(self, records: list[ConsumerRecord]) -> None:
+        by_household: dict[str, list[Evidence]] = defaultdict(list)
+        for record in records:
+            try:
+                message = parse_assessment(record.value)
+                if not message.opens_case:
+                    ASSESSMENTS.labels("not_flagged").inc()
+                    continue
+                evidence = evidence_from(message)
+            except PoisonAssessment as exc:
+                ASSESSMENTS.labels("dead_lettered").inc()
+                await self.dead_letters.send(record, "invalid", str(exc))
+                continue
+            by_household[evidence.household_id].append(evidence)
+        await asyncio.gather(*(self._open_in_order(items) for items in by_household.values()))
+
+    async def _open_in_order(self, items: list[Evidence]) -> None:
+        policy = cached_policy(str(self.settings.policy_file))
+        async with self._slots:
+            for evidence in items:
+                await open_case(
+                    self.client,
+                    policy,
+                    evidence,
+                    task_queue=self.settings.workflow_task_queue,
+                    use_search_attributes=self.settings.temporal_search_attributes,
+                )
+                ASSESSMENTS.labels("case_signalled").inc()

@@ -1,0 +1,160 @@
+"""The projection store and the users CLI against the real Postgres (fresh schema per test)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from safetynet_cli.main import app as cli
+from safetynet_core.auth import Principal, Role, verify_secret
+from safetynet_core.db import Database
+from safetynet_workflow.info import SERVICE
+from safetynet_workflow.models import CaseRow, Change, Entry, TaskState
+from safetynet_workflow.settings import Settings
+from safetynet_workflow.store import Store
+
+pytestmark = pytest.mark.integration
+NOW = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+def _change(
+    version: int,
+    status: str,
+    entries: list[Entry],
+    *,
+    kind: str = "screen",
+    role: str = "village_cadre",
+    region: str = "610327100201",
+    department: str | None = None,
+) -> Change:
+    case = CaseRow(
+        case_id="C1",
+        workflow_id="case-H1",
+        household_id="H1",
+        region_code="610327100201",
+        status="screening",
+        step="screen",
+        policy_version="2026.1",
+        opened_at=NOW,
+        step_since=NOW,
+    )
+    task = TaskState(
+        task_id=f"C1-{kind}-1",
+        case_id="C1",
+        workflow_id="case-H1",
+        household_id="H1",
+        kind=kind,
+        step="screen",
+        role=role,
+        level="village",
+        region_code=region,
+        base_region="610327100201",
+        department=department,
+        status=status,
+        created_at=NOW,
+        due_at=NOW + timedelta(days=2),
+        sla_seconds=172800,
+    )
+    return Change(
+        version=version,
+        case_id="C1",
+        household_id="H1",
+        region_code="610327100201",
+        step="screen",
+        status="screening",
+        case=case,
+        tasks=[task],
+        entries=entries,
+    )
+
+
+def _entry(key: str, name: str, **details: Any) -> Entry:
+    return Entry(key=key, name=name, at=NOW, details=details, publish=True)
+
+
+async def test_projection_is_idempotent_and_versioned(
+    isolated_settings: Callable[..., Any], provision: Callable[..., Any]
+) -> None:
+    settings: Settings = await provision(isolated_settings(Settings), SERVICE)
+    db = Database(settings, settings.db_schema or "")
+    store = Store(db)
+    try:
+        opened = [_entry("C1:1", "case.opened"), _entry("C1:2", "task.assigned")]
+        assert len(await store.apply(_change(2, "open", opened))) == 2
+        assert await store.apply(_change(2, "open", opened)) == []  # a retried activity writes nothing new
+        escalated = _entry(
+            "C1:5",
+            "task.escalated",
+            escalation_level=1,
+            **{
+                "from": {"level": "village", "role": "village_cadre"},
+                "to": {"level": "township", "role": "township_officer"},
+            },
+        )
+        await store.apply(_change(5, "open", [escalated], role="township_officer", region="610327100"))
+        await store.apply(_change(3, "claimed", []))  # late, older write: must not win
+        cadre = Principal("c", Role.VILLAGE_CADRE, "610327100201")
+        township = Principal("t", Role.TOWNSHIP_OFFICER, "610327100")
+        assert await store.list_tasks(cadre, cadre.region, None, None, 10) == []
+        [task] = await store.list_tasks(township, township.region, None, None, 10)
+        assert task["status"] == "open" and task["role"] == "township_officer"
+        detail = await store.case_detail("C1")
+        assert [e["name"] for e in detail["timeline"]] == ["case.opened", "task.assigned", "task.escalated"]
+        assert detail["escalations"][0]["to_level"] == "township"
+        hr = Principal("h", Role.DEPARTMENT_OFFICER, "610327", "human_resources")
+        await store.apply(
+            _change(
+                6, "open", [], kind="measure", role="department_officer", region="610327", department="human_resources"
+            )
+        )
+        assert [t["kind"] for t in await store.list_tasks(hr, hr.region, None, None, 10)] == ["measure"]
+        other = Principal("e", Role.DEPARTMENT_OFFICER, "610327", "education")
+        assert await store.list_tasks(other, other.region, None, None, 10) == []
+    finally:
+        await db.close()
+
+
+async def test_users_create_cli(isolated_settings: Callable[..., Any], provision: Callable[..., Any]) -> None:
+    settings: Settings = await provision(isolated_settings(Settings), SERVICE)
+    env = {"SAFETYNET_DB_SCHEMA": settings.db_schema or ""}
+    result = await asyncio.to_thread(
+        CliRunner().invoke,
+        cli,
+        [
+            "users",
+            "create",
+            "--username",
+            "li",
+            "--password",
+            "pw-123456",
+            "--role",
+            "department_officer",
+            "--region",
+            "610327",
+            "--department",
+            "education",
+            "--email",
+            "li@example.org",
+        ],
+        env=env,
+    )
+    assert result.exit_code == 0, result.output
+    bad = await asyncio.to_thread(
+        CliRunner().invoke,
+        cli,
+        ["users", "create", "--username", "x", "--password", "p", "--role", "king", "--region", "610327"],
+        env=env,
+    )
+    assert bad.exit_code == 2
+    db = Database(settings, settings.db_schema or "")
+    try:
+        user = await Store(db).user("li")
+    finally:
+        await db.close()
+    assert user is not None and user["department"] == "education" and user["email"] == "li@example.org"
+    assert user["password_hash"].startswith("$argon2") and verify_secret(user["password_hash"], "pw-123456")

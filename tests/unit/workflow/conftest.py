@@ -1,0 +1,41 @@
+"""Fixtures for the workflow unit tests: a fresh time-skipping Temporal test server per test (one
+server's clock is shared, so a leftover timer elsewhere would stall skipping)."""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from safetynet_workflow.workflows import WORKFLOWS
+
+sys.path.insert(0, str(Path(__file__).parent))
+from workflow_harness import TEST_SERVER, Harness, Recorder
+
+
+@pytest.fixture
+async def time_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=pydantic_data_converter, test_server_existing_path=str(TEST_SERVER)
+    )
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture
+async def harness(time_env: WorkflowEnvironment) -> AsyncIterator[Harness]:
+    recorder = Recorder()
+    task_queue = f"wf-test-{uuid.uuid4().hex[:8]}"
+    async with Worker(
+        time_env.client,
+        task_queue=task_queue,
+        workflows=WORKFLOWS,
+        activities=[recorder.project, recorder.reopen_case, recorder.sample_closed_cases],
+    ):
+        yield Harness(time_env, recorder, task_queue)
