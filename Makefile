@@ -27,7 +27,7 @@ proto-check: venv
 
 lint: venv
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy libs services tests
+	$(VENV)/bin/mypy --cache-dir=/dev/null libs services tests bench
 
 unit: venv
 	$(VENV)/bin/pytest -q tests/unit

@@ -107,19 +107,19 @@ async def test_fifteen_day_timer_fires_under_time_skipping() -> None:
 
 
 async def test_every_service_migrates_into_the_real_postgres(stack: dict[str, str]) -> None:
+    """Each service owns a schema; upgrading twice is a no-op."""
     settings = CoreSettings()
-    schema = unique("mig")
+    schemas = {info.name: unique(f"mig_{info.name}") for info in (INTAKE, RISK, WORKFLOW, NOTIFY)}
+    conn = await asyncpg.connect(settings.asyncpg_dsn)
     try:
         for info in (INTAKE, RISK, WORKFLOW, NOTIFY):
-            migrate(settings, schema, info.migrations_dir)
-            migrate(settings, schema, info.migrations_dir)  # idempotent
-        conn = await asyncpg.connect(settings.asyncpg_dsn)
-        try:
+            migrate(settings, schemas[info.name], info.migrations_dir)
+            migrate(settings, schemas[info.name], info.migrations_dir)
             tables = {r["table_name"] for r in await conn.fetch(
-                "select table_name from information_schema.tables where table_schema = $1", schema)}
-        finally:
-            await conn.close()
-        for info in (INTAKE, RISK, WORKFLOW, NOTIFY):
+                "select table_name from information_schema.tables where table_schema = $1", schemas[info.name])}
             assert f"alembic_version_safetynet_{info.name}" in tables
+            assert len(tables) > 1, f"{info.name} created no tables"
     finally:
-        await drop_schema(settings.asyncpg_dsn, schema)
+        await conn.close()
+        for schema in schemas.values():
+            await drop_schema(settings.asyncpg_dsn, schema)
