@@ -4,10 +4,14 @@ ROOT := $(shell pwd)
 VENV := $(ROOT)/.venv
 PY := $(VENV)/bin/python
 
-.PHONY: up down clean test lint proto proto-check bench demo venv unit integration chaos
+.PHONY: up down clean test lint proto proto-check bench demo venv unit integration chaos tools
 
 venv:
 	@bash deploy/local/bootstrap.sh
+
+# System tools the tests need (promtool, chromium); each installs only when missing.
+tools:
+	@bash deploy/local/tools.sh
 
 up: venv
 	@bash deploy/local/stack.sh up
@@ -32,7 +36,7 @@ lint: venv
 unit: venv
 	$(VENV)/bin/pytest -q tests/unit
 
-test: venv proto-check lint up
+test: venv proto-check lint tools up
 	$(VENV)/bin/pytest -q -ra tests/unit tests/integration tests/e2e
 
 bench: up

@@ -89,7 +89,7 @@ async def raw_transaction(db: Database) -> AsyncIterator[asyncpg.Connection]:
         yield conn
 
 
-def migrate(settings: CoreSettings, schema: str, migrations_dir: Path, revision: str = "head") -> None:
+def migrate(settings: CoreSettings, schema: str, migrations_dir: Path, revision: str = "heads") -> None:
     """Create the service schema if needed and upgrade it with the service's Alembic scripts."""
     from alembic import command
     from alembic.config import Config
@@ -104,9 +104,9 @@ def migrate(settings: CoreSettings, schema: str, migrations_dir: Path, revision:
 
 def run_alembic_env(target_metadata: Any = None) -> None:
     """Body of every service's migrations/env.py: online migrations into the service schema."""
-    import asyncio
-
     from alembic import context
+
+    from safetynet_core.service import run_sync
 
     config = context.config
     settings: CoreSettings = config.attributes.get("safetynet_settings") or CoreSettings()
@@ -133,23 +133,4 @@ def run_alembic_env(target_metadata: Any = None) -> None:
             await conn.commit()
         await engine.dispose()
 
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        asyncio.run(main())
-    else:  # called from inside a running loop (tests): run in a private thread
-        import threading
-
-        error: list[BaseException] = []
-
-        def in_thread() -> None:
-            try:
-                asyncio.run(main())
-            except BaseException as exc:  # re-raised below in the caller's thread
-                error.append(exc)
-
-        worker = threading.Thread(target=in_thread)
-        worker.start()
-        worker.join()
-        if error:
-            raise error[0]
+    run_sync(main())

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import threading
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 from safetynet_core.logging import get_logger
 
 log = get_logger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -36,3 +39,26 @@ async def supervise(name: str, loop_body: Callable[[], Awaitable[None]], backoff
             log.exception("background_loop_crashed", loop=name, restart_in=delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, backoff_max)
+
+
+def run_sync(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to completion from sync code, even when a loop is already running in this thread."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    result: list[T] = []
+    error: list[BaseException] = []
+
+    def in_thread() -> None:
+        try:
+            result.append(asyncio.run(coro))
+        except BaseException as exc:  # re-raised in the caller's thread
+            error.append(exc)
+
+    worker = threading.Thread(target=in_thread)
+    worker.start()
+    worker.join()
+    if error:
+        raise error[0]
+    return result[0]

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
-import threading
-from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from safetynet_core.auth import Role
-from safetynet_core.db import Database
-from safetynet_core.settings import CoreSettings
 from sqlalchemy import and_, func, literal, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from safetynet_core.auth import Role
+from safetynet_core.db import Database
+from safetynet_core.service import run_sync
+from safetynet_core.settings import CoreSettings
 from safetynet_notify.events import CaseEvent
 from safetynet_notify.info import SERVICE
 from safetynet_notify.render import normalize_locale
@@ -68,29 +66,6 @@ async def upsert_recipient_async(
         await uow.commit()
 
 
-def _run(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine to completion from sync code, even when a loop is already running in this thread."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    result: list[T] = []
-    error: list[BaseException] = []
-
-    def in_thread() -> None:
-        try:
-            result.append(asyncio.run(coro))
-        except BaseException as exc:  # re-raised in the caller's thread
-            error.append(exc)
-
-    worker = threading.Thread(target=in_thread)
-    worker.start()
-    worker.join()
-    if error:
-        raise error[0]
-    return result[0]
-
-
 def upsert_recipient(
     settings: CoreSettings,
     *,
@@ -122,7 +97,7 @@ def upsert_recipient(
         finally:
             await db.close()
 
-    _run(main())
+    run_sync(main())
 
 
 def _covers(region_code: str) -> Any:
