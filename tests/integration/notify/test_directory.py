@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+
 from safetynet_core.db import Database
 from safetynet_notify.directory import resolve_recipients, upsert_recipient, upsert_recipient_async
 from safetynet_notify.events import CaseEvent, TaskInfo

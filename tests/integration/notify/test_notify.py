@@ -19,6 +19,11 @@ import httpx
 import pytest
 from aiosmtpd.controller import Controller
 from prometheus_client import REGISTRY
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
 from safetynet_core import contracts, kafka
 from safetynet_core.auth import Principal, Role, issue_token
 from safetynet_core.testing import eventually, free_port, serve, unique
@@ -26,10 +31,6 @@ from safetynet_notify.directory import upsert_recipient
 from safetynet_notify.info import SERVICE
 from safetynet_notify.main import create_app
 from safetynet_notify.settings import Settings
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
 
 pytestmark = pytest.mark.integration
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+
 from safetynet_core import contracts
 from safetynet_notify.api import mask_address
 from safetynet_notify.consumer import notification_key

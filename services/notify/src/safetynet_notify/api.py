@@ -7,10 +7,10 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
+
 from safetynet_core.auth import Principal, Role
 from safetynet_core.errors import ApiError
 from safetynet_core.web import CurrentPrincipal, scoped_region
-
 from safetynet_notify import store
 from safetynet_notify.deps import Db, SubscriptionAdmin
 from safetynet_notify.events import EVENT_NAMES

@@ -10,11 +10,11 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from jinja2 import TemplateError
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from safetynet_core import kafka
 from safetynet_core.db import Database
 from safetynet_core.logging import get_logger
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from safetynet_notify import metrics, store
 from safetynet_notify.directory import Recipient, resolve_recipients
 from safetynet_notify.events import EVENT_NAMES, CaseEvent, PoisonEvent, decode, webhook_payload

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
+
 from safetynet_core.auth import Principal, Role
 from safetynet_core.db import Database
 from safetynet_core.web import require_roles

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from google.protobuf.message import DecodeError
+
 from safetynet_core import contracts
 from safetynet_core.logging import mask_id_numbers
 

@@ -10,12 +10,12 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 
 from fastapi import FastAPI
+
 from safetynet_core import contracts, kafka
 from safetynet_core.app import create_app as create_service_app
 from safetynet_core.db import Database
 from safetynet_core.logging import configure_logging
 from safetynet_core.service import supervise
-
 from safetynet_notify.api import router
 from safetynet_notify.consumer import CaseEventConsumer, Planner
 from safetynet_notify.info import SERVICE

@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
 from jinja2 import Environment, PackageLoader, StrictUndefined, Template
-from safetynet_core.logging import mask_id_numbers
 
+from safetynet_core.logging import mask_id_numbers
 from safetynet_notify.events import CaseEvent
 
 LOCALES = ("zh-CN", "en")

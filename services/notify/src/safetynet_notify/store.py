@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from safetynet_core.db import Database
 from sqlalchemy import any_, func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from safetynet_core.db import Database
 from safetynet_notify.tables import deliveries, delivery_attempts, subscriptions
 
 OPEN_STATUSES = ("pending", "retrying", "deferred")

@@ -12,7 +12,6 @@ from zoneinfo import ZoneInfo
 
 from safetynet_core.db import Database
 from safetynet_core.logging import get_logger
-
 from safetynet_notify import metrics, store
 from safetynet_notify.policy import backoff_seconds, sms_hold_until
 from safetynet_notify.settings import Settings
