@@ -15,7 +15,7 @@ alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
 wait_ready() { # name url timeout
   local deadline=$(( $(date +%s) + $3 ))
-  until curl -fsS -o /dev/null "$2/readyz"; do
+  until curl -fs -o /dev/null "$2/readyz"; do
     if [ "$(date +%s)" -gt "$deadline" ]; then
       echo "stack: $1 not ready at $2/readyz after $3 s; last log lines:" >&2
       tail -n 30 "$log_dir/$1.log" >&2 || true
