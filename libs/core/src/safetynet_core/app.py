@@ -9,11 +9,11 @@ from typing import Any
 
 import orjson
 from fastapi import FastAPI
-from fastapi.responses import ORJSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from safetynet_core.errors import error_body, install_error_handlers
 from safetynet_core.metrics import RouteMetricsMiddleware, metrics_endpoint
+from safetynet_core.responses import JsonResponse
 
 ReadinessCheck = Callable[[], Awaitable[None]]
 
@@ -97,7 +97,7 @@ def create_app(
     app = FastAPI(
         title=title,
         lifespan=lifespan,
-        default_response_class=ORJSONResponse,
+        default_response_class=JsonResponse,
         docs_url="/docs" if docs else None,
         redoc_url=None,
         openapi_url="/openapi.json" if docs else None,
@@ -109,7 +109,7 @@ def create_app(
         return {"status": "ok", "service": service}
 
     @app.get("/readyz", include_in_schema=False)
-    async def readyz() -> ORJSONResponse:
+    async def readyz() -> JsonResponse:
         results: dict[str, str] = {}
 
         async def run(name: str, check: ReadinessCheck) -> None:
@@ -122,7 +122,7 @@ def create_app(
         await asyncio.gather(*(run(n, c) for n, c in readiness.items()))
         ready = all(v == "ok" for v in results.values())
         body = {"ready": ready, "service": service, "checks": results}
-        return ORJSONResponse(body, status_code=200 if ready else 503)
+        return JsonResponse(body, status_code=200 if ready else 503)
 
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
     app.add_middleware(RouteMetricsMiddleware, service=service)

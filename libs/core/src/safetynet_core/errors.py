@@ -6,10 +6,10 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import ORJSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from safetynet_core.logging import get_logger
+from safetynet_core.responses import JsonResponse
 
 log = get_logger(__name__)
 
@@ -41,19 +41,19 @@ def validation_detail(errors: list[Any]) -> list[dict[str, Any]]:
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
-    async def _api_error(_: Request, exc: ApiError) -> ORJSONResponse:
-        return ORJSONResponse(exc.body, status_code=exc.status, headers=exc.headers)
+    async def _api_error(_: Request, exc: ApiError) -> JsonResponse:
+        return JsonResponse(exc.body, status_code=exc.status, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> ORJSONResponse:
-        return ORJSONResponse({"detail": validation_detail(list(exc.errors()))}, status_code=422)
+    async def _validation(_: Request, exc: RequestValidationError) -> JsonResponse:
+        return JsonResponse({"detail": validation_detail(list(exc.errors()))}, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> ORJSONResponse:
+    async def _http(_: Request, exc: StarletteHTTPException) -> JsonResponse:
         body = {"detail": exc.detail} if isinstance(exc.detail, list) else error_body(str(exc.detail), exc.status_code)
-        return ORJSONResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+        return JsonResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> ORJSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> JsonResponse:
         log.exception("unhandled_error", path=request.url.path)
-        return ORJSONResponse(error_body("internal error", 500), status_code=500)
+        return JsonResponse(error_body("internal error", 500), status_code=500)

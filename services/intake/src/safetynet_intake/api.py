@@ -9,10 +9,10 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request
-from fastapi.responses import ORJSONResponse
 
 from safetynet_core.contracts import now_utc
 from safetynet_core.errors import ApiError
+from safetynet_core.responses import JsonResponse
 from safetynet_intake.clients import ApiClient
 from safetynet_intake.deps import SECURITY, CurrentCaller, IntakeRuntime, RegistryCaller
 from safetynet_intake.metrics import count_events
@@ -65,7 +65,7 @@ def _future_skew(rt: IntakeRuntime) -> timedelta:
     openapi_extra=_JSON_BODY,
     summary="Post one department event (202 accepted, 200 duplicate, 409 conflict)",
 )
-async def post_event(request: Request, caller: CurrentCaller) -> ORJSONResponse:
+async def post_event(request: Request, caller: CurrentCaller) -> JsonResponse:
     client, rt = caller.client, caller.rt
     now = now_utc()
     try:
@@ -86,10 +86,10 @@ async def post_event(request: Request, caller: CurrentCaller) -> ORJSONResponse:
     if outcome.accepted:
         rt.wake_relay()
         count_events(client.department, event_type, "accepted")
-        return ORJSONResponse({"event_id": event_id, "status": "accepted"}, status_code=202)
+        return JsonResponse({"event_id": event_id, "status": "accepted"}, status_code=202)
     if outcome.duplicates:
         count_events(client.department, event_type, "duplicate")
-        return ORJSONResponse({"event_id": event_id, "status": "accepted", "duplicate": True}, status_code=200)
+        return JsonResponse({"event_id": event_id, "status": "accepted", "duplicate": True}, status_code=200)
     count_events(client.department, event_type, "rejected")
     conflict = _conflict_error(["body", "event_id"])
     raise ApiError(409, conflict["msg"], conflict["loc"], "conflict")

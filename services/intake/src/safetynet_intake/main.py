@@ -10,11 +10,11 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import ORJSONResponse
 
 from safetynet_core.app import create_app as create_service_app
 from safetynet_core.db import Database
 from safetynet_core.logging import configure_logging
+from safetynet_core.responses import JsonResponse
 from safetynet_core.service import supervise
 from safetynet_intake.api import router
 from safetynet_intake.clients import ClientAuthenticator
@@ -73,8 +73,8 @@ def create_app(settings: Settings | None = None, producer_factory: ProducerFacto
     )
 
     @app.exception_handler(InvalidInput)
-    async def _invalid_input(_: Request, exc: InvalidInput) -> ORJSONResponse:
-        return ORJSONResponse({"detail": exc.errors}, status_code=exc.status)
+    async def _invalid_input(_: Request, exc: InvalidInput) -> JsonResponse:
+        return JsonResponse({"detail": exc.errors}, status_code=exc.status)
 
     app.include_router(router)
     _declare_api_key_scheme(app)
