@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import secrets
 import statistics
 import subprocess
 import time
@@ -192,12 +193,14 @@ def _b4_event(i: int, household: str) -> tuple[dict[str, Any], str]:
     }, "medical_insurance"
 
 
-async def _b4_registry(http: httpx.AsyncClient, intake: str, key: str, households: list[str]) -> None:
+async def _b4_registry(
+    http: httpx.AsyncClient, intake: str, key: str, households: list[str], township: str
+) -> None:
     """Registry records well above the monitoring line, so only the grid reports flag."""
     for i, household in enumerate(households):
         record = {
             "household_id": household,
-            "region_code": f"6103271002{i % 50:02d}",
+            "region_code": f"{township}2{i % 50:02d}",
             "poverty_status": "general",
             "members": [
                 {
@@ -224,25 +227,27 @@ async def bench_b4(stack: dict[str, str]) -> BenchResult | None:
     os.environ.update({k: v for k, v in stack.items() if k in ("DATABASE_URL", "KAFKA_BOOTSTRAP", "TEMPORAL_ADDRESS")})
     keys = {d: _b4_key(stack, d) for d in ("grid", "medical_insurance", "rural_revitalization")}
     password = uuid.uuid4().hex
-    await create_user(Settings(), username="bench-b4", password=password, role="county_officer", region="610327")
+    username = f"bench-b4-{uuid.uuid4().hex[:6]}"
+    # An admin sees every role's tasks; a township of its own keeps earlier runs' tasks out of the view.
+    await create_user(Settings(), username=username, password=password, role="admin", region="")
     run_id = uuid.uuid4().hex[:6]
+    township = f"6103279{secrets.randbelow(100):02d}"
     total = B4_RATE * B4_SECONDS
     households = [f"HB4{run_id}{i:05d}" for i in range(total)]
     posted: dict[str, float] = {}
     seen: dict[str, float] = {}
     async with httpx.AsyncClient(timeout=10, limits=httpx.Limits(max_connections=64)) as http:
-        await _b4_registry(http, intake, keys["rural_revitalization"], households)
+        await _b4_registry(http, intake, keys["rural_revitalization"], households, township)
         token = (
-            await http.post(f"{workflow_url}/v1/auth/token", data={"username": "bench-b4", "password": password})
+            await http.post(f"{workflow_url}/v1/auth/token", data={"username": username, "password": password})
         ).json()["access_token"]
         auth = {"Authorization": f"Bearer {token}"}
         finished_at: list[float] = []
 
         async def watch() -> None:
             while not finished_at or (len(seen) < len(posted) and time.perf_counter() - finished_at[0] < 30):
-                response = await http.get(
-                    f"{workflow_url}/v1/tasks", headers=auth, params={"kind": "screen", "limit": 1000}
-                )
+                query = {"kind": "screen", "limit": 1000, "region": township}
+                response = await http.get(f"{workflow_url}/v1/tasks", headers=auth, params=query)
                 now = time.perf_counter()
                 for task in response.json()["tasks"]:
                     if task["household_id"] in posted and task["household_id"] not in seen:
