@@ -13,6 +13,7 @@ from safetynet_core.policy import PolicyError, load_policy
 from safetynet_core.service import ServiceInfo
 from safetynet_core.settings import CoreSettings
 from safetynet_intake.admin import clients_app
+from safetynet_intake.grids_admin import grids_app
 from safetynet_intake.info import SERVICE as INTAKE
 from safetynet_notify.info import SERVICE as NOTIFY
 from safetynet_risk.info import SERVICE as RISK
@@ -28,6 +29,7 @@ app.add_typer(topics_app, name="topics")
 app.add_typer(policy_app, name="policy")
 app.add_typer(users_app, name="users")
 app.add_typer(clients_app, name="clients")
+app.add_typer(grids_app, name="grids")
 
 
 @app.command()

@@ -15,7 +15,9 @@ from safetynet_core.errors import ApiError
 from safetynet_core.responses import JsonResponse
 from safetynet_intake.clients import ApiClient
 from safetynet_intake.deps import SECURITY, CurrentCaller, IntakeRuntime, RegistryCaller
+from safetynet_intake.grids import keep_assigned_grids
 from safetynet_intake.metrics import count_events
+from safetynet_intake.quality import record_issues
 from safetynet_intake.store import find_event, store_events, store_households
 from safetynet_intake.validation import (
     ErrorList,
@@ -227,10 +229,13 @@ async def post_households_batch(request: Request, caller: RegistryCaller) -> dic
 async def _store_records(
     rt: IntakeRuntime, client: ApiClient, records: list[HouseholdRecordIn], now: datetime
 ) -> set[str]:
-    async with rt.pool.acquire() as conn:
+    async with rt.pool.acquire() as conn, conn.transaction():  # record, outbox row and quality issues
+        records = await keep_assigned_grids(conn, records)
         changed = await store_households(
             conn, client, records, rt.settings.topic_household_events, now, rt.notify_external_relay
         )
+        pepper = rt.settings.id_hash_pepper.get_secret_value()
+        await record_issues(conn, [r for r in records if r.household_id in changed], pepper, now)
     if changed:
         rt.wake_relay()
     return changed

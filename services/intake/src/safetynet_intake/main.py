@@ -20,6 +20,7 @@ from safetynet_intake.api import router
 from safetynet_intake.clients import ClientAuthenticator
 from safetynet_intake.deps import SECURITY_SCHEMES, IntakeRuntime
 from safetynet_intake.info import SERVICE
+from safetynet_intake.quality_api import router as case_worker_router
 from safetynet_intake.relay import OutboxRelay, ProducerFactory
 from safetynet_intake.settings import Settings
 from safetynet_intake.status import StatusConsumer
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None, producer_factory: ProducerFacto
         return JsonResponse({"detail": exc.errors}, status_code=exc.status)
 
     app.include_router(router)
+    app.include_router(case_worker_router)
     _declare_api_key_scheme(app)
     return app
 

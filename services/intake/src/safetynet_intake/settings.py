@@ -1,6 +1,6 @@
 """Intake service settings (environment, fail fast)."""
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from safetynet_core.settings import CoreSettings
 
@@ -30,3 +30,6 @@ class Settings(CoreSettings):
     relay_metrics_port: int | None = None
     # Consumes risk assessments and case events to advance GET /v1/events status to `assessed`.
     intake_run_status_consumer: bool = True
+    # Pepper of the ID-number hashes behind the cross-household duplicate check (HMAC-SHA256 key).
+    # Changing it makes earlier hashes unmatchable until each household's record is written again.
+    id_hash_pepper: SecretStr = Field(SecretStr("safetynet-local-development-id-pepper-change-me"))

@@ -13,6 +13,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 
 from safetynet_core.contracts import MEMBER_REQUIRED, PAYLOAD_MODELS, EventType, Money
 from safetynet_core.errors import validation_detail
+from safetynet_intake import quality
 
 ErrorList = list[dict[str, Any]]
 Identifier = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")]
@@ -149,9 +150,16 @@ def validate_household(document: Any, loc: list[Any], household_id: str | None =
             )
         data = {**data, "household_id": household_id}
     try:
-        return HouseholdRecordIn.model_validate(data)
+        record = HouseholdRecordIn.model_validate(data)
     except ValidationError as exc:
-        raise InvalidInput(_prefixed(exc, loc)) from exc
+        errors = _prefixed(exc, loc)
+        quality.count_rejections(quality.Finding(quality.check_of_error(e), e["type"], "", "") for e in errors)
+        raise InvalidInput(errors) from exc
+    rejected = quality.reject_findings(record, datetime.now(UTC).date())
+    if rejected:
+        quality.count_rejections(rejected)
+        raise InvalidInput([error_item([*loc, *f.loc], f.message, f"{f.check}.{f.rule}") for f in rejected])
+    return record
 
 
 def ndjson_lines(body: bytes, max_lines: int) -> list[tuple[int, bytes]]:

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from safetynet_core import kafka
 from safetynet_core.db import Database
 from safetynet_core.logging import get_logger
-from safetynet_notify import metrics, store
+from safetynet_notify import exchange, metrics, store
 from safetynet_notify.directory import Recipient, resolve_recipients
 from safetynet_notify.events import EVENT_NAMES, CaseEvent, PoisonEvent, decode, webhook_payload
 from safetynet_notify.render import LOCALES, Renderer, normalize_locale
@@ -170,6 +170,7 @@ class CaseEventConsumer:
                     await self._poison(dead_letters, record, "render", f"{type(exc).__name__}: {exc}")
                     continue
                 created += await store.enqueue(uow.session, rows)
+                created += await exchange.on_case_event(uow.session, event, now)
                 metrics.EVENTS_CONSUMED.labels(event.name, "planned").inc()
                 log.info(
                     "case_event_planned", name=event.name, event_key=event.event_key, case_id=event.case_id

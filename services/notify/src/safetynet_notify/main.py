@@ -18,6 +18,7 @@ from safetynet_core.logging import configure_logging
 from safetynet_core.service import supervise
 from safetynet_notify.api import router
 from safetynet_notify.consumer import CaseEventConsumer, Planner
+from safetynet_notify.exchange_api import router as exchange_router
 from safetynet_notify.info import SERVICE
 from safetynet_notify.render import Renderer
 from safetynet_notify.settings import Settings
@@ -74,4 +75,5 @@ def create_app(
         max_body_bytes=settings.max_body_bytes,
     )
     app.include_router(router)
+    app.include_router(exchange_router)
     return app

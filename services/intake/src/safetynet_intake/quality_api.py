@@ -1,0 +1,99 @@
+"""Case-worker routes of intake (JWT, region-scoped): the registry data-quality list and moving a household
+between grids. Department API keys do not work here."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from safetynet_core.auth import Principal, Role
+from safetynet_core.contracts import now_utc
+from safetynet_core.errors import ApiError
+from safetynet_core.web import require_roles, scoped_region
+from safetynet_intake import grids, quality
+from safetynet_intake.deps import IntakeRuntime
+from safetynet_intake.store import OUTBOX_CHANNEL
+
+router = APIRouter(prefix="/v1", tags=["case workers"])
+
+QualityReader = Annotated[
+    Principal,
+    Depends(require_roles(Role.VILLAGE_CADRE, Role.TOWNSHIP_OFFICER, Role.COUNTY_OFFICER, Role.AUDITOR)),
+]
+GridEditor = Annotated[
+    Principal, Depends(require_roles(Role.VILLAGE_CADRE, Role.TOWNSHIP_OFFICER, Role.COUNTY_OFFICER))
+]
+CheckName = Literal["completeness", "format", "cross_field", "duplicate", "warning_review"]
+assert set(CheckName.__args__) == set(quality.CHECKS)  # type: ignore[attr-defined]
+
+
+def _runtime(request: Request) -> IntakeRuntime:
+    rt: IntakeRuntime = request.app.state.runtime
+    return rt
+
+
+Runtime = Annotated[IntakeRuntime, Depends(_runtime)]
+
+
+def _prefix(principal: Principal, region: str | None) -> str:
+    if principal.role is Role.ADMIN:
+        return region or ""
+    return scoped_region(principal, region)
+
+
+@router.get("/data-quality", summary="Registry data-quality issues of households in the caller's region")
+async def list_data_quality(
+    principal: QualityReader,
+    rt: Runtime,
+    region: str | None = Query(None, max_length=12, pattern=r"^\d+$"),
+    check: CheckName | None = None,
+    status: Literal["open", "resolved", "all"] = "open",
+    household_id: str | None = Query(None, max_length=100),
+    limit: int = Query(200, ge=1, le=1000),
+    offset: int = Query(0, ge=0),
+) -> dict[str, Any]:
+    async with rt.pool.acquire() as conn:
+        issues = await quality.list_issues(conn, _prefix(principal, region), check, status, household_id, limit, offset)
+    return {"issues": issues}
+
+
+class GridMoveIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    grid_id: str = Field(pattern=grids.GRID_ID_PATTERN)
+
+
+@router.put("/households/{household_id}/grid", summary="Move a household to another grid (re-published)")
+async def move_to_grid(household_id: str, body: GridMoveIn, principal: GridEditor, rt: Runtime) -> dict[str, Any]:
+    now = now_utc()
+    async with rt.pool.acquire() as conn, conn.transaction():
+        row = await grids.current_household(conn, household_id)
+        if row is None or not principal.can_see(row["region_code"]):
+            raise ApiError(404, f"no registered household {household_id} in your region", ["path", "household_id"])
+        grid_region = await conn.fetchval("select region_code from grids where grid_id = $1", body.grid_id)
+        if grid_region is not None and grid_region != row["region_code"]:
+            raise ApiError(422, f"grid {body.grid_id} belongs to region {grid_region}", ["body", "grid_id"])
+        move = await grids.move_household(
+            conn,
+            household_id,
+            body.grid_id,
+            moved_by=principal.subject,
+            source="api",
+            topic=rt.settings.topic_household_events,
+            now=now,
+            row=row,
+        )
+        assert move is not None
+        changed = move.from_grid_id != move.to_grid_id
+        if changed and rt.notify_external_relay:
+            await conn.execute("select pg_notify($1, '')", OUTBOX_CHANNEL)
+    if changed:
+        rt.wake_relay()
+    return {
+        "household_id": household_id,
+        "grid_id": move.to_grid_id,
+        "previous_grid_id": move.from_grid_id,
+        "status": "moved" if changed else "unchanged",
+    }

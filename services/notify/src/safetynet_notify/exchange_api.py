@@ -1,0 +1,152 @@
+"""Outbound exchange routes: subscriptions (admin or county officer), pulls (the purpose's department
+officers, region-scoped) and the access log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, model_validator
+
+from safetynet_core.auth import Principal, Role
+from safetynet_core.contracts import now_utc
+from safetynet_core.errors import ApiError
+from safetynet_core.web import CurrentPrincipal, require_roles, scoped_region
+from safetynet_notify import exchange
+from safetynet_notify.deps import Db, SubscriptionAdmin
+
+router = APIRouter(prefix="/v1/exchange", tags=["exchange"])
+LogReader = Annotated[Principal, Depends(require_roles(Role.COUNTY_OFFICER, Role.AUDITOR))]
+
+
+class ExchangeSubscriptionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    department: str
+    purpose: str
+    mode: Literal["pull", "push"]
+    url: AnyHttpUrl | None = None
+    secret: str | None = Field(None, min_length=16, max_length=256)
+    region_prefix: str = Field("", max_length=12, pattern=r"^\d*$")
+
+    @model_validator(mode="after")
+    def _push_needs_webhook(self) -> ExchangeSubscriptionIn:
+        if self.mode == "push" and (self.url is None or self.secret is None):
+            raise ValueError("push subscriptions need url and secret")
+        return self
+
+
+def _prefix(principal: Principal, region: str | None) -> str:
+    if principal.role is Role.ADMIN:
+        return region or ""
+    return scoped_region(principal, region)
+
+
+def _purpose(name: str, loc: list[Any]) -> exchange.Purpose:
+    purpose = exchange.PURPOSES.get(name)
+    if purpose is None:
+        raise ApiError(404, f"unknown purpose {name}; known: {', '.join(sorted(exchange.PURPOSES))}", loc)
+    if purpose.missing:
+        raise ApiError(422, f"purpose {name} cannot be served yet: {purpose.missing}", loc, "not_available")
+    return purpose
+
+
+@router.get("/purposes", summary="The exchange purposes: department, fields, availability")
+async def list_purposes(_: CurrentPrincipal) -> dict[str, Any]:
+    return {
+        "purposes": [
+            {
+                "purpose": p.name,
+                "department": p.department,
+                "description": p.description,
+                "fields": list(p.fields),
+                "available": p.missing is None,
+                "missing": p.missing,
+            }
+            for p in exchange.PURPOSES.values()
+        ]
+    }
+
+
+@router.post("/subscriptions", status_code=201, summary="Subscribe a department to a purpose (pull or push)")
+async def create_subscription(body: ExchangeSubscriptionIn, principal: SubscriptionAdmin, db: Db) -> dict[str, Any]:
+    purpose = _purpose(body.purpose, ["body", "purpose"])
+    if body.department != purpose.department:
+        raise ApiError(422, f"purpose {purpose.name} is for department {purpose.department}", ["body", "department"])
+    async with db.unit_of_work() as uow:
+        created = await exchange.create_subscription(
+            uow.session,
+            purpose=purpose,
+            mode=body.mode,
+            region_prefix=_prefix(principal, body.region_prefix or None),
+            created_by=principal.subject,
+            url=str(body.url) if body.url else None,
+            secret=body.secret,
+        )
+        await uow.commit()
+    return created
+
+
+@router.get("/{purpose}/changes", summary="Pull a purpose's changes after a cursor (department officers)")
+async def pull_changes(
+    purpose: str,
+    principal: CurrentPrincipal,
+    db: Db,
+    since: int = Query(0, ge=0, description="cursor: the last change_id already received (0 = from the start)"),
+    region: str | None = Query(None, max_length=12, pattern=r"^\d+$"),
+    limit: int = Query(500, ge=1, le=5000),
+) -> dict[str, Any]:
+    chosen = _purpose(purpose, ["path", "purpose"])
+    if principal.role is not Role.DEPARTMENT_OFFICER or principal.department != chosen.department:
+        raise ApiError(
+            403, f"only {chosen.department} department officers may pull {chosen.name}", ["header", "Authorization"]
+        )
+    prefix = scoped_region(principal, region)
+    async with db.unit_of_work() as uow:
+        if not await exchange.has_subscription(uow.session, chosen, prefix):
+            raise ApiError(403, f"no {chosen.name} subscription covers region {prefix}", ["query", "region"])
+        changes = await exchange.pull_changes(
+            uow.session,
+            purpose=chosen,
+            region_prefix=prefix,
+            since=since,
+            limit=limit,
+            actor=principal.subject,
+            now=now_utc(),
+        )
+        await uow.commit()
+    return {
+        "purpose": chosen.name,
+        "fields": list(chosen.fields),
+        "changes": changes,
+        "next_since": changes[-1]["change_id"] if changes else since,
+    }
+
+
+class AccessOut(BaseModel):
+    access_id: int
+    purpose: str
+    department: str
+    mode: str
+    actor: str
+    subscription_id: str | None
+    region_prefix: str
+    since: int | None
+    records: int
+    change_ids: list[int]
+    at: datetime
+
+
+@router.get("/access", response_model=list[AccessOut], summary="Who pulled or was pushed what, and when")
+async def list_access(
+    principal: LogReader,
+    db: Db,
+    purpose: str | None = Query(None, max_length=100),
+    region: str | None = Query(None, max_length=12, pattern=r"^\d+$"),
+    limit: int = Query(200, ge=1, le=1000),
+) -> list[dict[str, Any]]:
+    async with db.unit_of_work() as uow:
+        return await exchange.access_log(
+            uow.session, purpose=purpose, region_prefix=_prefix(principal, region), limit=limit
+        )
