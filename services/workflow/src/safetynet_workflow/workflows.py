@@ -474,6 +474,8 @@ class CaseWorkflow(TaskHost):
                 "from": case.step.value,
                 "to": step.value,
                 "seconds_in_step": (now - case.step_since).total_seconds(),
+                "category": case.category,
+                "risk_types": list(case.risk_types),
                 **details,
             },
         )
