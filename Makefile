@@ -39,7 +39,7 @@ unit: venv
 test: venv proto-check lint tools up
 	$(VENV)/bin/pytest -q -ra tests/unit tests/integration tests/e2e
 
-bench: up
+bench: tools up
 	$(PY) -m bench.run
 
 demo: up

@@ -2,6 +2,7 @@
 # Installs the command-line tools the tests need beyond the Python venv, only when they are missing:
 #   promtool  (Debian package `prometheus`) — tests/unit/deploy/test_observability.py checks the
 #             alert rules and scrape configs under deploy/prometheus/ with it.
+#   wrk       (Debian package `wrk`) — the load generator of `make bench` B1.
 # Idempotent and fast when everything is present (no apt-get at all). Installing needs root and
 # apt-get; `apt-get update` runs once, before the first install. The package's daemon is never
 # started (a temporary policy-rc.d denies service starts when the system has none of its own).
@@ -11,6 +12,7 @@ log() { printf 'tools: %s\n' "$*" >&2; }
 
 missing=()   # Debian packages to install
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+command -v wrk >/dev/null 2>&1 || missing+=(wrk)   # load generator of `make bench` (B1)
 
 ((${#missing[@]} == 0)) && exit 0
 
