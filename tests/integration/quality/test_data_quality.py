@@ -129,3 +129,21 @@ async def test_duplicates_within_one_batch_and_flags_versus_rejections(start_int
         again = await intake.post_batch(ndjson(clean("HB1", shared)))
         assert again.json()["unchanged"] == 1
         assert len((await intake.quality(Role.COUNTY_OFFICER, "610327")).json()["issues"]) == len(listed)
+
+
+async def test_an_id_number_pasted_into_many_households_names_a_bounded_number_of_partners(start_intake: Any) -> None:
+    from safetynet_intake.quality import MAX_DUPLICATE_PARTNERS
+
+    async with start_intake() as intake:
+        shared = person("P1", date(1980, 3, 3), "333")
+        count = MAX_DUPLICATE_PARTNERS + 15
+        for index in range(count):
+            record = clean(f"HP{index:03d}", {**shared, "member_id": f"P{index}"})
+            assert (await intake.put_record(record)).status_code == 200
+        county = await intake.quality(Role.COUNTY_OFFICER, "610327", check="duplicate", limit="1000")
+        assert county.status_code == 200, county.text
+        per_household: dict[str, int] = {}
+        for issue in county.json()["issues"]:
+            per_household[issue["household_id"]] = per_household.get(issue["household_id"], 0) + 1
+        assert set(per_household) == {f"HP{index:03d}" for index in range(count)}
+        assert max(per_household.values()) <= MAX_DUPLICATE_PARTNERS

@@ -179,16 +179,26 @@ insert into member_id_hashes (household_id, member_id, id_hash)
 select * from unnest($1::text[], $2::text[], $3::text[])
 """
 
-_DUPLICATES = """
+# An ID number shared by many households names at most this many of the others, so one bad batch
+# (the same number pasted into every record) costs linear, not quadratic, work and issues.
+MAX_DUPLICATE_PARTNERS = 10
+
+_DUPLICATES = f"""
 select h.household_id, h.member_id, o.household_id as other_household, o.member_id as other_member
-from member_id_hashes h join member_id_hashes o on o.id_hash = h.id_hash and o.household_id <> h.household_id
+from member_id_hashes h
+cross join lateral (
+    select x.household_id, x.member_id from member_id_hashes x
+    where x.id_hash = h.id_hash and x.household_id <> h.household_id
+    order by x.household_id limit {MAX_DUPLICATE_PARTNERS}
+) o
 where h.household_id = any($1::text[])
 order by h.household_id, h.member_id, o.household_id
 """
 
-_OPEN_DUPLICATE_PARTNERS = """
+_OPEN_DUPLICATE_PARTNERS = f"""
 select distinct household_id from data_quality_issues
 where check_name = 'duplicate' and resolved_at is null and other_household_id = any($1::text[])
+limit {MAX_DUPLICATE_PARTNERS * 10}
 """
 
 

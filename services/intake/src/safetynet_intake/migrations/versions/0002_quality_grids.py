@@ -37,6 +37,9 @@ STATEMENTS = [
     create index data_quality_region on data_quality_issues (region_code text_pattern_ops, detected_at desc)
     """,
     """
+    create index data_quality_household on data_quality_issues (household_id)
+    """,
+    """
     create index data_quality_partner on data_quality_issues (other_household_id) where resolved_at is null
     """,
     """
