@@ -115,6 +115,9 @@ async def _summary(stack: dict[str, str], expected_events: int) -> dict[str, Any
             while time.monotonic() < deadline:
                 response = await client.get("/v1/reports/summary", params={"region": synthetic.COUNTY_CODE,
                                                                             "period": "quarter"}, headers=headers)
+                if response.status_code == 404:
+                    console.print("[yellow]the reports endpoint is not available yet: showing what the load knows")
+                    return {}
                 response.raise_for_status()
                 report = response.json()
                 fingerprint = json.dumps(report.get("cases_by_step"), sort_keys=True)
@@ -136,9 +139,9 @@ def _print(loaded: dict[str, Any], report: dict[str, Any], stack: dict[str, str]
         table.add_row(f"households flagged: {name}", str(value))
     for name, value in sorted(report.get("cases_by_step", {}).items()):
         table.add_row(f"cases in step: {name}", str(value))
-    table.add_row("tasks open", str(report.get("tasks_open", 0)))
-    table.add_row("tasks overdue", str(report.get("tasks_overdue", 0)))
-    table.add_row("notifications sent", str(report.get("notifications_sent", 0)))
+    for key, label in (("tasks_open", "tasks open"), ("tasks_overdue", "tasks overdue"),
+                       ("notifications_sent", "notifications sent")):
+        table.add_row(label, str(report.get(key, "n/a")))
     console.print(table)
     console.print(f"UI: {stack['WORKFLOW_URL']}/  — demo logins (password [bold]{DEMO_PASSWORD}[/bold]):")
     for username, role, region, department in DEMO_USERS:
