@@ -246,7 +246,7 @@ async def bench_b4(stack: dict[str, str]) -> BenchResult | None:
 
         async def watch() -> None:
             while not finished_at or (len(seen) < len(posted) and time.perf_counter() - finished_at[0] < 30):
-                query = {"kind": "screen", "limit": 1000, "region": township}
+                query: dict[str, str | int] = {"kind": "screen", "limit": 1000, "region": township}
                 response = await http.get(f"{workflow_url}/v1/tasks", headers=auth, params=query)
                 now = time.perf_counter()
                 for task in response.json()["tasks"]:
