@@ -32,6 +32,7 @@ KAFKA_PORT="${SAFETYNET_KAFKA_PORT:-19092}"
 KAFKA_CONTROLLER_PORT="${SAFETYNET_KAFKA_CONTROLLER_PORT:-19093}"
 TEMPORAL_PORT="${SAFETYNET_TEMPORAL_PORT:-17233}"
 TEMPORAL_UI_PORT="${SAFETYNET_TEMPORAL_UI_PORT:-18233}"
+TEMPORAL_METRICS_PORT="${SAFETYNET_TEMPORAL_METRICS_PORT:-17234}"   # scraped by deploy/prometheus/prometheus.local.yml
 PG_TIMEOUT="${SAFETYNET_PG_TIMEOUT:-60}"
 KAFKA_TIMEOUT="${SAFETYNET_KAFKA_TIMEOUT:-90}"
 TEMPORAL_TIMEOUT="${SAFETYNET_TEMPORAL_TIMEOUT:-90}"
@@ -771,7 +772,7 @@ temporal_up() {
   spawn "$TEMPORAL_PID" "$TEMPORAL_LOG" \
     "$TEMPORAL_BIN" --disable-config-file --disable-config-env --color never \
     server start-dev --ip 127.0.0.1 --port "$TEMPORAL_PORT" --ui-port "$TEMPORAL_UI_PORT" \
-    --db-filename "$TEMPORAL_DB" \
+    --metrics-port "$TEMPORAL_METRICS_PORT" --db-filename "$TEMPORAL_DB" \
     --sqlite-pragma journal_mode=wal --sqlite-pragma synchronous=normal \
     --namespace "$TEMPORAL_NAMESPACE" "${sa_args[@]}" \
     --ui-disable-news-fetch --log-level warn
