@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy import func, select
 
 from safetynet_core.auth import Principal, Role
 from safetynet_core.errors import ApiError
@@ -14,6 +15,7 @@ from safetynet_core.web import CurrentPrincipal, scoped_region
 from safetynet_notify import store
 from safetynet_notify.deps import Db, SubscriptionAdmin
 from safetynet_notify.events import EVENT_NAMES
+from safetynet_notify.tables import deliveries
 
 router = APIRouter(prefix="/v1")
 EventName = Literal[
@@ -144,3 +146,42 @@ async def list_deliveries(
         row["event"] = row["event_name"]
         row["address"] = mask_address(row["channel"], row["address"])
     return {"deliveries": rows}
+
+
+class DeliverySummaryOut(BaseModel):
+    region: str
+    since: datetime | None
+    sent: int
+    by_status: dict[str, int]
+    by_channel: dict[str, int]
+
+
+@router.get("/deliveries/summary", response_model=DeliverySummaryOut)
+async def deliveries_summary(
+    principal: CurrentPrincipal,
+    db: Db,
+    region: str | None = Query(None, max_length=12, pattern=r"^\d+$"),
+    since: datetime | None = Query(None, description="only deliveries created at or after this moment"),
+) -> dict[str, Any]:
+    """Counts of the caller's region's deliveries by status and channel (for the workflow reports);
+    every count is of deliveries created at or after `since`."""
+    prefix = _prefix(principal, region)
+    query = select(deliveries.c.status, deliveries.c.channel, func.count()).where(
+        func.starts_with(deliveries.c.region_code, prefix)
+    )
+    if since is not None:
+        query = query.where(deliveries.c.created_at >= since)
+    async with db.engine.connect() as conn:
+        rows = (await conn.execute(query.group_by(deliveries.c.status, deliveries.c.channel))).all()
+    by_status: dict[str, int] = {}
+    by_channel: dict[str, int] = {}
+    for status, channel, count in rows:
+        by_status[status] = by_status.get(status, 0) + count
+        by_channel[channel] = by_channel.get(channel, 0) + count
+    return {
+        "region": prefix,
+        "since": since,
+        "sent": by_status.get("sent", 0),
+        "by_status": by_status,
+        "by_channel": by_channel,
+    }

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query
+from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, Field
@@ -26,6 +26,7 @@ from safetynet_workflow.models import (
     ObjectionRequest,
     TaskState,
 )
+from safetynet_workflow.reports.notify import case_notifications
 from safetynet_workflow.store import Store, case_json, task_json
 
 router = APIRouter(prefix="/v1")
@@ -176,8 +177,9 @@ async def list_cases(
 
 
 @router.get("/cases/{case_id}", tags=["cases"])
-async def get_case(case_id: str, principal: CurrentPrincipal, store: StoreDep) -> dict[str, Any]:
-    """The case with its timeline: events, assessments (with reasons), steps, tasks, escalations."""
+async def get_case(case_id: str, principal: CurrentPrincipal, store: StoreDep, request: Request) -> dict[str, Any]:
+    """The case with its timeline: events, assessments (with reasons), steps, tasks, escalations and
+    notifications (from notify; empty with `notifications_error` set when notify does not answer)."""
     row = await _case_for(principal, store, case_id)
     detail = await store.case_detail(case_id)
     timeline = detail["timeline"]
@@ -189,6 +191,7 @@ async def get_case(case_id: str, principal: CurrentPrincipal, store: StoreDep) -
         "steps": [e for e in timeline if e["name"] in ("case.opened", "case.step_changed", "case.closed")],
         "tasks": [task_json(t) for t in detail["tasks"]],
         "escalations": detail["escalations"],
+        **await case_notifications(request, case_id),
     }
 
 

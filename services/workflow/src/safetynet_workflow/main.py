@@ -27,6 +27,10 @@ from safetynet_workflow.consumer import AssessmentConsumer
 from safetynet_workflow.info import SERVICE
 from safetynet_workflow.metrics import refresh_gauges
 from safetynet_workflow.models import INSPECTION_SAMPLER_WORKFLOW, SamplerInput
+from safetynet_workflow.reports.api import router as reports_router
+from safetynet_workflow.reports.consumer import ReportsConsumer
+from safetynet_workflow.reports.notify import NotifyClient
+from safetynet_workflow.reports.store import ReportStore
 from safetynet_workflow.settings import Settings
 from safetynet_workflow.store import Store
 from safetynet_workflow.workflows import WORKFLOWS
@@ -72,7 +76,9 @@ async def _refresh_gauges(store: Store, every: float) -> None:
         await asyncio.sleep(every)
 
 
-def create_app(settings: Settings | None = None, *, temporal_client: Client | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, temporal_client: Client | None = None, notify: NotifyClient | None = None
+) -> FastAPI:
     settings = settings or Settings()
     configure_logging(SERVICE.name, settings.log_level, settings.log_json)
     db = Database(settings, settings.db_schema or SERVICE.schema)
@@ -89,6 +95,7 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
         producer = kafka.make_producer(settings)
         await producer.start()
         app.state.settings, app.state.db, app.state.store, app.state.temporal = settings, db, store, client
+        app.state.report_store, app.state.notify = ReportStore(db), notify or NotifyClient()
         loops: list[asyncio.Task[None]] = [
             asyncio.create_task(supervise("gauges", lambda: _refresh_gauges(store, settings.gauge_refresh_seconds)))
         ]
@@ -107,6 +114,8 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
         if settings.run_consumer:
             consumer = AssessmentConsumer(settings, client, producer)
             loops.append(asyncio.create_task(supervise("assessment-consumer", consumer.run)))
+            reports = ReportsConsumer(settings, db, producer)
+            loops.append(asyncio.create_task(supervise("reports-consumer", reports.run)))
         if settings.inspection_enabled:
             await start_sampler(client, settings)
         try:
@@ -120,6 +129,7 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
             await producer.stop()
+            await app.state.notify.close()
             await db.close()
 
     app = create_service_app(
@@ -130,5 +140,6 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
         max_body_bytes=settings.max_body_bytes,
     )
     app.include_router(router)
+    app.include_router(reports_router)
     app.include_router(ui)
     return app

@@ -1,0 +1,119 @@
+"""`GET /v1/reports/summary`: the county bureau's view of a region over a week, month or quarter, as JSON
+or CSV (`?format=csv` or `Accept: text/csv`)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse, Response
+
+from safetynet_core.auth import Role
+from safetynet_core.policy import cached_policy
+from safetynet_core.web import CurrentPrincipal, scoped_region
+from safetynet_workflow.deps import SettingsDep
+from safetynet_workflow.reports.notify import NotifyUnavailable, bearer_token, notify_client
+from safetynet_workflow.reports.store import ReportStore
+
+router = APIRouter(prefix="/v1/reports", tags=["reports"])
+PERIODS = {"week": timedelta(days=7), "month": timedelta(days=30), "quarter": timedelta(days=91)}
+MISSED_GRACE = timedelta(minutes=10)  # a fresh flag gets this long to become a case before it counts as missed
+MISSED_LIMIT = 1000
+
+
+def report_store(request: Request) -> ReportStore:
+    store: ReportStore = request.app.state.report_store
+    return store
+
+
+ReportStoreDep = Annotated[ReportStore, Depends(report_store)]
+
+
+async def _notifications(request: Request, prefix: str, since: datetime) -> dict[str, Any]:
+    try:
+        summary = await notify_client(request).summary(bearer_token(request), prefix, since)
+    except NotifyUnavailable as exc:
+        return {"notifications_sent": None, "notifications_by_status": {}, "notifications_error": str(exc)}
+    return {
+        "notifications_sent": int(summary.get("sent", 0)),
+        "notifications_by_status": summary.get("by_status", {}),
+        "notifications_error": None,
+    }
+
+
+def _csv_rows(report: dict[str, Any]) -> list[tuple[str, str, Any]]:
+    """One `section,name,value` row per number; the 应纳未纳 list as one row per household."""
+    rows: list[tuple[str, str, Any]] = []
+    for key, value in report.items():
+        if key == "missed_inclusions":
+            rows.extend(
+                (
+                    "missed_inclusion",
+                    m["household_id"],
+                    f"{m['region_code']} {m['category'] or '-'} {m['level']} {'|'.join(m['warnings'])}",
+                )
+                for m in value
+            )
+        elif isinstance(value, dict):
+            rows.extend((key, str(name), "" if v is None else v) for name, v in value.items())
+        else:
+            rows.append(("summary", key, "" if value is None else value))
+    return rows
+
+
+def to_csv(report: dict[str, Any]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(("section", "name", "value"))
+    writer.writerows(_csv_rows(report))
+    return buffer.getvalue()
+
+
+@router.get("/summary")
+async def summary(
+    request: Request,
+    principal: CurrentPrincipal,
+    store: ReportStoreDep,
+    settings: SettingsDep,
+    region: Annotated[str | None, Query(pattern=r"^\d{1,12}$")] = None,
+    period: Literal["week", "month", "quarter"] = "month",
+    fmt: Annotated[Literal["json", "csv"] | None, Query(alias="format")] = None,
+) -> Response:
+    """Events by department, flagged households by category and risk type, cases by step and status,
+    identification time, open/overdue tasks by escalation level, eliminations, inspections,
+    notifications sent and the 应纳未纳 list (flagged households without a case), for a region."""
+    prefix = (region or "") if principal.role is Role.ADMIN else scoped_region(principal, region)
+    now = datetime.now(UTC)
+    since = now - PERIODS[period]
+    limit_days = cached_policy(str(settings.policy_file)).workflow.identification_days
+    body = await store.summary(prefix, since, now, limit_days=limit_days, grace=MISSED_GRACE, missed_limit=MISSED_LIMIT)
+    report = {
+        "region": prefix,
+        "period": period,
+        "since": since.isoformat(),
+        "until": now.isoformat(),
+        **body,
+        **await _notifications(request, prefix, since),
+    }
+    wants_csv = fmt == "csv" or (fmt is None and "text/csv" in request.headers.get("accept", ""))
+    if wants_csv:
+        filename = f"safetynet-report-{prefix or 'all'}-{period}-{now:%Y%m%d}.csv"
+        return Response(
+            to_csv(report),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        )
+    return JSONResponse(_jsonable(report))
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    return value
