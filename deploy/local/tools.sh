@@ -3,6 +3,7 @@
 #   promtool  (Debian package `prometheus`) — tests/unit/deploy/test_observability.py checks the
 #             alert rules and scrape configs under deploy/prometheus/ with it.
 #   wrk       (Debian package `wrk`) — the load generator of `make bench` B1.
+#   chromium  (Debian package `chromium`) — the browser Playwright drives in tests/e2e/browser.
 # Idempotent and fast when everything is present (no apt-get at all). Installing needs root and
 # apt-get; `apt-get update` runs once, before the first install. The package's daemon is never
 # started (a temporary policy-rc.d denies service starts when the system has none of its own).
@@ -13,11 +14,12 @@ log() { printf 'tools: %s\n' "$*" >&2; }
 missing=()   # Debian packages to install
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 command -v wrk >/dev/null 2>&1 || missing+=(wrk)   # load generator of `make bench` (B1)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)   # browser tests (Playwright)
 
 ((${#missing[@]} == 0)) && exit 0
 
 if [[ "$(id -u)" != 0 ]]; then
-  log "missing: ${missing[*]} (promtool). Installing needs root:"
+  log "missing: ${missing[*]}. Installing needs root:"
   log "  sudo bash deploy/local/tools.sh    # or: sudo apt-get install -y --no-install-recommends ${missing[*]}"
   exit 1
 fi

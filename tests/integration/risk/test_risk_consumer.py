@@ -340,3 +340,39 @@ async def test_backtest_reports_households_that_would_change(
     assert result.exit_code == 0, result.output
     assert '"level_changes": 1' in result.output
     assert await count_rows(db, "assessments") == published  # nothing written
+
+
+async def test_events_stored_concurrently_make_the_batch_retry_as_duplicates(
+    settings: Settings, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another transaction (e.g. the previous owner during a rebalance) storing some of a batch's events
+    after the batch looked makes it roll back and retry; the retry sees them as duplicates."""
+    from safetynet_risk import store
+    from safetynet_risk.messages import decode
+
+    incoming = [decode(value) for _, value in scenario()]
+    policy = RiskConsumer(settings, db)._policy
+    async with raw_transaction(db) as conn:
+        await store.process_batch(conn, incoming[:2], policy, now_utc())  # r1, e1 stored "elsewhere"
+
+    real_new_items = store._new_items
+    calls = 0
+
+    async def stale_look(conn: Any, items: Any) -> list[Any]:
+        nonlocal calls
+        calls += 1
+        return list(items) if calls == 1 else await real_new_items(conn, items)  # first look misses r1, e1
+
+    monkeypatch.setattr(store, "_new_items", stale_look)
+    with pytest.raises(store.ConcurrentWrite):
+        async with raw_transaction(db) as conn:
+            await store.process_batch(conn, incoming, policy, now_utc())
+    calls = 0
+    outcome = await RiskConsumer(settings, db).store_batch(incoming)
+    assert calls == 2  # one stale attempt rolled back, one retry
+    assert (outcome.new_facts, outcome.duplicates) == (4, 2)
+    async with raw_transaction(db) as conn:
+        assert await conn.fetchval("select count(*) from facts") == len(incoming)
+        assert await conn.fetchval("select count(*) from facts where assessment_id is null") == 0
+        # H1 from the first batch; H2 and H3 from the retry (r1 and e1 are not scored twice)
+        assert await conn.fetchval("select count(*) from assessments") == 3

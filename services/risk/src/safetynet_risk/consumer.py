@@ -34,14 +34,19 @@ from safetynet_risk.messages import Incoming, Poison, assessment_message, decode
 from safetynet_risk.settings import Settings
 
 log = get_logger(__name__)
+STORE_ATTEMPTS = 3
 # Test hook: awaited at "before_db_commit", "after_db_commit" and "after_publish"; raising simulates a crash.
 FaultHook = Callable[[str], Awaitable[None]]
 
 
 class _Rebalance(ConsumerRebalanceListener):
-    """Offsets are committed after every batch, so a revocation has nothing in flight; just record it."""
+    """Before partitions are given up, the batch being published finishes and its offsets are committed."""
+
+    def __init__(self, drain: Callable[[], Awaitable[None]]) -> None:
+        self._drain = drain
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        await self._drain()
         log.info("partitions_revoked", partitions=sorted(tp.partition for tp in revoked))
         for tp in revoked:
             with contextlib.suppress(KeyError):  # no lag recorded yet for this partition
@@ -63,6 +68,7 @@ class RiskConsumer:
         self._fault = fault
         self.batches = 0
         self.consumed = 0
+        self._publishing: asyncio.Task[None] | None = None
 
     async def _hook(self, stage: str) -> None:
         if self._fault is not None:
@@ -109,15 +115,27 @@ class RiskConsumer:
             await self.publish(producer, rows)
             total += len(rows)
 
+    async def store_batch(self, incoming: Sequence[Incoming]) -> store.BatchOutcome:
+        """Store and score one decoded batch in one transaction (retried when a concurrent consumer, e.g.
+        during a rebalance, stored some of its events first: the retry sees them as duplicates)."""
+        for attempt in range(1, STORE_ATTEMPTS + 1):
+            try:
+                async with raw_transaction(self._db) as conn:
+                    outcome = await store.process_batch(conn, incoming, self._policy, now_utc())
+                    await self._hook("before_db_commit")
+                return outcome
+            except store.ConcurrentWrite as exc:
+                if attempt == STORE_ATTEMPTS:
+                    raise
+                log.warning("batch_retried", attempt=attempt, error=str(exc))
+        raise AssertionError("unreachable")
+
     async def handle(
         self, records: Sequence[ConsumerRecord], dead_letters: kafka.DeadLetters, producer: AIOKafkaProducer
     ) -> store.BatchOutcome:
         """Store, score and commit one batch in one transaction, then publish its assessments."""
         started = time.perf_counter()
-        incoming = await self._decode_all(records, dead_letters)
-        async with raw_transaction(self._db) as conn:
-            outcome = await store.process_batch(conn, incoming, self._policy, now_utc())
-            await self._hook("before_db_commit")
+        outcome = await self.store_batch(await self._decode_all(records, dead_letters))
         await self._hook("after_db_commit")
         await self.publish(producer, outcome.assessments)
         await self._hook("after_publish")
@@ -148,32 +166,110 @@ class RiskConsumer:
                 )
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
-        """Consume until cancelled (or `stop` is set)."""
+        """Consume until cancelled (or `stop` is set).
+
+        Pipelined without changing the order of commits for any one batch (database commit, then publish,
+        then offsets): while batch N's transaction runs, the next records are fetched and decoded; batch
+        N's assessments are published, and then its offsets committed, in the background while batch N+1
+        is stored; batch N+1's publishing starts only after batch N's finished, so per-household order on
+        the topic and the order of offset commits hold. A failed publish stops the consumer (the batch is
+        redelivered and its assessments swept out by `publish_backlog` on the next start)."""
         settings = self._settings
         consumer = kafka.make_consumer(
             settings, settings.consumer_group, max_poll_records=settings.consume_batch
         )
-        consumer.subscribe([settings.topic_household_events], listener=_Rebalance())
+        consumer.subscribe([settings.topic_household_events], listener=_Rebalance(self.drain))
         producer = kafka.make_producer(settings)
         await producer.start()
+        publishing: asyncio.Task[None] | None = None
         try:
             await consumer.start()
             dead_letters = kafka.DeadLetters(producer, settings, SERVICE.name)
             await self.publish_backlog(producer)
+            ahead: tuple[list[ConsumerRecord], list[Incoming]] | None = None
             while stop is None or not stop.is_set():
-                batches = await consumer.getmany(
-                    timeout_ms=settings.consume_timeout_ms, max_records=settings.consume_batch
-                )
-                records = [record for partition in batches.values() for record in partition]
+                if publishing is not None and publishing.done():
+                    publishing.result()  # raise a failed publish
+                    publishing = None
+                if ahead is None:
+                    records = await self._poll(consumer, settings.consume_timeout_ms, settings.consume_batch)
+                    ahead = records, await self._decode_all(records, dead_letters)
+                records, incoming = ahead
+                ahead = None
                 if records:
-                    await self.handle(records, dead_letters, producer)
-                    await consumer.commit()
-                    self.batches += 1
-                    self.consumed += len(records)
+                    started = time.perf_counter()
+                    polling = asyncio.create_task(self._poll_ahead(consumer, dead_letters))
+                    try:
+                        outcome = await self.store_batch(incoming)
+                    except BaseException:
+                        polling.cancel()
+                        await asyncio.gather(polling, return_exceptions=True)
+                        raise
+                    ahead = await polling
+                    await self._hook("after_db_commit")
+                    if publishing is not None:
+                        await publishing
+                    publishing = asyncio.create_task(
+                        self._finish(consumer, producer, records, outcome, started)
+                    )
+                    self._publishing = publishing
                 await self._record_lag(consumer)
+            if publishing is not None:
+                await publishing
         finally:
+            if publishing is not None and not publishing.done():
+                publishing.cancel()
+                await asyncio.gather(publishing, return_exceptions=True)
             await consumer.stop()
             await producer.stop()
+
+    @staticmethod
+    async def _poll(consumer: AIOKafkaConsumer, timeout_ms: int, max_records: int) -> list[ConsumerRecord]:
+        batches = await consumer.getmany(timeout_ms=timeout_ms, max_records=max_records)
+        return [record for partition in batches.values() for record in partition]
+
+    async def _poll_ahead(
+        self, consumer: AIOKafkaConsumer, dead_letters: kafka.DeadLetters
+    ) -> tuple[list[ConsumerRecord], list[Incoming]] | None:
+        """Records already fetched, decoded while the current batch's transaction runs (None if none)."""
+        records = await self._poll(consumer, 0, self._settings.consume_batch)
+        return (records, await self._decode_all(records, dead_letters)) if records else None
+
+    async def _finish(
+        self,
+        consumer: AIOKafkaConsumer,
+        producer: AIOKafkaProducer,
+        records: Sequence[ConsumerRecord],
+        outcome: store.BatchOutcome,
+        started: float,
+    ) -> None:
+        """Publish a committed batch's assessments, then commit its offsets."""
+        await self.publish(producer, outcome.assessments)
+        await self._hook("after_publish")
+        assigned = consumer.assignment()
+        offsets = {tp: offset for tp, offset in _next_offsets(records).items() if tp in assigned}
+        if offsets:
+            await consumer.commit(offsets)
+        self._count(outcome, len(records))
+        metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
+        self.batches += 1
+        self.consumed += len(records)
+
+    async def drain(self) -> None:
+        """Wait for the batch being published (and its offsets committed); a rebalance calls this before
+        giving partitions up. A failure is left for the consume loop to raise."""
+        publishing = self._publishing
+        if publishing is not None and not publishing.done():
+            await asyncio.gather(publishing, return_exceptions=True)
+
+
+def _next_offsets(records: Sequence[ConsumerRecord]) -> dict[TopicPartition, int]:
+    """The offsets to commit once `records` are stored: one past the last record of each partition."""
+    offsets: dict[TopicPartition, int] = {}
+    for record in records:
+        tp = TopicPartition(record.topic, record.partition)
+        offsets[tp] = max(offsets.get(tp, 0), record.offset + 1)
+    return offsets
 
 
 async def main() -> None:

@@ -5,7 +5,7 @@ reason templates may use."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from functools import singledispatch
 from typing import Any
@@ -78,6 +78,12 @@ class _Figures(dict[str, Any]):
 
 def render(template: str, figures: Mapping[str, Any]) -> str:
     """Fill a reason template; a template naming figures the rule lacks is shown as written."""
+    try:
+        return template.format_map(figures)  # the usual case: every named figure is there
+    except KeyError:
+        pass
+    except (ValueError, TypeError, IndexError):
+        return template
     try:
         return template.format_map(_Figures(figures))
     except (ValueError, TypeError, IndexError):
@@ -192,25 +198,60 @@ def _warning_fired(rule: WarningFiredCondition, ctx: Context) -> Hit | None:
     return {"facts": ", ".join(fired)} if fired else None
 
 
+_INCOME_WITHIN, _INCOME_EDGE, _STATE_VALUE, _CONDITION = range(4)
+_SCORE_KINDS: dict[type, int] = {}
+
+
+def _score_kind(rule: Any) -> int:
+    """Which branch of `points_for` a rule takes, cached per class (isinstance on pydantic models is slow)."""
+    cls = type(rule)
+    kind = _SCORE_KINDS.get(cls)
+    if kind is None:
+        if isinstance(rule, IncomeWithinLineScore):
+            kind = _INCOME_WITHIN
+        elif isinstance(rule, IncomeEdgeScore):
+            kind = _INCOME_EDGE
+        elif isinstance(rule, StateValueScore):
+            kind = _STATE_VALUE
+        else:
+            kind = _CONDITION
+        _SCORE_KINDS[cls] = kind
+    return kind
+
+
+_EVALUATORS: dict[type, Callable[[Any, Context], Hit | None]] = {}
+
+
+def _evaluate(rule: Any, ctx: Context) -> Hit | None:
+    """`evaluate` with its implementation looked up once per rule class."""
+    cls = type(rule)
+    evaluator = _EVALUATORS.get(cls)
+    if evaluator is None:
+        evaluator = _EVALUATORS[cls] = evaluate.dispatch(cls)
+    return evaluator(rule, ctx)
+
+
 def points_for(rule: Any, ctx: Context) -> tuple[float, Hit] | None:
     """A scoring rule's points and figures, or None when it does not apply."""
-    state, line = ctx.state, ctx.line
-    income_figures = {"adjusted": state.adjusted_income_pc, "line": line}
-    if isinstance(rule, IncomeWithinLineScore):
-        if state.adjusted_income_pc > line:
-            return None
-        raw = rule.base_points + rule.slope_points * (line - state.adjusted_income_pc) / line
-        return min(raw, rule.max_points), income_figures
-    if isinstance(rule, IncomeEdgeScore):
-        inside = line < state.adjusted_income_pc <= rule.upper_ratio * line
-        return (rule.points, income_figures) if inside else None
-    if isinstance(rule, StateValueScore):
+    kind = _score_kind(rule)
+    if kind == _CONDITION:
+        hit = _evaluate(rule, ctx)
+        return None if hit is None else (rule.points, hit)
+    if kind == _STATE_VALUE:
         value = _state_value(ctx, rule.state)
         if value is None or value not in rule.points_by_value:
             return None
         return rule.points_by_value[value], {"state": value}
-    hit = evaluate(rule, ctx)
-    return None if hit is None else (rule.points, hit)
+    line = ctx.line
+    adjusted = ctx.state.adjusted_income_pc
+    income_figures = {"adjusted": adjusted, "line": line}
+    if kind == _INCOME_WITHIN:
+        if adjusted > line:
+            return None
+        raw = rule.base_points + rule.slope_points * (line - adjusted) / line
+        return min(raw, rule.max_points), income_figures
+    inside = line < adjusted <= rule.upper_ratio * line
+    return (rule.points, income_figures) if inside else None
 
 
 def _reason(rule: Any, points: float, figures: Hit) -> Reason:
@@ -235,7 +276,7 @@ def assess(
 
     warning_reasons = []
     for warning in risk.warnings:
-        hit = evaluate(warning, ctx)
+        hit = _evaluate(warning, ctx)
         if hit is not None:
             warning_reasons.append(_reason(warning, 0, hit))
     fired = [r.rule for r in warning_reasons]

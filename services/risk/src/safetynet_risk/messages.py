@@ -3,24 +3,25 @@ assessments, and build household-event messages for tests, the bench and the dem
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from google.protobuf import struct_pb2
 from google.protobuf.message import DecodeError
 from pydantic import ValidationError
 
 from safetynet.v1 import household_events_pb2 as hpb
 from safetynet.v1 import risk_assessments_pb2 as rpb
 from safetynet_core.contracts import (
+    PAYLOAD_MODELS,
     SCHEMA_VERSION,
     EventType,
     HouseholdEvent,
-    from_struct,
     from_timestamp,
     now_utc,
-    parse_payload,
     to_struct,
     to_timestamp,
 )
@@ -58,6 +59,35 @@ class Incoming:
             return self.fact.occurred_at
         assert self.registry is not None
         return self.registry.recorded_at
+
+
+def _value(value: struct_pb2.Value) -> Any:
+    """One protobuf Value as plain Python, exactly as `json_format.MessageToDict` renders it (numbers are
+    floats) but without its generic reflection; NaN and infinity are refused as MessageToDict does."""
+    kind = value.WhichOneof("kind")
+    if kind == "number_value":
+        number = value.number_value
+        if math.isinf(number) or math.isnan(number):
+            raise ValueError("payload numbers must be finite")
+        return number
+    if kind == "string_value":
+        return value.string_value
+    if kind == "bool_value":
+        return value.bool_value
+    if kind == "struct_value":
+        return struct_dict(value.struct_value)
+    if kind == "list_value":
+        return [_value(item) for item in value.list_value.values]
+    return None
+
+
+def struct_dict(struct: struct_pb2.Struct) -> dict[str, Any]:
+    """A protobuf Struct as a dict (the payload intake validated and published)."""
+    return {key: _value(item) for key, item in struct.fields.items()}
+
+
+# Event types by wire string, so a lookup replaces constructing the enum.
+EVENT_TYPES: dict[str, EventType] = {event_type.value: event_type for event_type in EventType}
 
 
 def _registry(message: Any, household_id: str, recorded_at: datetime) -> RegistryRecord:
@@ -100,12 +130,15 @@ def decode(value: bytes | None) -> Incoming:
     if body != "department_event":
         raise Poison("undecodable", "the message has no body")
     event = message.department_event
-    if event.type not in EventType.__members__.values():
+    event_type = EVENT_TYPES.get(event.type)
+    if event_type is None:
         raise Poison("unknown_type", f"unknown event type {event.type[:60]!r}")
     try:
-        payload = parse_payload(event.type, from_struct(event.payload)).model_dump(mode="json")
+        payload = PAYLOAD_MODELS[event_type].model_validate(struct_dict(event.payload)).model_dump(mode="json")
     except ValidationError as exc:
         raise Poison("invalid_payload", f"{event.type} payload: {exc.errors(include_input=False)}") from exc
+    except ValueError as exc:
+        raise Poison("invalid_payload", f"{event.type} payload: {exc}") from exc
     fact = StoredFact(
         event_id=message.event_id,
         type=event.type,

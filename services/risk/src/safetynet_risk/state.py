@@ -178,13 +178,14 @@ def _derived_facts(event: StoredFact, policy: RiskPolicy, working: set[str]) -> 
     return found
 
 
+_EVENT_TYPES: dict[str, EventType] = {event_type.value: event_type for event_type in EventType}
+
+
 def _risk_types_of(event: StoredFact, policy: RiskPolicy) -> list[str]:
     mapping = policy.risk_types
     found: list[str] = []
-    try:
-        mapped = mapping.by_event.get(EventType(event.type))
-    except ValueError:
-        mapped = None
+    event_type = _EVENT_TYPES.get(event.type)
+    mapped = None if event_type is None else mapping.by_event.get(event_type)
     if mapped is not None:
         found.append(mapped.value)
     if event.type == EventType.INCOME_CHANGE:

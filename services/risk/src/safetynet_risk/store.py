@@ -23,13 +23,6 @@ from safetynet_risk.state import REGISTRY_RECORD, RegistryRecord, StoredFact, bu
 
 ASSESSMENT_NAMESPACE = uuid.UUID("6b1f3c52-7d0e-4c57-9a55-2f0f6a1e9b11")
 
-INSERT_FACTS = """
-insert into facts (event_id, household_id, type, member_id, occurred_at, payload)
-select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::jsonb[])
-on conflict (event_id) do nothing
-returning event_id, household_id
-"""
-
 UPSERT_HOUSEHOLDS = """
 insert into households (household_id, region_code, poverty_status, annual_net_income_cny, members,
                         recorded_at, record_event_id)
@@ -143,35 +136,64 @@ def assessment_row(
     }
 
 
-async def _store_facts(conn: asyncpg.Connection, incoming: Sequence[Incoming]) -> dict[str, str]:
-    """Insert facts not seen before; returns {new event id: household id}."""
-    rows = []
+EXISTING_FACTS = "select event_id from facts where event_id = any($1::text[])"
+
+# New facts go in already marked with the assessment that covers them (None while the household waits for
+# its registry record), so a batch never rewrites the rows it has just inserted.
+INSERT_NEW_FACTS = """
+insert into facts (event_id, household_id, type, member_id, occurred_at, payload, assessment_id)
+select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::jsonb[], $7::text[])
+on conflict (event_id) do nothing
+returning event_id, household_id, seq
+"""
+
+
+class ConcurrentWrite(Exception):
+    """Another transaction stored some of this batch's events after the batch looked; retry the batch."""
+
+
+def _fact_of(item: Incoming) -> StoredFact:
+    """The stored form of an incoming event (a registry record is stored as a fact too)."""
+    if item.fact is not None:
+        return item.fact
+    assert item.registry is not None
+    return StoredFact(
+        event_id=item.event_id,
+        type=REGISTRY_RECORD,
+        occurred_at=item.registry.recorded_at,
+        payload=item.registry.as_payload(),
+    )
+
+
+async def _new_items(conn: asyncpg.Connection, incoming: Sequence[Incoming]) -> list[Incoming]:
+    """The batch's events not stored yet (first occurrence of an id repeated inside the batch)."""
+    seen = {row["event_id"] for row in await conn.fetch(EXISTING_FACTS, [item.event_id for item in incoming])}
+    new = []
     for item in incoming:
-        if item.fact is not None:
-            rows.append(
-                (
-                    item.event_id,
-                    item.household_id,
-                    item.fact.type,
-                    item.fact.member_id,
-                    item.fact.occurred_at,
-                    orjson.dumps(dict(item.fact.payload)).decode(),
-                )
-            )
-        else:
-            assert item.registry is not None
-            rows.append(
-                (
-                    item.event_id,
-                    item.household_id,
-                    REGISTRY_RECORD,
-                    "",
-                    item.registry.recorded_at,
-                    orjson.dumps(item.registry.as_payload()).decode(),
-                )
-            )
-    inserted = await conn.fetch(INSERT_FACTS, *(list(column) for column in zip(*rows, strict=True)))
-    return {row["event_id"]: row["household_id"] for row in inserted}
+        if item.event_id not in seen:
+            seen.add(item.event_id)
+            new.append(item)
+    return new
+
+
+async def _insert_facts(
+    conn: asyncpg.Connection, new: Sequence[Incoming], facts: Sequence[StoredFact], covering: dict[str, str]
+) -> dict[str, int]:
+    """Insert the new facts (`facts[i]` stores `new[i]`), each with the id of the assessment covering it;
+    returns {event id: seq}. Raises ConcurrentWrite when another transaction got some of them in first."""
+    inserted = await conn.fetch(
+        INSERT_NEW_FACTS,
+        [item.event_id for item in new],
+        [item.household_id for item in new],
+        [fact.type for fact in facts],
+        [fact.member_id for fact in facts],
+        [fact.occurred_at for fact in facts],
+        [orjson.dumps(dict(fact.payload)).decode() for fact in facts],
+        [covering.get(item.event_id) for item in new],
+    )
+    if len(inserted) != len(new):
+        raise ConcurrentWrite(f"{len(new) - len(inserted)} of the batch's events were stored concurrently")
+    return {row["event_id"]: row["seq"] for row in inserted}
 
 
 async def _store_registry(conn: asyncpg.Connection, incoming: Sequence[Incoming], new_ids: set[str]) -> None:
@@ -197,70 +219,106 @@ async def _store_registry(conn: asyncpg.Connection, incoming: Sequence[Incoming]
 
 
 def score_household(
-    policy: Policy, registry: RegistryRecord, rows: Sequence[Any], monitored: bool, now: datetime
-) -> dict[str, Any] | None:
-    """Score one household from its stored facts; None when nothing is pending."""
-    pending = [row for row in rows if row["pending"]]
-    if not pending:
+    policy: Policy,
+    registry: RegistryRecord,
+    rows: Sequence[Any],
+    monitored: bool,
+    now: datetime,
+    new: Sequence[StoredFact] = (),
+) -> tuple[dict[str, Any], datetime] | None:
+    """Score one household from its stored facts (`rows`) and the batch's new ones; None when nothing is
+    pending. Returns the assessment row (its `fact_seq` still to fill in) and the as-of moment."""
+    pending_rows = [row for row in rows if row["pending"]]
+    if not pending_rows and not new:
         return None
-    as_of = min(now, max(row["occurred_at"] for row in pending))
+    pending_at = [row["occurred_at"] for row in pending_rows] + [fact.occurred_at for fact in new]
+    as_of = min(now, max(pending_at))
     events = [fact_from_row(row) for row in rows if row["type"] != REGISTRY_RECORD]
+    events.extend(fact for fact in new if fact.type != REGISTRY_RECORD)
     state = build_state(registry, events, policy.risk, as_of)
-    scored = assess(
-        state, policy, trigger_ids=[row["event_id"] for row in pending], previously_monitored=monitored
-    )
-    return assessment_row(scored, registry, as_of, max(row["seq"] for row in rows), now)
+    trigger_ids = [row["event_id"] for row in pending_rows] + [fact.event_id for fact in new]
+    scored = assess(state, policy, trigger_ids=trigger_ids, previously_monitored=monitored)
+    return assessment_row(scored, registry, as_of, 0, now), as_of
 
 
 async def process_batch(
     conn: asyncpg.Connection, incoming: Sequence[Incoming], policy: Policy, now: datetime
 ) -> BatchOutcome:
-    """All database work for one batch (the caller owns the transaction)."""
-    new = await _store_facts(conn, incoming) if incoming else {}
-    await _store_registry(conn, incoming, set(new))
-    touched = sorted(set(new.values()))
+    """All database work for one batch (the caller owns the transaction): look up which events are new,
+    keep registry baselines, score each touched household from its stored facts plus the new ones in
+    memory, then insert the new facts already marked with their assessment, and the assessments."""
+    new = await _new_items(conn, incoming) if incoming else []
+    if not new:
+        return BatchOutcome(new_facts=0, duplicates=len(incoming), waiting=0, assessments=[])
+    await _store_registry(conn, new, {item.event_id for item in new})
+    new_facts = [_fact_of(item) for item in new]
+    new_by_household: dict[str, list[StoredFact]] = defaultdict(list)
+    for item, fact in zip(new, new_facts, strict=True):
+        new_by_household[item.household_id].append(fact)
     registries = {
         row["household_id"]: row
-        for row in await conn.fetch("select * from households where household_id = any($1::text[])", touched)
+        for row in await conn.fetch(
+            "select * from households where household_id = any($1::text[])", sorted(new_by_household)
+        )
     }
     facts_by_household: dict[str, list[Any]] = defaultdict(list)
     for row in await conn.fetch(HOUSEHOLD_FACTS, list(registries)):
         facts_by_household[row["household_id"]].append(row)
 
     assessments = []
+    covering: dict[str, str] = {}  # event id → the assessment that covers it
     for household_id, household_row in registries.items():
         started = time.perf_counter()
-        row = score_household(
+        scored = score_household(
             policy,
             registry_from_row(household_row),
             facts_by_household[household_id],
             household_row["monitored"],
             now,
+            new_by_household[household_id],
         )
         metrics.SCORING_SECONDS.observe(time.perf_counter() - started)
-        if row is not None:
+        if scored is not None:
+            row = scored[0]
             assessments.append(row)
+            for event_id in row["event_ids"]:
+                covering[event_id] = row["assessment_id"]
+    seqs = await _insert_facts(conn, new, new_facts, covering)
+    for row in assessments:
+        household_id = row["household_id"]
+        stored = [fact["seq"] for fact in facts_by_household[household_id]]
+        row["fact_seq"] = max(stored + [seqs[fact.event_id] for fact in new_by_household[household_id]])
     if assessments:
-        await _store_assessments(conn, assessments)
-    waiting = sum(1 for household_id in new.values() if household_id not in registries)
+        waited = [
+            (fact["event_id"], covering[fact["event_id"]])
+            for row in assessments
+            for fact in facts_by_household[row["household_id"]]
+            if fact["pending"]
+        ]
+        await _store_assessments(conn, assessments, waited)
+    waiting = sum(1 for item in new if item.household_id not in registries)
     return BatchOutcome(
         new_facts=len(new), duplicates=len(incoming) - len(new), waiting=waiting, assessments=assessments
     )
 
 
-async def _store_assessments(conn: asyncpg.Connection, rows: list[dict[str, Any]]) -> None:
+async def _store_assessments(
+    conn: asyncpg.Connection, rows: list[dict[str, Any]], waited: Sequence[tuple[str, str]]
+) -> None:
+    """Insert assessments, mark the stored facts that waited for them, flag households opening a case."""
     stored = [{**row, "reasons": orjson.dumps(row["reasons"]).decode()} for row in rows]
     columns = [
         [_pg_array(row[name]) if name in ARRAY_COLUMNS else row[name] for row in stored]
         for name in ASSESSMENT_COLUMNS
     ]
     await conn.execute(INSERT_ASSESSMENTS, *columns)
-    pairs = [(event_id, row["assessment_id"]) for row in rows for event_id in row["event_ids"]]
-    await conn.execute(MARK_ASSESSED, [p[0] for p in pairs], [p[1] for p in pairs])
+    if waited:
+        await conn.execute(MARK_ASSESSED, [p[0] for p in waited], [p[1] for p in waited])
     flagged = [row["household_id"] for row in rows if row["opens_case"]]
     if flagged:
         await conn.execute(
-            "update households set monitored = true where household_id = any($1::text[])", flagged
+            "update households set monitored = true where household_id = any($1::text[]) and not monitored",
+            flagged,
         )
 
 
