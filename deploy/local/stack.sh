@@ -4,14 +4,54 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
-local_dir="$root/.local"
+# Overrides for a second, independent stack (the fault suite runs one): SAFETYNET_LOCAL_DIR (state,
+# pid files, logs, stack.env; default .local), SAFETYNET_{INTAKE,RISK,WORKFLOW,NOTIFY}_PORT, plus
+# infra.sh's port overrides. SAFETYNET_STACK_SPLIT=1 also runs intake's outbox relay and the workflow
+# Temporal worker as their own processes (pid files relay.pid, workflow-worker.pid).
+local_dir="${SAFETYNET_LOCAL_DIR:-$root/.local}"
+export SAFETYNET_LOCAL_DIR="$local_dir"
 run_dir="$local_dir/run"
 log_dir="$local_dir/logs"
 bin="$root/.venv/bin"
-services=("intake:8001" "risk:8002" "workflow:8003" "notify:8004")
+services=("intake:${SAFETYNET_INTAKE_PORT:-8001}" "risk:${SAFETYNET_RISK_PORT:-8002}"
+  "workflow:${SAFETYNET_WORKFLOW_PORT:-8003}" "notify:${SAFETYNET_NOTIFY_PORT:-8004}")
+split="${SAFETYNET_STACK_SPLIT:-0}"
+# name:module of the processes split out of the services in split mode
+workers=("relay:safetynet_intake.relay" "workflow-worker:safetynet_workflow.worker")
 mkdir -p "$run_dir" "$log_dir"
 
-alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# Alive and not a zombie (a process killed with -9 may linger unreaped for a moment).
+alive() {
+  local st
+  [ -f "$1" ] || return 1
+  st=$(ps -o stat= -p "$(cat "$1")" 2>/dev/null) || return 1
+  [ -n "$st" ] && [ "${st#Z}" = "$st" ]
+}
+
+stop_pid() { # pidfile
+  if alive "$1"; then
+    pid=$(cat "$1"); kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do alive "$1" || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$1"
+}
+
+# The workflow service and its worker post sweep findings and approved registry corrections to intake
+# like a department system: one rural_revitalization client, created once per state dir (make clean
+# starts over).
+workflow_intake_key() {
+  local keyfile="$local_dir/workflow-intake.env" created
+  [ -s "$keyfile" ] && return 0
+  created=$("$bin/safetynet" clients create --department rural_revitalization --name "workflow service")
+  (umask 077; "$bin/python" -c '
+import json, sys
+key = json.loads(sys.argv[1])["api_key"]
+print(f"SAFETYNET_INTAKE_URL={sys.argv[2]}")
+for var in ("SAFETYNET_INTAKE_GRID_API_KEY", "SAFETYNET_INTAKE_REGISTRY_API_KEY"):
+    print(f"{var}={key}")
+' "$created" "$INTAKE_URL" >"$keyfile.tmp") && mv "$keyfile.tmp" "$keyfile"
+}
 
 wait_ready() { # name url timeout
   local deadline=$(( $(date +%s) + $3 ))
@@ -46,14 +86,35 @@ up() {
   set -a; . "$local_dir/stack.env"; set +a
   "$bin/safetynet" migrate >/dev/null
   "$bin/safetynet" topics create >/dev/null
+  workflow_intake_key
+  local extra=()
   for spec in "${services[@]}"; do
     name=${spec%%:*}; port=${spec##*:}
     pidfile="$run_dir/$name.pid"
     if alive "$pidfile"; then continue; fi
-    setsid nohup "$bin/uvicorn" --factory "safetynet_${name}.main:create_app" --host 127.0.0.1 --port "$port" \
+    extra=()
+    if [ "$name" = workflow ]; then mapfile -t extra <"$local_dir/workflow-intake.env"; fi
+    if [ "$split" = 1 ]; then
+      case "$name" in
+        intake) extra+=(SAFETYNET_INTAKE_RUN_RELAY=false) ;;
+        workflow) extra+=(SAFETYNET_RUN_WORKER=false) ;;
+      esac
+    fi
+    env "${extra[@]}" SAFETYNET_PUBLIC_BASE_URL="${SAFETYNET_PUBLIC_BASE_URL:-http://127.0.0.1:${services[2]##*:}}" \
+      setsid nohup "$bin/uvicorn" --factory "safetynet_${name}.main:create_app" --host 127.0.0.1 --port "$port" \
       --no-access-log --timeout-graceful-shutdown 10 >>"$log_dir/$name.log" 2>&1 < /dev/null &
     echo $! > "$pidfile"
   done
+  if [ "$split" = 1 ]; then
+    for spec in "${workers[@]}"; do
+      name=${spec%%:*}; pidfile="$run_dir/$name.pid"
+      if alive "$pidfile"; then continue; fi
+      extra=()
+      if [ "$name" = workflow-worker ]; then mapfile -t extra <"$local_dir/workflow-intake.env"; fi
+      env "${extra[@]}" setsid nohup "$bin/python" -m "${spec##*:}" >>"$log_dir/$name.log" 2>&1 < /dev/null &
+      echo $! > "$pidfile"
+    done
+  fi
   for spec in "${services[@]}"; do
     name=${spec%%:*}; port=${spec##*:}
     wait_ready "$name" "http://127.0.0.1:$port" 90
@@ -64,14 +125,8 @@ up() {
 }
 
 down() {
-  for spec in "${services[@]}"; do
-    name=${spec%%:*}; pidfile="$run_dir/$name.pid"
-    if alive "$pidfile"; then
-      pid=$(cat "$pidfile"); kill -TERM "$pid" 2>/dev/null || true
-      for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-      kill -KILL "$pid" 2>/dev/null || true
-    fi
-    rm -f "$pidfile"
+  for spec in "${services[@]}" "${workers[@]}"; do
+    stop_pid "$run_dir/${spec%%:*}.pid"
   done
   if [ -x "$root/deploy/local/infra.sh" ] || [ -f "$root/deploy/local/infra.sh" ]; then
     bash "$root/deploy/local/infra.sh" down

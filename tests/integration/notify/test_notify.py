@@ -107,10 +107,10 @@ class Harness:
         )
         assert response.status_code == 201, response.text
 
-    async def publish(self, event: contracts.CaseEventMessage) -> None:
-        await self.producer.send_and_wait(
-            self.settings.topic_case_events, event.SerializeToString(), key=event.household_id.encode()
-        )
+    async def publish(self, event: contracts.CaseEventMessage | bytes) -> None:
+        value = event if isinstance(event, bytes) else event.SerializeToString()
+        key = b"poison" if isinstance(event, bytes) else event.household_id.encode()
+        await self.producer.send_and_wait(self.settings.topic_case_events, value, key=key)
 
     async def deliveries(self, case_id: str) -> list[dict[str, Any]]:
         response = await self.client.get(
@@ -351,7 +351,15 @@ async def test_redelivered_event_does_not_notify_twice(
         await h.subscribe(f"{hook_url}/once", ["task.assigned", "case.closed"])
         await h.publish(event)
         await h.publish(event)  # the producer retried
-        await h.publish(contracts.CaseEventMessage(name="task.assigned"))  # poison: no event key → DLQ
+        poison: dict[str, contracts.CaseEventMessage | bytes] = {
+            "invalid": contracts.CaseEventMessage(name="task.assigned"),  # no event key
+            "undecodable": b"\xff\xfe not protobuf",
+            "unknown_type": case_event("alien.landed", case_id=case_id),
+            "schema_version": _from_a_newer_schema(case_event("task.assigned", case_id=case_id)),
+        }
+        before = {reason: _dead_letters(settings, reason) for reason in poison}
+        for value in poison.values():
+            await h.publish(value)
         await h.publish(_marker(case_id, "m1"))
         await eventually(lambda: _async(len(hook.delivered) == 2), message="event and marker")
     # A new consumer group re-reads the whole topic: every event is delivered to notify again.
@@ -360,15 +368,17 @@ async def test_redelivered_event_does_not_notify_twice(
         await eventually(lambda: _async(len(hook.delivered) == 3), message="second marker")
         assert [d["event"] for d in hook.delivered] == ["task.assigned", "case.closed", "case.closed"]
         assert len(await h.deliveries(case_id)) == 3
-    assert (
-        metric(
-            "safetynet_dead_letters_total",
-            consumer="notify",
-            topic=settings.topic_case_events,
-            reason="invalid",
-        )
-        >= 1
-    )
+    # each poison record dead-lettered once per consumer group that read it, and both groups kept going
+    assert {reason: _dead_letters(settings, reason) - before[reason] for reason in poison} == dict.fromkeys(poison, 2)
+
+
+def _from_a_newer_schema(event: contracts.CaseEventMessage) -> contracts.CaseEventMessage:
+    event.schema_version = contracts.SCHEMA_VERSION + 1
+    return event
+
+
+def _dead_letters(settings: Any, reason: str) -> float:
+    return metric("safetynet_dead_letters_total", consumer="notify", topic=settings.topic_case_events, reason=reason)
 
 
 async def test_quiet_hours_hold_a_reminder_sms_but_not_a_level_two_escalation(

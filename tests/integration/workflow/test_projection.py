@@ -119,6 +119,25 @@ async def test_projection_is_idempotent_and_versioned(
         await db.close()
 
 
+async def test_a_replayed_workflow_task_overwrites_an_entry_that_never_happened(
+    isolated_settings: Callable[..., Any], provision: Callable[..., Any]
+) -> None:
+    """A worker killed after its local activity wrote but before the workflow task completed: the
+    re-run numbers entries afresh, so the replay's entry must replace the phantom one under its key."""
+    settings: Settings = await provision(isolated_settings(Settings), SERVICE)
+    db = Database(settings, settings.db_schema or "")
+    store = Store(db)
+    try:
+        await store.apply(_change(2, "open", [_entry("C1:1", "case.opened"), _entry("C1:2", "task.claimed")]))
+        replayed = [_entry("C1:1", "case.opened"), _entry("C1:2", "task.assigned")]
+        assert [e.key for e in await store.apply(_change(2, "open", replayed))] == ["C1:2"]
+        assert await store.apply(_change(2, "open", replayed)) == []  # an identical replay is not new
+        detail = await store.case_detail("C1")
+        assert [e["name"] for e in detail["timeline"]] == ["case.opened", "task.assigned"]
+    finally:
+        await db.close()
+
+
 async def test_users_create_cli(isolated_settings: Callable[..., Any], provision: Callable[..., Any]) -> None:
     settings: Settings = await provision(isolated_settings(Settings), SERVICE)
     env = {"SAFETYNET_DB_SCHEMA": settings.db_schema or ""}

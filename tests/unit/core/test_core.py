@@ -112,3 +112,33 @@ def test_payloads_are_typed_per_event_type() -> None:
     with pytest.raises(ValidationError):
         parse_payload("medical_expense", {"out_of_pocket_cny": -1, "total_cost_cny": 1, "inpatient": False})
     assert set(DEPARTMENT_EVENT_TYPES["medical_insurance"]) == {EventType.MEDICAL_EXPENSE}
+
+
+def test_text_the_database_cannot_store_is_a_client_error() -> None:
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from safetynet_core.errors import install_error_handlers
+
+    class DriverError(Exception):
+        sqlstate = "22021"
+
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.get("/nul")
+    async def nul() -> None:
+        try:
+            raise DriverError("invalid byte sequence for encoding UTF8: 0x00")
+        except DriverError as exc:
+            raise RuntimeError("wrapped by the ORM") from exc
+
+    @app.get("/bug")
+    async def bug() -> None:
+        raise RuntimeError("a real fault")
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        refused = client.get("/nul")
+        assert refused.status_code == 422
+        assert refused.json()["detail"][0]["loc"] == ["body"] and "NUL" in refused.json()["detail"][0]["msg"]
+        assert client.get("/bug").status_code == 500

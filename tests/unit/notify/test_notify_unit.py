@@ -10,9 +10,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from safetynet_core import contracts
+from safetynet_core.contracts import SCHEMA_VERSION, PoisonRecord
 from safetynet_notify.api import mask_address
 from safetynet_notify.consumer import notification_key
-from safetynet_notify.events import EVENT_NAMES, PoisonEvent, decode, sanitize, webhook_payload
+from safetynet_notify.events import EVENT_NAMES, decode, sanitize, webhook_payload
 from safetynet_notify.policy import backoff_seconds, quiet_until, rate_limited_until, sms_hold_until
 from safetynet_notify.render import LOCALES, Renderer, normalize_locale
 from safetynet_notify.settings import Settings
@@ -93,15 +94,22 @@ def test_sms_hold_honours_escalation_override_but_keeps_the_rate_limit() -> None
 
 
 def test_decode_rejects_poison() -> None:
-    with pytest.raises(PoisonEvent):
+    with pytest.raises(PoisonRecord):
         decode(b"")
-    with pytest.raises(PoisonEvent):
+    with pytest.raises(PoisonRecord, match="not a CaseEvent") as garbage:
         decode(b"\xff\xff\xff not protobuf")
-    with pytest.raises(PoisonEvent, match="event_key"):
+    assert garbage.value.reason == "undecodable"
+    with pytest.raises(PoisonRecord) as newer:
+        decode(message(schema_version=SCHEMA_VERSION + 1).SerializeToString())
+    assert newer.value.reason == "schema_version"
+    with pytest.raises(PoisonRecord) as alien:
+        decode(message(name="alien.landed").SerializeToString())
+    assert alien.value.reason == "unknown_type"
+    with pytest.raises(PoisonRecord, match="event_key"):
         decode(message(event_key="").SerializeToString())
     bare = message()
     bare.ClearField("task")
-    with pytest.raises(PoisonEvent, match="without a task"):
+    with pytest.raises(PoisonRecord, match="without a task"):
         decode(bare.SerializeToString())
 
 

@@ -9,23 +9,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from safetynet_workflow.workflows import WORKFLOWS
 
 sys.path.insert(0, str(Path(__file__).parent))
-from workflow_harness import TEST_SERVER, Harness, Recorder
-
-
-@pytest.fixture
-async def time_env() -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter, test_server_existing_path=str(TEST_SERVER)
-    )
-    yield env
-    await env.shutdown()
+from workflow_harness import Harness, Recorder
 
 
 @pytest.fixture

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from workflow_harness import PLAN, POLICY, SAFETY_PLAN, VISIT
 
-from safetynet_core.contracts import RiskAssessmentMessage, from_struct, to_timestamp
+from safetynet_core.contracts import SCHEMA_VERSION, PoisonRecord, RiskAssessmentMessage, from_struct, to_timestamp
 from safetynet_workflow.admin import _check
-from safetynet_workflow.cases import PoisonAssessment, evidence_from, monitoring_line, parse_assessment
+from safetynet_workflow.cases import evidence_from, monitoring_line, parse_assessment
 from safetynet_workflow.events import case_event
 from safetynet_workflow.forms import FormInvalid, validate_form
 from safetynet_workflow.models import Change, Entry, SampledCase, TaskState
@@ -121,11 +121,18 @@ def _assessment(**overrides: Any) -> RiskAssessmentMessage:
 def test_assessments_become_evidence_or_poison() -> None:
     evidence = evidence_from(parse_assessment(_assessment().SerializeToString()))
     assert (evidence.household_id, evidence.level, evidence.assessed_at.day) == ("H1", "high", 1)
-    with pytest.raises(PoisonAssessment):
-        parse_assessment(b"\xff\xff garbage")
-    with pytest.raises(PoisonAssessment):
+    poison = {
+        "undecodable": b"\xff\xff garbage",
+        "schema_version": _assessment(schema_version=SCHEMA_VERSION + 1).SerializeToString(),
+        "unknown_type": _assessment(level="apocalyptic").SerializeToString(),
+    }
+    for reason, value in poison.items():
+        with pytest.raises(PoisonRecord) as refused:
+            parse_assessment(value)
+        assert refused.value.reason == reason
+    with pytest.raises(PoisonRecord):
         evidence_from(_assessment(region_code="6103"))
-    with pytest.raises(PoisonAssessment):
+    with pytest.raises(PoisonRecord):
         evidence_from(_assessment(assessment_id=""))
     assert monitoring_line(POLICY, "610327100201") == 8500
 

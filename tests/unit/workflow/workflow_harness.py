@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import sys
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from temporalio import activity
@@ -32,7 +30,6 @@ from safetynet_workflow.models import (
 )
 from safetynet_workflow.workflows import CaseWorkflow
 
-TEST_SERVER = Path(sys.executable).parent / "temporal-test-server"
 POLICY = load_policy(DEFAULT_POLICY_FILE)
 
 SCREEN_OK = {"decision": "proceed"}

@@ -50,10 +50,13 @@ class BodyLimitMiddleware:
                 try:
                     declared = int(value)
                 except ValueError:
-                    declared = 0
+                    break
                 if declared > limit:
                     await self._reject(send, limit)
                     return
+                # The server delivers exactly Content-Length bytes: no need to count them.
+                await self.app(scope, receive, send)
+                return
         received = 0
         started = False
 

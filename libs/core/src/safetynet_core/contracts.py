@@ -5,15 +5,21 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from google.protobuf import json_format, struct_pb2
+from google.protobuf.message import DecodeError, Message
 from google.protobuf.timestamp_pb2 import Timestamp
 from pydantic import BaseModel, ConfigDict, Field
 
 from safetynet.v1 import case_events_pb2, household_events_pb2, risk_assessments_pb2
 
 SCHEMA_VERSION = 1
+MessageT = TypeVar("MessageT", bound=Message)
+# The levels an assessment can carry (CONTRACT.md, risk read API).
+ASSESSMENT_LEVELS = frozenset({"none", "low", "medium", "high", "critical"})
+# Every case-events record is named `case.*`, `task.*` or `notice.*`; anything else is of an unknown type.
+CASE_EVENT_PREFIXES = ("case.", "task.", "notice.")
 
 HouseholdEvent = household_events_pb2.HouseholdEvent
 RiskAssessmentMessage = risk_assessments_pb2.RiskAssessment
@@ -162,10 +168,15 @@ def parse_payload(event_type: str, payload: dict[str, Any]) -> _Payload:
     return PAYLOAD_MODELS[EventType(event_type)].model_validate(payload)
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def to_timestamp(moment: datetime) -> Timestamp:
-    ts = Timestamp()
-    ts.FromDatetime(moment.astimezone(UTC))
-    return ts
+    """Aware datetimes by plain arithmetic (intake's hot path); naive ones are local time, as astimezone has it."""
+    if moment.tzinfo is None:
+        moment = moment.astimezone(UTC)
+    delta = moment - _EPOCH
+    return Timestamp(seconds=delta.days * 86_400 + delta.seconds, nanos=delta.microseconds * 1000)
 
 
 def from_timestamp(ts: Timestamp) -> datetime:
@@ -184,3 +195,24 @@ def from_struct(struct: struct_pb2.Struct) -> dict[str, Any]:
 
 def now_utc() -> datetime:
     return datetime.now(UTC)
+
+
+class PoisonRecord(ValueError):
+    """A Kafka record a consumer cannot use. `reason` is a bounded label (undecodable, schema_version,
+    unknown_type, invalid…): the DLQ's reason header and the dead-letter metric's label."""
+
+    def __init__(self, reason: str, error: str) -> None:
+        super().__init__(error)
+        self.reason = reason
+
+
+def parse_record(cls: type[MessageT], value: bytes | None) -> MessageT:
+    """A record value as `cls`; PoisonRecord when it is not that protobuf or comes from a newer schema."""
+    try:
+        message = cls.FromString(value or b"")
+    except DecodeError as exc:
+        raise PoisonRecord("undecodable", f"not a {cls.__name__}: {exc}") from exc
+    version = getattr(message, "schema_version", SCHEMA_VERSION)
+    if version > SCHEMA_VERSION:
+        raise PoisonRecord("schema_version", f"schema_version {version} is newer than {SCHEMA_VERSION}")
+    return message

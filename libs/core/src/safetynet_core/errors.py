@@ -39,6 +39,23 @@ def validation_detail(errors: list[Any]) -> list[dict[str, Any]]:
             for e in errors]
 
 
+# PostgreSQL refuses NUL characters in text and jsonb: character_not_in_repertoire, untranslatable_character.
+_UNSTORABLE_TEXT_STATES = {"22021", "22P05"}
+_UNSTORABLE_TEXT = "text must not contain NUL (\\u0000) characters"
+
+
+def _is_unstorable_text(exc: BaseException | None) -> bool:
+    """Whether the database rejected the request's text itself (a client error, not a server fault)."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if getattr(exc, "sqlstate", None) in _UNSTORABLE_TEXT_STATES:
+            return True
+        orig = getattr(exc, "orig", None)
+        exc = orig if isinstance(orig, BaseException) else (exc.__cause__ or exc.__context__)
+    return False
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JsonResponse:
@@ -55,5 +72,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JsonResponse:
+        if _is_unstorable_text(exc):
+            return JsonResponse(error_body(_UNSTORABLE_TEXT, 422, ["body"]), status_code=422)
         log.exception("unhandled_error", path=request.url.path)
         return JsonResponse(error_body("internal error", 500), status_code=500)

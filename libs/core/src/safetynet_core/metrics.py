@@ -31,6 +31,7 @@ class RouteMetricsMiddleware:
         self.app = app
         self.service = service
         self._routes: dict[tuple[str, str], str] = {}
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     def _route_of(self, scope: Scope) -> str:
         key = (scope["method"], scope["path"])
@@ -63,10 +64,22 @@ class RouteMetricsMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            route = self._route_of(scope)
-            method = scope["method"]
-            HTTP_REQUESTS.labels(self.service, method, route, str(status)).inc()
-            HTTP_LATENCY.labels(self.service, method, route).observe(time.perf_counter() - start)
+            requests, latency = self._series(scope["method"], self._route_of(scope), status)
+            requests.inc()
+            latency.observe(time.perf_counter() - start)
+
+    def _series(self, method: str, route: str, status: int) -> tuple[Any, Any]:
+        """The labelled counter and histogram of a request, looked up once per (method, route, status)."""
+        key = (method, route, status)
+        series = self._children.get(key)
+        if series is None:
+            series = (
+                HTTP_REQUESTS.labels(self.service, method, route, str(status)),
+                HTTP_LATENCY.labels(self.service, method, route),
+            )
+            if len(self._children) < 5000:
+                self._children[key] = series
+        return series
 
 
 async def metrics_endpoint(_: Request) -> Response:

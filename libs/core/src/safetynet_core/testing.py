@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import asyncpg
 import uvicorn
 
+from safetynet_core.contracts import SCHEMA_VERSION, RiskAssessmentMessage, now_utc, to_timestamp
 from safetynet_core.settings import REPO_ROOT
 
 T = TypeVar("T")
@@ -95,3 +96,33 @@ async def drop_schema(dsn: str, schema: str) -> None:
         await conn.execute(f'drop schema if exists "{schema}" cascade')
     finally:
         await conn.close()
+
+
+def sample_assessment(household_id: str, region_code: str, **fields: Any) -> bytes:
+    """A serialized risk assessment for tests and benchmarks: by default a high-level one that opens a case,
+    with one reason explained in both languages. `fields` override any RiskAssessment field."""
+    values: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "assessment_id": uuid.uuid4().hex,
+        "household_id": household_id,
+        "region_code": region_code,
+        "category": "marginal",
+        "level": "high",
+        "score": 70,
+        "risk_types": ["illness"],
+        "warnings": ["medical_oop"],
+        "opens_case": True,
+        "policy_version": "2026.1",
+        "event_ids": [uuid.uuid4().hex],
+        "reasons": [
+            {
+                "rule": "medical_warning",
+                "points": 20,
+                "reason_zh": "住院自付医疗费用超过预警线",
+                "reason_en": "inpatient out-of-pocket costs above the warning line",
+            }
+        ],
+        "assessed_at": to_timestamp(now_utc()),
+        **fields,
+    }
+    return RiskAssessmentMessage(**values).SerializeToString()

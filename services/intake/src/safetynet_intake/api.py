@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
+from fastapi.routing import APIRoute
 
-from safetynet_core.contracts import now_utc
+from safetynet_core.contracts import now_utc, to_timestamp
 from safetynet_core.errors import ApiError
 from safetynet_core.responses import JsonResponse
 from safetynet_intake.clients import ApiClient
-from safetynet_intake.deps import SECURITY, CurrentCaller, IntakeRuntime, RegistryCaller
+from safetynet_intake.deps import SECURITY, CurrentCaller, IntakeRuntime, RegistryCaller, authenticated_caller
 from safetynet_intake.grids import keep_assigned_grids
 from safetynet_intake.metrics import count_events
 from safetynet_intake.quality import record_issues
-from safetynet_intake.store import find_event, store_events, store_households
+from safetynet_intake.store import EventRow, Outcome, PipelinedWrites, find_event, store_households
 from safetynet_intake.validation import (
     ErrorList,
     HouseholdRecordIn,
@@ -61,13 +63,18 @@ def _future_skew(rt: IntakeRuntime) -> timedelta:
     return timedelta(seconds=rt.settings.future_skew_seconds)
 
 
-@router.post(
-    "/events",
-    status_code=202,
-    openapi_extra=_JSON_BODY,
-    summary="Post one department event (202 accepted, 200 duplicate, 409 conflict)",
-)
-async def post_event(request: Request, caller: CurrentCaller) -> JsonResponse:
+class _DirectRoute(APIRoute):
+    """For an endpoint that takes only the request and returns a response: called as it is, without
+    FastAPI's parameter resolution and response serialisation (a measurable share of the hot path).
+    The route stays an APIRoute, so it is documented like the others."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        return cast(Callable[[Request], Coroutine[Any, Any, Response]], self.endpoint)
+
+
+async def post_event(request: Request) -> JsonResponse:
+    """The hot path: authenticates by a direct call (no dependency) and is served by `_DirectRoute`."""
+    caller = await authenticated_caller(request)
     client, rt = caller.client, caller.rt
     now = now_utc()
     try:
@@ -80,21 +87,29 @@ async def post_event(request: Request, caller: CurrentCaller) -> JsonResponse:
     if forbidden:
         count_events(client.department, event_type, "rejected")
         raise ApiError(403, forbidden["msg"], forbidden["loc"])
-    async with rt.pool.acquire() as conn:
-        outcome = await store_events(
-            conn, client, [event], rt.settings.topic_household_events, now, rt.notify_external_relay
-        )
+    outcome = await rt.writer.write(EventRow.build(client, event, now, to_timestamp(now)))
     event_id = event.envelope.event_id
-    if outcome.accepted:
+    if outcome is Outcome.ACCEPTED:
         rt.wake_relay()
         count_events(client.department, event_type, "accepted")
         return JsonResponse({"event_id": event_id, "status": "accepted"}, status_code=202)
-    if outcome.duplicates:
+    if outcome is Outcome.DUPLICATE:
         count_events(client.department, event_type, "duplicate")
         return JsonResponse({"event_id": event_id, "status": "accepted", "duplicate": True}, status_code=200)
     count_events(client.department, event_type, "rejected")
     conflict = _conflict_error(["body", "event_id"])
     raise ApiError(409, conflict["msg"], conflict["loc"], "conflict")
+
+
+router.add_api_route(
+    "/events",
+    post_event,
+    methods=["POST"],
+    status_code=202,
+    openapi_extra=_JSON_BODY,
+    summary="Post one department event (202 accepted, 200 duplicate, 409 conflict)",
+    route_class_override=_DirectRoute,
+)
 
 
 @router.post(
@@ -105,49 +120,57 @@ async def post_event(request: Request, caller: CurrentCaller) -> JsonResponse:
 async def post_events_batch(request: Request, caller: CurrentCaller) -> dict[str, Any]:
     client, rt = caller.client, caller.rt
     now = now_utc()
+    received_ts = to_timestamp(now)
     lines = ndjson_lines(await request.body(), rt.settings.batch_max_lines)
     rejected: list[_Rejection] = []
     fresh: list[ValidEvent] = []
-    line_of: dict[str, int] = {}
+    chunk: list[EventRow] = []
     hash_of: dict[str, str] = {}
+    line_of: dict[str, int] = {}
     in_batch_duplicates: list[str] = []
-    for number, raw in lines:
-        try:
-            event = validate_event(parse_json(raw, []), [], now, _future_skew(rt))
-        except InvalidInput as exc:
-            rejected.append(_Rejection(number, exc.errors, "other"))
-            continue
-        event_id, event_type = event.envelope.event_id, event.envelope.type.value
-        error = _forbidden_type(client, event, ["type"])
-        if error is None and event_id in hash_of and hash_of[event_id] != event.body_hash:
-            error = _conflict_error(["event_id"])
-        if error is not None:
-            rejected.append(_Rejection(number, [error], event_type))
-        elif event_id in hash_of:
-            in_batch_duplicates.append(event_type)
-        else:
-            hash_of[event_id], line_of[event_id] = event.body_hash, number
-            fresh.append(event)
-    duplicates = len(in_batch_duplicates)
-    accepted = 0
+    async with (
+        rt.pool.acquire() as conn,
+        conn.transaction(),  # every accepted line, or none, with its outbox row
+        PipelinedWrites(conn, rt.settings.topic_household_events, rt.notify_external_relay) as writes,
+    ):
+        for number, raw in lines:
+            try:
+                event = validate_event(parse_json(raw, []), [], now, _future_skew(rt))
+            except InvalidInput as exc:
+                rejected.append(_Rejection(number, exc.errors, "other"))
+                continue
+            event_id, event_type = event.envelope.event_id, event.envelope.type.value
+            error = _forbidden_type(client, event, ["type"])
+            if error is None and event_id in hash_of and hash_of[event_id] != event.body_hash:
+                error = _conflict_error(["event_id"])
+            if error is not None:
+                rejected.append(_Rejection(number, [error], event_type))
+            elif event_id in hash_of:
+                in_batch_duplicates.append(event_type)
+            else:
+                hash_of[event_id], line_of[event_id] = event.body_hash, number
+                fresh.append(event)
+                chunk.append(EventRow.build(client, event, now, received_ts))
+                if len(chunk) == rt.settings.batch_chunk_events:
+                    await writes.submit(chunk)
+                    chunk = []
+        if chunk:
+            await writes.submit(chunk)
+        outcomes = await writes.wait()
+    by_outcome: dict[Outcome, list[str]] = {o: [] for o in Outcome}
+    for event, outcome in zip(fresh, outcomes, strict=True):
+        by_outcome[outcome].append(event.envelope.event_id)
+    if by_outcome[Outcome.ACCEPTED]:
+        rt.wake_relay()
     type_of = {e.envelope.event_id: e.envelope.type.value for e in fresh}
-    if fresh:
-        async with rt.pool.acquire() as conn:
-            outcome = await store_events(
-                conn, client, fresh, rt.settings.topic_household_events, now, rt.notify_external_relay
-            )
-        if outcome.accepted:
-            rt.wake_relay()
-        accepted = len(outcome.accepted)
-        duplicates += len(outcome.duplicates)
-        rejected.extend(_Rejection(line_of[i], [_conflict_error(["event_id"])], type_of[i]) for i in outcome.conflicts)
-        _count_by_type(client, [type_of[i] for i in outcome.accepted], "accepted")
-        _count_by_type(client, [type_of[i] for i in outcome.duplicates], "duplicate")
-    _count_by_type(client, in_batch_duplicates, "duplicate")
+    conflicts = by_outcome[Outcome.CONFLICT]
+    rejected.extend(_Rejection(line_of[i], [_conflict_error(["event_id"])], type_of[i]) for i in conflicts)
+    _count_by_type(client, [type_of[i] for i in by_outcome[Outcome.ACCEPTED]], "accepted")
+    _count_by_type(client, [type_of[i] for i in by_outcome[Outcome.DUPLICATE]] + in_batch_duplicates, "duplicate")
     _count_by_type(client, [r.event_type for r in rejected], "rejected")
     return {
-        "accepted": accepted,
-        "duplicates": duplicates,
+        "accepted": len(by_outcome[Outcome.ACCEPTED]),
+        "duplicates": len(by_outcome[Outcome.DUPLICATE]) + len(in_batch_duplicates),
         "rejected": [{"line": r.line, "errors": r.errors} for r in sorted(rejected, key=lambda r: r.line)],
     }
 

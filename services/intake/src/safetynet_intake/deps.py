@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import asyncpg
@@ -10,9 +10,11 @@ from fastapi import Depends, Request
 
 from safetynet_core.auth import AuthError
 from safetynet_core.errors import ApiError
+from safetynet_core.ratelimit import TokenBucketLimiter
 from safetynet_intake.clients import ApiClient, ClientAuthenticator
 from safetynet_intake.relay import OutboxRelay
 from safetynet_intake.settings import Settings
+from safetynet_intake.writer import EventWriter
 
 _KEY_FORMAT = "Department API key `snk_<client_id>_<secret>` (from `safetynet clients create`)"
 _AUTH_LOC = ["header", "Authorization"]
@@ -27,6 +29,11 @@ class IntakeRuntime:
     pool: asyncpg.Pool
     authenticator: ClientAuthenticator
     relay: OutboxRelay | None
+    writer: EventWriter
+    limiter: TokenBucketLimiter = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.limiter = TokenBucketLimiter(self.settings.rate_limit_per_second, self.settings.rate_limit_burst)
 
     @property
     def notify_external_relay(self) -> bool:
@@ -54,9 +61,11 @@ async def authenticated_caller(request: Request) -> Caller:
     if scheme.lower() != "bearer" or not api_key.strip():
         raise ApiError(401, "missing API key: send Authorization: Bearer <api_key>", _AUTH_LOC, headers=_CHALLENGE)
     try:
-        return Caller(await rt.authenticator.authenticate(api_key.strip()), rt)
+        client = await rt.authenticator.authenticate(api_key.strip())
     except AuthError as exc:
         raise ApiError(401, str(exc), _AUTH_LOC, headers=_CHALLENGE) from exc
+    rt.limiter.check(client.client_id, "intake")
+    return Caller(client, rt)
 
 
 CurrentCaller = Annotated[Caller, Depends(authenticated_caller)]

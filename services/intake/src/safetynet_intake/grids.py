@@ -43,7 +43,7 @@ async def keep_assigned_grids(conn: asyncpg.Connection, records: list[HouseholdR
     ]
 
 
-def _stored_hash(row: Mapping[str, Any], grid_id: str) -> str:
+def stored_hash(row: Mapping[str, Any], grid_id: str) -> str:
     """The record hash `store_households` would compute for this row with `grid_id` (same document)."""
     document = {
         "household_id": row["household_id"],
@@ -135,7 +135,7 @@ async def move_household(
         "update households set grid_id = $2, record_hash = $3, updated_at = $4 where household_id = $1",
         household_id,
         grid_id,
-        _stored_hash(row, grid_id),
+        stored_hash(row, grid_id),
         now,
     )
     await conn.execute(

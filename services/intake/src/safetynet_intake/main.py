@@ -18,6 +18,7 @@ from safetynet_core.responses import JsonResponse
 from safetynet_core.service import supervise
 from safetynet_intake.api import router
 from safetynet_intake.clients import ClientAuthenticator
+from safetynet_intake.corrections import router as corrections_router
 from safetynet_intake.deps import SECURITY_SCHEMES, IntakeRuntime
 from safetynet_intake.info import SERVICE
 from safetynet_intake.quality_api import router as case_worker_router
@@ -26,6 +27,7 @@ from safetynet_intake.settings import Settings
 from safetynet_intake.status import StatusConsumer
 from safetynet_intake.store import create_request_pool
 from safetynet_intake.validation import InvalidInput
+from safetynet_intake.writer import EventWriter
 
 BATCH_ROUTES = ("/v1/events:batch", "/v1/households:batch")
 
@@ -42,7 +44,12 @@ def create_app(settings: Settings | None = None, producer_factory: ProducerFacto
         relay = OutboxRelay(settings, db, producer_factory) if settings.intake_run_relay else None
         app.state.settings = settings
         app.state.db = db
-        app.state.runtime = IntakeRuntime(settings, pool, ClientAuthenticator(pool, settings.api_key_cache_ttl), relay)
+        writer = EventWriter(
+            pool, settings.topic_household_events, relay is None, settings.event_writers, settings.event_group_max
+        )
+        writer.start()
+        authenticator = ClientAuthenticator(pool, settings.api_key_cache_ttl)
+        app.state.runtime = IntakeRuntime(settings, pool, authenticator, relay, writer)
         if settings.gc_tuning:
             _tune_gc()
         background = []
@@ -59,6 +66,7 @@ def create_app(settings: Settings | None = None, producer_factory: ProducerFacto
             for task in background:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+            await writer.close()
             await pool.close()
             await db.close()
 
@@ -79,6 +87,7 @@ def create_app(settings: Settings | None = None, producer_factory: ProducerFacto
 
     app.include_router(router)
     app.include_router(case_worker_router)
+    app.include_router(corrections_router)
     _declare_api_key_scheme(app)
     return app
 

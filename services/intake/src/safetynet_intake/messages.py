@@ -8,7 +8,7 @@ from datetime import datetime
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from safetynet.v1 import household_events_pb2 as pb
-from safetynet_core.contracts import SCHEMA_VERSION, HouseholdEvent, to_struct, to_timestamp
+from safetynet_core.contracts import SCHEMA_VERSION, HouseholdEvent, to_timestamp
 from safetynet_core.logging import mask_id_numbers
 from safetynet_intake.clients import ApiClient
 from safetynet_intake.validation import HouseholdRecordIn, ValidEvent
@@ -22,9 +22,10 @@ LABOUR_CAPACITY = {
 
 
 def department_event_message(client: ApiClient, event: ValidEvent, received_at: Timestamp) -> bytes:
-    """The outbox value of a department event; `received_at` is shared by a whole request."""
+    """The outbox value of a department event; `received_at` is shared by a whole request. The nested
+    message is filled in place (cheaper than building it separately and copying it in)."""
     envelope = event.envelope
-    return HouseholdEvent(
+    message = HouseholdEvent(
         schema_version=SCHEMA_VERSION,
         event_id=envelope.event_id,
         household_id=envelope.household_id,
@@ -32,13 +33,13 @@ def department_event_message(client: ApiClient, event: ValidEvent, received_at: 
         client_id=client.client_id,
         occurred_at=to_timestamp(envelope.occurred_at),
         received_at=received_at,
-        department_event=pb.DepartmentEvent(
-            type=envelope.type.value,
-            member_id=envelope.member_id or "",
-            reference=envelope.reference or "",
-            payload=to_struct(event.payload),
-        ),
-    ).SerializeToString()
+    )
+    detail = message.department_event
+    detail.type = envelope.type.value
+    detail.member_id = envelope.member_id or ""
+    detail.reference = envelope.reference or ""
+    detail.payload.update(event.payload)
+    return message.SerializeToString()
 
 
 def masked_members(record: HouseholdRecordIn) -> list[dict[str, object]]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+from typing import Any
+
 from prometheus_client import Counter, Gauge, Histogram
 
 from safetynet_core.auth import Department
@@ -26,6 +29,11 @@ PUBLISH_LATENCY = Histogram(
     "From acceptance (outbox row created) to Kafka acknowledgement",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900),
 )
+WRITE_GROUP_SIZE = Histogram(
+    "safetynet_intake_event_write_group_size",
+    "Single-event posts written together by one group-commit statement",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512),
+)
 RELAY_FAILURES = Counter("safetynet_intake_relay_failures_total", "Relay batches that failed and will be retried")
 STATUS_UPDATES = Counter(
     "safetynet_intake_status_updates_total", "Event status updates from downstream topics", ["source"]
@@ -34,4 +42,10 @@ STATUS_UPDATES = Counter(
 
 def count_events(department: str, event_type: str, outcome: str, amount: int = 1) -> None:
     if amount:
-        EVENTS.labels(label_safe(department, DEPARTMENTS), label_safe(event_type, EVENT_TYPES), outcome).inc(amount)
+        _events_series(department, event_type, outcome).inc(amount)
+
+
+@functools.lru_cache(maxsize=1024)
+def _events_series(department: str, event_type: str, outcome: str) -> Any:
+    """The labelled counter, looked up once per label set (bounded: unknown values share `other`)."""
+    return EVENTS.labels(label_safe(department, DEPARTMENTS), label_safe(event_type, EVENT_TYPES), outcome)

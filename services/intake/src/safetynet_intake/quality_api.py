@@ -52,7 +52,7 @@ async def list_data_quality(
     status: Literal["open", "resolved", "all"] = "open",
     household_id: str | None = Query(None, max_length=100),
     limit: int = Query(200, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=2**31 - 1),
 ) -> dict[str, Any]:
     async with rt.pool.acquire() as conn:
         issues = await quality.list_issues(conn, _prefix(principal, region), check, status, household_id, limit, offset)

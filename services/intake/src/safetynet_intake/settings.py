@@ -13,12 +13,23 @@ class Settings(CoreSettings):
     max_body_bytes: int = Field(1024 * 1024, gt=0)
     batch_max_body_bytes: int = Field(64 * 1024 * 1024, gt=0)
     batch_max_lines: int = Field(10_000, ge=1)
+    # A batch is written in chunks of this many events, each chunk's insert overlapping the validation of
+    # the next (all in the request's one transaction).
+    batch_chunk_events: int = Field(1000, ge=1)
     db_pool_size: int = Field(8, ge=1)
+    # Group commit of single-event posts (see writer.py): concurrent writer tasks, and the most events
+    # one of them writes in a statement.
+    event_writers: int = Field(2, ge=1)
+    event_group_max: int = Field(500, ge=1, le=10_000)
     # Freeze start-up objects and raise the gen-0 threshold (see main._tune_gc).
     gc_tuning: bool = True
     # How long a verified API key stays trusted without touching the database; a revoked key
     # keeps working in a process for at most this long.
     api_key_cache_ttl: float = Field(30.0, ge=0)
+    # Per-client token bucket (requests per second, burst): 429 with Retry-After past it. High by default
+    # so bulk loads and benchmarks are not throttled; set per deployment.
+    rate_limit_per_second: float = Field(50_000.0, gt=0)
+    rate_limit_burst: float = Field(100_000.0, ge=1)
     # Clock skew tolerated for `occurred_at` in the future.
     future_skew_seconds: float = Field(300.0, ge=0)
     # Outbox relay: in the app's lifespan (default) or standalone via `python -m safetynet_intake.relay`.

@@ -7,10 +7,18 @@ import contextlib
 from typing import Any
 
 from aiokafka import ConsumerRecord
-from google.protobuf.message import DecodeError
 
 from safetynet_core import kafka
-from safetynet_core.contracts import CaseEventMessage, RiskAssessmentMessage, from_timestamp, now_utc
+from safetynet_core.contracts import (
+    ASSESSMENT_LEVELS,
+    CASE_EVENT_PREFIXES,
+    CaseEventMessage,
+    PoisonRecord,
+    RiskAssessmentMessage,
+    from_timestamp,
+    now_utc,
+    parse_record,
+)
 from safetynet_core.db import Database
 from safetynet_core.logging import get_logger
 from safetynet_intake import metrics
@@ -19,6 +27,7 @@ from safetynet_intake.settings import Settings
 
 log = get_logger(__name__)
 GROUP_ID = "intake-status"
+
 
 _ASSESSED = """
 update events set status = 'assessed', assessment_id = $1, assessed_at = $2
@@ -41,6 +50,11 @@ class StatusConsumer:
         self.db = db
 
     async def run(self) -> None:
+        sources = (self.settings.topic_risk_assessments, self.settings.topic_case_events)
+        await kafka.ensure_topics(self.settings, [self.settings.dlq_topic(t, GROUP_ID) for t in sources])
+        producer = kafka.make_producer(self.settings)
+        await producer.start()
+        dead_letters = kafka.DeadLetters(producer, self.settings, GROUP_ID)
         consumer = kafka.make_consumer(
             self.settings,
             group_id(self.settings),
@@ -53,27 +67,29 @@ class StatusConsumer:
                 batches = await consumer.getmany(timeout_ms=1000, max_records=500)
                 records = [r for batch in batches.values() for r in batch]
                 if records:
-                    await self.apply(records)
+                    await self.apply(records, dead_letters)
                     await consumer.commit()
         finally:
             with contextlib.suppress(Exception):
                 await consumer.stop()
+            with contextlib.suppress(Exception):
+                await producer.stop()
 
-    async def apply(self, records: list[ConsumerRecord]) -> None:
+    async def apply(self, records: list[ConsumerRecord], dead_letters: kafka.DeadLetters) -> None:
         assessed: list[tuple[Any, ...]] = []
         cases: list[tuple[str, str]] = []
         for record in records:
             try:
                 if record.topic == self.settings.topic_risk_assessments:
-                    message = RiskAssessmentMessage.FromString(record.value)
+                    message = _decode(RiskAssessmentMessage, record.value, message_type="level")
                     at = from_timestamp(message.assessed_at) if message.HasField("assessed_at") else now_utc()
                     assessed.append((message.assessment_id, at, list(message.event_ids), message.household_id))
                 else:
-                    case = CaseEventMessage.FromString(record.value)
+                    case = _decode(CaseEventMessage, record.value, message_type="name")
                     if case.case_id:
                         cases.append((case.case_id, case.household_id))
-            except DecodeError as exc:
-                log.warning("status_message_undecodable", topic=record.topic, offset=record.offset, error=str(exc))
+            except PoisonRecord as exc:
+                await dead_letters.send(record, exc.reason, str(exc))
         pool = await self.db.pool()
         async with pool.acquire() as conn, conn.transaction():
             if assessed:
@@ -82,3 +98,16 @@ class StatusConsumer:
                 await conn.executemany(_CASE, cases)
         metrics.STATUS_UPDATES.labels("risk_assessments").inc(len(assessed))
         metrics.STATUS_UPDATES.labels("case_events").inc(len(cases))
+
+
+def _known(message_type: str, value: str) -> bool:
+    return value in ASSESSMENT_LEVELS if message_type == "level" else value.startswith(CASE_EVENT_PREFIXES)
+
+
+def _decode(cls: type[Any], value: bytes | None, message_type: str) -> Any:
+    """Parse a record; PoisonRecord when it is not protobuf, from a newer schema, or of an unknown type."""
+    message = parse_record(cls, value)
+    kind = getattr(message, message_type)
+    if not _known(message_type, kind):
+        raise PoisonRecord("unknown_type", f"unknown {message_type} {kind[:60]!r}")
+    return message

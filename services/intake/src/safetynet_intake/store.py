@@ -3,15 +3,19 @@ one transaction (INSERT ... SELECT FROM unnest with data-modifying CTEs: one rou
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 import asyncpg
 import orjson
+from google.protobuf.timestamp_pb2 import Timestamp
 
-from safetynet_core.contracts import to_timestamp
 from safetynet_core.settings import CoreSettings
 from safetynet_intake.clients import ApiClient
 from safetynet_intake.messages import department_event_message, masked_members, registry_record_message
@@ -41,24 +45,29 @@ async def create_request_pool(settings: CoreSettings, schema: str, size: int) ->
 
 _INSERT_EVENTS = """
 with incoming as (
-    select * from unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::timestamptz[],
-                         $9::text[], $10::text[], $11::bytea[])
-        with ordinality as t(event_id, type, household_id, member_id, reference, occurred_at, body_hash,
-                             payload, value, ord)
+    select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                         $8::timestamptz[], $9::timestamptz[], $10::text[], $11::text[], $12::bytea[])
+        with ordinality as t(client_id, department, event_id, type, household_id, member_id, reference,
+                             occurred_at, received_at, body_hash, payload, value, ord)
 ), inserted as (
     insert into events (client_id, department, event_id, type, household_id, member_id, reference,
                         occurred_at, received_at, body_hash, payload)
-    select $1, $2, event_id, type, household_id, member_id, reference, occurred_at, $12, body_hash,
-           payload::jsonb
+    select client_id, department, event_id, type, household_id, member_id, reference, occurred_at,
+           received_at, body_hash, payload::jsonb
     from incoming order by ord
     on conflict (client_id, event_id) do nothing
-    returning event_id
+    returning client_id, event_id
 ), queued as (
     insert into outbox (topic, key, value, client_id, event_id, created_at)
-    select $13, i.household_id, i.value, $1, i.event_id, $12
-    from incoming i join inserted using (event_id) order by i.ord
+    select $13, i.household_id, i.value, i.client_id, i.event_id, i.received_at
+    from incoming i join inserted using (client_id, event_id) order by i.ord
 )
-select event_id from inserted
+select client_id, event_id from inserted
+"""
+
+_STORED_HASHES = """
+select client_id, event_id, body_hash from events
+where (client_id, event_id) in (select * from unnest($1::text[], $2::text[]))
 """
 
 _UPSERT_HOUSEHOLDS = """
@@ -90,68 +99,119 @@ select household_id from changed
 """
 
 
-@dataclass
-class EventOutcome:
-    """What became of each event id in a write: new, an exact repeat, or a different body under a used id."""
+class Outcome(StrEnum):
+    """What became of one posted event: new, an exact repeat, or a different body under a used id."""
 
-    accepted: list[str] = field(default_factory=list)
-    duplicates: list[str] = field(default_factory=list)
-    conflicts: list[str] = field(default_factory=list)
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"
+    CONFLICT = "conflict"
 
 
-async def store_events(
-    conn: asyncpg.Connection,
-    client: ApiClient,
-    events: list[ValidEvent],
-    topic: str,
-    received_at: datetime,
-    notify: bool,
-) -> EventOutcome:
-    """Insert new events and their outbox rows in one transaction; classify the others by body hash.
-    `events` must not repeat an event id (the caller dedupes a batch first)."""
-    columns: list[list[Any]] = [[] for _ in range(9)]
-    received_ts = to_timestamp(received_at)
-    for event in events:
-        e = event.envelope
-        row = (
+@dataclass(frozen=True, slots=True)
+class EventRow:
+    """An event ready to write: the client that posted it, when, and its outbox value."""
+
+    client: ApiClient
+    event: ValidEvent
+    received_at: datetime
+    message: bytes
+
+    @classmethod
+    def build(cls, client: ApiClient, event: ValidEvent, received_at: datetime, received_ts: Timestamp) -> EventRow:
+        return cls(client, event, received_at, department_event_message(client, event, received_ts))
+
+
+async def write_events(conn: asyncpg.Connection, rows: Sequence[EventRow], topic: str, notify: bool) -> list[Outcome]:
+    """Insert new events with their outbox rows in one statement (hence one transaction and one round trip)
+    and classify the rest by body hash; one outcome per row, in order. Rows may come from several clients
+    and may repeat a (client, event id): the first is written, later ones are classified against it."""
+    columns: list[list[Any]] = [[] for _ in range(12)]
+    first_of: dict[tuple[str, str], int] = {}
+    repeats: list[int] = []
+    for index, row in enumerate(rows):
+        client, event, e = row.client, row.event, row.event.envelope
+        key = (client.client_id, e.event_id)
+        if key in first_of:
+            repeats.append(index)
+            continue
+        first_of[key] = index
+        values = (
+            client.client_id,
+            client.department,
             e.event_id,
             e.type.value,
             e.household_id,
             e.member_id,
             e.reference,
             e.occurred_at,
+            row.received_at,
             event.body_hash,
             orjson.dumps(event.payload).decode(),
-            department_event_message(client, event, received_ts),
+            row.message,
         )
-        for column, value in zip(columns, row, strict=True):
+        for column, value in zip(columns, values, strict=True):
             column.append(value)
-    # One statement, hence one transaction and one round trip: events and outbox rows commit together.
-    rows = await conn.fetch(_INSERT_EVENTS, client.client_id, client.department, *columns, received_at, topic)
-    outcome = EventOutcome(accepted=[r["event_id"] for r in rows])
-    if len(rows) < len(events):
-        await _classify_repeats(conn, client, events, set(outcome.accepted), outcome)
-    if notify and rows:
+    inserted = await conn.fetch(_INSERT_EVENTS, *columns, topic)
+    outcomes = [Outcome.CONFLICT] * len(rows)
+    for record in inserted:
+        outcomes[first_of.pop((record["client_id"], record["event_id"]))] = Outcome.ACCEPTED
+    repeats.extend(first_of.values())  # written before by an earlier request
+    if repeats:
+        await _classify_repeats(conn, rows, repeats, outcomes)
+    if notify and inserted:
         await conn.execute("select pg_notify($1, '')", OUTBOX_CHANNEL)
-    return outcome
+    return outcomes
 
 
 async def _classify_repeats(
-    conn: asyncpg.Connection,
-    client: ApiClient,
-    events: list[ValidEvent],
-    accepted: set[str],
-    outcome: EventOutcome,
+    conn: asyncpg.Connection, rows: Sequence[EventRow], repeats: list[int], outcomes: list[Outcome]
 ) -> None:
-    repeats = {e.envelope.event_id: e.body_hash for e in events if e.envelope.event_id not in accepted}
+    """Rows not inserted are duplicates when the stored body hash matches theirs, else conflicts."""
     stored = await conn.fetch(
-        "select event_id, body_hash from events where client_id = $1 and event_id = any($2::text[])",
-        client.client_id,
-        list(repeats),
+        _STORED_HASHES,
+        [rows[i].client.client_id for i in repeats],
+        [rows[i].event.envelope.event_id for i in repeats],
     )
-    for row in stored:
-        target = outcome.duplicates if row["body_hash"] == repeats[row["event_id"]] else outcome.conflicts
-        target.append(row["event_id"])
+    hashes = {(r["client_id"], r["event_id"]): r["body_hash"] for r in stored}
+    for index in repeats:
+        row = rows[index]
+        if hashes.get((row.client.client_id, row.event.envelope.event_id)) == row.event.body_hash:
+            outcomes[index] = Outcome.DUPLICATE
+
+
+class PipelinedWrites:
+    """One request's events written chunk by chunk inside the caller's transaction, each chunk's statement
+    running on the server while the caller validates the next one (one statement in flight at a time).
+    Use as an async context manager so nothing is left in flight when the transaction ends."""
+
+    def __init__(self, conn: asyncpg.Connection, topic: str, notify: bool) -> None:
+        self._conn = conn
+        self._topic = topic
+        self._notify = notify
+        self._in_flight: asyncio.Task[list[Outcome]] | None = None
+        self.outcomes: list[Outcome] = []
+
+    async def __aenter__(self) -> PipelinedWrites:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if exc_info[0] is None:
+            await self.wait()
+        elif self._in_flight is not None:
+            with contextlib.suppress(Exception):  # the caller's error is the one to report
+                await self._in_flight
+
+    async def submit(self, rows: Sequence[EventRow]) -> None:
+        await self.wait()
+        self._in_flight = asyncio.create_task(write_events(self._conn, rows, self._topic, self._notify))
+        await asyncio.sleep(0)  # the task sends its statement before the caller goes back to work
+
+    async def wait(self) -> list[Outcome]:
+        """All outcomes so far, in submission order, once the chunk in flight is written."""
+        if self._in_flight is not None:
+            task, self._in_flight = self._in_flight, None
+            self.outcomes.extend(await task)
+        return self.outcomes
 
 
 async def store_households(

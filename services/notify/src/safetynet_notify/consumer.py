@@ -13,11 +13,12 @@ from jinja2 import TemplateError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from safetynet_core import kafka
+from safetynet_core.contracts import PoisonRecord
 from safetynet_core.db import Database
 from safetynet_core.logging import get_logger
 from safetynet_notify import exchange, metrics, store
 from safetynet_notify.directory import Recipient, resolve_recipients
-from safetynet_notify.events import EVENT_NAMES, CaseEvent, PoisonEvent, decode, webhook_payload
+from safetynet_notify.events import EVENT_NAMES, CaseEvent, decode, webhook_payload
 from safetynet_notify.render import LOCALES, Renderer, normalize_locale
 from safetynet_notify.settings import Settings
 
@@ -152,8 +153,8 @@ class CaseEventConsumer:
         for record in records:
             try:
                 event = decode(record.value)
-            except PoisonEvent as exc:
-                await self._poison(dead_letters, record, "invalid", str(exc))
+            except PoisonRecord as exc:
+                await self._poison(dead_letters, record, exc.reason, str(exc))
                 continue
             if event.name not in EVENT_NAMES:
                 log.info("case_event_ignored", name=event.name[:50], event_key=event.event_key)

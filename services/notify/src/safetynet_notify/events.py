@@ -7,8 +7,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from google.protobuf.message import DecodeError
-
 from safetynet_core import contracts
 from safetynet_core.logging import mask_id_numbers
 
@@ -31,10 +29,6 @@ _SENSITIVE_KEY = re.compile(
     r"hospital|disabilit|name|address|members?$",
     re.IGNORECASE,
 )
-
-
-class PoisonEvent(ValueError):
-    """The record cannot be a case event: undecodable or missing what notify needs."""
 
 
 @dataclass(frozen=True)
@@ -84,18 +78,17 @@ def sanitize(value: Any) -> Any:
 
 
 def decode(raw: bytes | None) -> CaseEvent:
-    """Parse and validate one record value; raises PoisonEvent."""
+    """Parse and validate one record value; raises PoisonRecord."""
     if not raw:
-        raise PoisonEvent("empty record")
-    try:
-        msg = contracts.CaseEventMessage.FromString(raw)
-    except DecodeError as exc:
-        raise PoisonEvent(f"not a CaseEvent: {exc}") from exc
+        raise contracts.PoisonRecord("undecodable", "empty record")
+    msg = contracts.parse_record(contracts.CaseEventMessage, raw)
+    if not msg.name.startswith(contracts.CASE_EVENT_PREFIXES):
+        raise contracts.PoisonRecord("unknown_type", f"unknown case event {msg.name[:60]!r}")
     missing = [f for f in ("event_key", "name", "case_id", "region_code") if not getattr(msg, f)]
     if missing:
-        raise PoisonEvent(f"missing fields: {', '.join(missing)}")
+        raise contracts.PoisonRecord("invalid", f"missing fields: {', '.join(missing)}")
     if not msg.HasField("occurred_at"):
-        raise PoisonEvent("missing fields: occurred_at")
+        raise contracts.PoisonRecord("invalid", "missing fields: occurred_at")
     task: TaskInfo | None = None
     if msg.HasField("task"):
         t = msg.task
@@ -110,7 +103,7 @@ def decode(raw: bytes | None) -> CaseEvent:
             department=t.department or None,
         )
     elif msg.name in TASK_EVENTS:
-        raise PoisonEvent(f"{msg.name} without a task")
+        raise contracts.PoisonRecord("invalid", f"{msg.name} without a task")
     return CaseEvent(
         event_key=msg.event_key,
         name=msg.name,

@@ -93,7 +93,9 @@ async def pull_changes(
     purpose: str,
     principal: CurrentPrincipal,
     db: Db,
-    since: int = Query(0, ge=0, description="cursor: the last change_id already received (0 = from the start)"),
+    since: int = Query(
+        0, ge=0, le=2**63 - 1, description="cursor: the last change_id already received (0 = from the start)"
+    ),
     region: str | None = Query(None, max_length=12, pattern=r"^\d+$"),
     limit: int = Query(500, ge=1, le=5000),
 ) -> dict[str, Any]:

@@ -24,13 +24,13 @@ from aiokafka import (
 )
 
 from safetynet_core import kafka
-from safetynet_core.contracts import now_utc
+from safetynet_core.contracts import PoisonRecord, now_utc
 from safetynet_core.db import Database, raw_transaction
 from safetynet_core.logging import configure_logging, get_logger
 from safetynet_core.policy import Policy, cached_policy
 from safetynet_risk import metrics, store
 from safetynet_risk.info import SERVICE
-from safetynet_risk.messages import Incoming, Poison, assessment_message, decode
+from safetynet_risk.messages import Incoming, assessment_message, decode
 from safetynet_risk.settings import Settings
 
 log = get_logger(__name__)
@@ -74,14 +74,12 @@ class RiskConsumer:
         if self._fault is not None:
             await self._fault(stage)
 
-    async def _decode_all(
-        self, records: Sequence[ConsumerRecord], dead_letters: kafka.DeadLetters
-    ) -> list[Incoming]:
+    async def _decode_all(self, records: Sequence[ConsumerRecord], dead_letters: kafka.DeadLetters) -> list[Incoming]:
         incoming = []
         for record in records:
             try:
                 incoming.append(decode(record.value))
-            except Poison as poison:
+            except PoisonRecord as poison:
                 await dead_letters.send(record, poison.reason, str(poison))
                 metrics.DEAD_LETTERS.labels(poison.reason).inc()
                 metrics.EVENTS.labels("dead_lettered").inc()
@@ -91,15 +89,19 @@ class RiskConsumer:
         """Send assessments (keyed by household), wait for acks, then mark them published."""
         if not rows:
             return
-        sent = [
-            await producer.send(
-                self._settings.topic_risk_assessments,
-                value=assessment_message(row),
-                key=row["household_id"].encode(),
-            )
-            for row in rows
-        ]
-        await asyncio.gather(*sent)
+
+        async def send_all() -> None:
+            sent = [
+                await producer.send(
+                    self._settings.topic_risk_assessments,
+                    value=assessment_message(row),
+                    key=row["household_id"].encode(),
+                )
+                for row in rows
+            ]
+            await asyncio.gather(*sent)
+
+        await asyncio.wait_for(send_all(), self._settings.publish_timeout_seconds)
         async with raw_transaction(self._db) as conn:
             await store.mark_published(conn, [row["assessment_id"] for row in rows])
         metrics.PUBLISHED.inc(len(rows))
@@ -161,9 +163,7 @@ class RiskConsumer:
         for tp in consumer.assignment():
             highwater = consumer.highwater(tp)
             if highwater is not None:
-                metrics.CONSUMER_LAG.labels(str(tp.partition)).set(
-                    max(highwater - await consumer.position(tp), 0)
-                )
+                metrics.CONSUMER_LAG.labels(str(tp.partition)).set(max(highwater - await consumer.position(tp), 0))
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Consume until cancelled (or `stop` is set).
@@ -175,9 +175,7 @@ class RiskConsumer:
         the topic and the order of offset commits hold. A failed publish stops the consumer (the batch is
         redelivered and its assessments swept out by `publish_backlog` on the next start)."""
         settings = self._settings
-        consumer = kafka.make_consumer(
-            settings, settings.consumer_group, max_poll_records=settings.consume_batch
-        )
+        consumer = kafka.make_consumer(settings, settings.consumer_group, max_poll_records=settings.consume_batch)
         consumer.subscribe([settings.topic_household_events], listener=_Rebalance(self.drain))
         producer = kafka.make_producer(settings)
         await producer.start()
@@ -209,9 +207,7 @@ class RiskConsumer:
                     await self._hook("after_db_commit")
                     if publishing is not None:
                         await publishing
-                    publishing = asyncio.create_task(
-                        self._finish(consumer, producer, records, outcome, started)
-                    )
+                    publishing = asyncio.create_task(self._finish(consumer, producer, records, outcome, started))
                     self._publishing = publishing
                 await self._record_lag(consumer)
             if publishing is not None:

@@ -10,7 +10,6 @@ from datetime import datetime
 from typing import Any
 
 from google.protobuf import struct_pb2
-from google.protobuf.message import DecodeError
 from pydantic import ValidationError
 
 from safetynet.v1 import household_events_pb2 as hpb
@@ -20,8 +19,10 @@ from safetynet_core.contracts import (
     SCHEMA_VERSION,
     EventType,
     HouseholdEvent,
+    PoisonRecord,
     from_timestamp,
     now_utc,
+    parse_record,
     to_struct,
     to_timestamp,
 )
@@ -34,14 +35,6 @@ LABOUR_CAPACITY = {
     hpb.LABOUR_CAPACITY_PARTIAL: "partial",
     hpb.LABOUR_CAPACITY_NONE: "none",
 }
-
-
-class Poison(Exception):
-    """A record the risk consumer cannot use; `reason` is a bounded metrics label."""
-
-    def __init__(self, reason: str, error: str) -> None:
-        super().__init__(error)
-        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -93,11 +86,11 @@ EVENT_TYPES: dict[str, EventType] = {event_type.value: event_type for event_type
 def _registry(message: Any, household_id: str, recorded_at: datetime) -> RegistryRecord:
     record = message.registry_record
     if not REGION_CODE.match(record.region_code):
-        raise Poison("invalid_record", "region_code must be 12 digits")
+        raise PoisonRecord("invalid_record", "region_code must be 12 digits")
     if record.poverty_status not in POVERTY_STATUS:
-        raise Poison("invalid_record", "poverty_status must be lifted or general")
+        raise PoisonRecord("invalid_record", "poverty_status must be lifted or general")
     if not record.members or record.annual_net_income_cny < 0:
-        raise Poison("invalid_record", "a record needs members and a non-negative income")
+        raise PoisonRecord("invalid_record", "a record needs members and a non-negative income")
     return RegistryRecord(
         household_id=household_id,
         region_code=record.region_code,
@@ -112,33 +105,29 @@ def _registry(message: Any, household_id: str, recorded_at: datetime) -> Registr
 
 
 def decode(value: bytes | None) -> Incoming:
-    """Parse and validate one household-events record; raises Poison with a reason label."""
-    message = HouseholdEvent()
-    try:
-        message.ParseFromString(value or b"")
-    except DecodeError as exc:
-        raise Poison("undecodable", f"not a HouseholdEvent: {exc}") from exc
+    """Parse and validate one household-events record; raises PoisonRecord with a reason label."""
+    message = parse_record(HouseholdEvent, value)
     if message.schema_version != SCHEMA_VERSION:
-        raise Poison("schema_version", f"unknown schema_version {message.schema_version}")
+        raise PoisonRecord("schema_version", f"unknown schema_version {message.schema_version}")
     if not message.event_id or not message.household_id:
-        raise Poison("undecodable", "event_id and household_id are required")
+        raise PoisonRecord("undecodable", "event_id and household_id are required")
     occurred_at = from_timestamp(message.occurred_at) if message.HasField("occurred_at") else now_utc()
     body = message.WhichOneof("body")
     if body == "registry_record":
         registry = _registry(message, message.household_id, occurred_at)
         return Incoming(message.household_id, message.event_id, registry=registry)
     if body != "department_event":
-        raise Poison("undecodable", "the message has no body")
+        raise PoisonRecord("undecodable", "the message has no body")
     event = message.department_event
     event_type = EVENT_TYPES.get(event.type)
     if event_type is None:
-        raise Poison("unknown_type", f"unknown event type {event.type[:60]!r}")
+        raise PoisonRecord("unknown_type", f"unknown event type {event.type[:60]!r}")
     try:
         payload = PAYLOAD_MODELS[event_type].model_validate(struct_dict(event.payload)).model_dump(mode="json")
     except ValidationError as exc:
-        raise Poison("invalid_payload", f"{event.type} payload: {exc.errors(include_input=False)}") from exc
+        raise PoisonRecord("invalid_payload", f"{event.type} payload: {exc.errors(include_input=False)}") from exc
     except ValueError as exc:
-        raise Poison("invalid_payload", f"{event.type} payload: {exc}") from exc
+        raise PoisonRecord("invalid_payload", f"{event.type} payload: {exc}") from exc
     fact = StoredFact(
         event_id=message.event_id,
         type=event.type,

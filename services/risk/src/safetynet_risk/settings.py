@@ -11,3 +11,6 @@ class Settings(CoreSettings):
     consumer_enabled: bool = True
     consume_batch: int = Field(1000, ge=1, le=20_000)
     consume_timeout_ms: int = Field(500, ge=10)
+    # A publish not acknowledged in this long fails the consumer, which restarts with a fresh producer
+    # (an idempotent aiokafka producer can wait forever after the broker restarted).
+    publish_timeout_seconds: float = Field(60.0, gt=0)

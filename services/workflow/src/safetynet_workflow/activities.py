@@ -14,6 +14,7 @@ from safetynet_core.logging import get_logger
 from safetynet_core.policy import cached_policy
 from safetynet_workflow.cases import case_input, search_attributes
 from safetynet_workflow.events import publish
+from safetynet_workflow.ledger_api import record_inspection_finding
 from safetynet_workflow.metrics import observe
 from safetynet_workflow.models import (
     CASE_WORKFLOW,
@@ -50,7 +51,9 @@ class WorkflowActivities:
 
     @activity.defn(name=REOPEN_ACTIVITY)
     async def reopen_case(self, request: ReopenRequest) -> str:
-        """Start a new run of the household's case under the same case id (a failed inspection)."""
+        """Start a new run of the household's case under the same case id (a failed inspection), and
+        put the finding in the rectification ledger."""
+        await record_inspection_finding(self.client, self.settings, request)
         facts = await self.store.reopen_facts(request.case_id)
         if facts is None:
             return "unknown case"

@@ -58,8 +58,10 @@ async def create_user(
     department: str | None = None,
     email: str | None = None,
     phone: str | None = None,
+    grid_id: str | None = None,
 ) -> None:
-    """Create or replace a user (role and region checked; the password stored as an argon2 hash)."""
+    """Create or replace a user (role and region checked; the password stored as an argon2 hash).
+    `grid_id` names the grid a grid worker serves (their inbox is that grid's tasks)."""
     _check(role, region, department)
     db = Database(settings, settings.db_schema or SERVICE.schema)
     try:
@@ -72,6 +74,7 @@ async def create_user(
                 "department": department,
                 "email": email,
                 "phone": phone,
+                "grid_id": grid_id,
                 "active": True,
             }
         )
@@ -91,6 +94,7 @@ def users_create(
     department: str | None = typer.Option(None, help="department code (department officers)"),
     email: str | None = typer.Option(None),
     phone: str | None = typer.Option(None),
+    grid: str | None = typer.Option(None, help="grid id a grid worker serves (网格)"),
 ) -> None:
     """Create (or update) a case-worker login."""
     settings = Settings()
@@ -105,6 +109,7 @@ def users_create(
                 department=department,
                 email=email,
                 phone=phone,
+                grid_id=grid,
             )
         )
     except ValueError as exc:
@@ -122,6 +127,7 @@ def users_create(
                 "role": role,
                 "region": region,
                 "department": department,
+                "grid_id": grid,
                 "notify_directory": notified,
             }
         )

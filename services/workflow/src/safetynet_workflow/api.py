@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request
-from fastapi.responses import HTMLResponse
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, Field
 from temporalio.client import WorkflowUpdateFailedError
@@ -30,8 +28,6 @@ from safetynet_workflow.reports.notify import case_notifications
 from safetynet_workflow.store import Store, case_json, task_json
 
 router = APIRouter(prefix="/v1")
-ui = APIRouter()
-UI_PAGE = Path(__file__).parent / "ui" / "index.html"
 UPDATE_ERRORS = {"FormInvalid": 422, "NotFound": 404, "Conflict": 409}
 
 
@@ -47,6 +43,9 @@ class Objection(BaseModel):
 @router.post("/auth/token", response_model=Token, tags=["auth"])
 async def token(form: Annotated[OAuth2PasswordRequestForm, Depends()], store: StoreDep, settings: SettingsDep) -> Token:
     """OAuth2 password flow: a JWT carrying role, region and department (no PII)."""
+    for field in ("username", "password"):
+        if "\x00" in getattr(form, field):
+            raise ApiError(422, "must not contain NUL (\\u0000) characters", ["body", field])
     user = await store.user(form.username)
     ok = user is not None and await asyncio.to_thread(verify_secret, user["password_hash"], form.password)
     if not ok or user is None:
@@ -67,11 +66,13 @@ async def list_tasks(
     status: Annotated[str | None, Query(pattern="^(open|claimed|done|cancelled)$")] = None,
     kind: str | None = None,
     region: str | None = None,
+    grid: Annotated[str | None, Query(max_length=100)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> dict[str, Any]:
-    """The caller's inbox: tasks inside their region prefix and for their role (or department)."""
+    """The caller's inbox: tasks inside their region prefix and for their role (or department), or
+    for a grid worker their grid's tasks; `grid` cuts the inbox by grid."""
     prefix = "" if principal.role is Role.ADMIN and not region else scoped_region(principal, region)
-    rows = await store.list_tasks(principal, prefix, status, kind, limit)
+    rows = await store.list_tasks(principal, prefix, status, kind, limit, grid)
     return {"tasks": [task_json(r) for r in rows]}
 
 
@@ -200,9 +201,3 @@ async def notices(principal: CurrentPrincipal, store: StoreDep, region: str | No
     """Running public notices: case, village, category and end date only (no personal data)."""
     prefix = "" if principal.role is Role.ADMIN and not region else scoped_region(principal, region)
     return {"notices": await store.notices(prefix, datetime.now(UTC))}
-
-
-@ui.get("/", include_in_schema=False)
-async def case_worker_ui() -> HTMLResponse:
-    """The case-worker UI (login, inbox, case page; zh-CN by default, English available)."""
-    return HTMLResponse(UI_PAGE.read_text(encoding="utf-8"))

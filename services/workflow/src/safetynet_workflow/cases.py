@@ -17,7 +17,13 @@ from temporalio.common import (
     WorkflowIDReusePolicy,
 )
 
-from safetynet_core.contracts import RiskAssessmentMessage, from_timestamp
+from safetynet_core.contracts import (
+    ASSESSMENT_LEVELS,
+    PoisonRecord,
+    RiskAssessmentMessage,
+    from_timestamp,
+    parse_record,
+)
 from safetynet_core.policy import Policy
 from safetynet_workflow.models import (
     CASE_WORKFLOW,
@@ -35,15 +41,12 @@ CASE_STEP = SearchAttributeKey.for_keyword("CaseStep")
 CASE_STATUS = SearchAttributeKey.for_keyword("CaseStatus")
 
 
-class PoisonAssessment(ValueError):
-    """The record cannot become evidence (not protobuf, or no household / region)."""
-
-
 def evidence_from(message: RiskAssessmentMessage) -> Evidence:
+    """The case's evidence from an assessment; PoisonRecord when it has no household, region or id."""
     if not message.household_id or len(message.region_code) != 12 or not message.region_code.isdigit():
-        raise PoisonAssessment("assessment needs a household_id and a 12-digit region_code")
+        raise PoisonRecord("invalid", "assessment needs a household_id and a 12-digit region_code")
     if not message.assessment_id:
-        raise PoisonAssessment("assessment needs an assessment_id")
+        raise PoisonRecord("invalid", "assessment needs an assessment_id")
     assessed_at = from_timestamp(message.assessed_at) if message.HasField("assessed_at") else datetime.now(UTC)
     return Evidence(
         assessment_id=message.assessment_id,
@@ -65,10 +68,11 @@ def evidence_from(message: RiskAssessmentMessage) -> Evidence:
 
 
 def parse_assessment(value: bytes | None) -> RiskAssessmentMessage:
-    try:
-        return RiskAssessmentMessage.FromString(value or b"")
-    except Exception as exc:  # protobuf raises DecodeError (and friends) on garbage
-        raise PoisonAssessment(f"not a RiskAssessment: {exc}") from exc
+    """A risk-assessments record; PoisonRecord when undecodable, from a newer schema or of an unknown level."""
+    message = parse_record(RiskAssessmentMessage, value)
+    if message.level not in ASSESSMENT_LEVELS:
+        raise PoisonRecord("unknown_type", f"unknown level {message.level[:60]!r}")
+    return message
 
 
 def monitoring_line(policy: Policy, region_code: str, year: int | None = None) -> float:

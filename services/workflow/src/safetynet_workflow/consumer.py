@@ -11,10 +11,12 @@ from collections import defaultdict
 from aiokafka import AIOKafkaProducer, ConsumerRecord
 from temporalio.client import Client
 
+from safetynet_core.contracts import PoisonRecord
 from safetynet_core.kafka import DeadLetters, make_consumer
 from safetynet_core.logging import get_logger
 from safetynet_core.policy import cached_policy
-from safetynet_workflow.cases import PoisonAssessment, evidence_from, open_case, parse_assessment
+from safetynet_workflow.cases import evidence_from, open_case, parse_assessment
+from safetynet_workflow.grids import GridDirectory
 from safetynet_workflow.metrics import ASSESSMENTS
 from safetynet_workflow.models import Evidence
 from safetynet_workflow.settings import Settings
@@ -25,9 +27,12 @@ log = get_logger(__name__)
 class AssessmentConsumer:
     """Turns the risk-assessments topic into case workflows."""
 
-    def __init__(self, settings: Settings, client: Client, producer: AIOKafkaProducer) -> None:
+    def __init__(
+        self, settings: Settings, client: Client, producer: AIOKafkaProducer, grids: GridDirectory | None = None
+    ) -> None:
         self.settings = settings
         self.client = client
+        self.grids = grids
         self.dead_letters = DeadLetters(producer, settings, "workflow")
         self._slots = asyncio.Semaphore(settings.consumer_concurrency)
 
@@ -59,11 +64,17 @@ class AssessmentConsumer:
                     ASSESSMENTS.labels("not_flagged").inc()
                     continue
                 evidence = evidence_from(message)
-            except PoisonAssessment as exc:
+            except PoisonRecord as exc:
                 ASSESSMENTS.labels("dead_lettered").inc()
-                await self.dead_letters.send(record, "invalid", str(exc))
+                await self.dead_letters.send(record, exc.reason, str(exc))
                 continue
             by_household[evidence.household_id].append(evidence)
+        if self.grids is not None and by_household:
+            grid_of = await self.grids.grids_of(list(by_household))
+            for household_id, grid_id in grid_of.items():
+                by_household[household_id] = [
+                    e.model_copy(update={"grid_id": grid_id}) for e in by_household[household_id]
+                ]
         await asyncio.gather(*(self._open_in_order(items) for items in by_household.values()))
 
     async def _open_in_order(self, items: list[Evidence]) -> None:

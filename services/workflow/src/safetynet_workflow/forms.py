@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from safetynet_core.auth import Department
+from safetynet_core.contracts import RiskType
 from safetynet_core.policy.workflow import WorkflowPolicy
 
 Money = float
@@ -93,6 +94,21 @@ class InspectionForm(_Form):
     findings: str = Field("", max_length=4000)
 
 
+class SweepVisitForm(_Form):
+    """A sweep (排查) visit: empty `risk_types` means no risk found; any risk becomes a grid_report."""
+
+    met_household: bool
+    risk_types: list[RiskType] = Field(default_factory=list, max_length=len(RiskType))
+    notes: str = Field("", max_length=4000)
+
+
+class RectificationForm(_Form):
+    """A ledger item closed with evidence of the rectification."""
+
+    evidence: str = Field(min_length=1, max_length=4000)
+    notes: str = Field("", max_length=4000)
+
+
 FORMS: dict[str, type[_Form]] = {
     "screen": ScreenForm,
     "home_visit": HomeVisitForm,
@@ -106,6 +122,10 @@ FORMS: dict[str, type[_Form]] = {
     "elimination_township_check": DecisionForm,
     "elimination_county_decision": DecisionForm,
     "inspection": InspectionForm,
+    "sweep_visit": SweepVisitForm,
+    "correction_review": DecisionForm,
+    "correction_approval": DecisionForm,
+    "rectification": RectificationForm,
 }
 
 MICROCREDIT_MAX_YEARS = 3

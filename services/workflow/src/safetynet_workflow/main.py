@@ -22,8 +22,11 @@ from safetynet_core.logging import configure_logging, get_logger
 from safetynet_core.policy import cached_policy
 from safetynet_core.service import supervise
 from safetynet_workflow.activities import WorkflowActivities
-from safetynet_workflow.api import router, ui
+from safetynet_workflow.api import router
+from safetynet_workflow.audit_api import router as audit_router
 from safetynet_workflow.consumer import AssessmentConsumer
+from safetynet_workflow.fieldops import FIELD_OPS_ROUTERS, FIELD_OPS_WORKFLOWS, FieldOpsActivities
+from safetynet_workflow.grids import GridDirectory
 from safetynet_workflow.info import SERVICE
 from safetynet_workflow.metrics import refresh_gauges
 from safetynet_workflow.models import INSPECTION_SAMPLER_WORKFLOW, SamplerInput
@@ -33,6 +36,7 @@ from safetynet_workflow.reports.notify import NotifyClient
 from safetynet_workflow.reports.store import ReportStore
 from safetynet_workflow.settings import Settings
 from safetynet_workflow.store import Store
+from safetynet_workflow.ui import router as ui_router
 from safetynet_workflow.workflows import WORKFLOWS
 
 log = get_logger(__name__)
@@ -100,19 +104,21 @@ def create_app(
             asyncio.create_task(supervise("gauges", lambda: _refresh_gauges(store, settings.gauge_refresh_seconds)))
         ]
         worker: Worker | None = None
+        field_ops: FieldOpsActivities | None = None
         worker_run: asyncio.Task[None] | None = None
         if settings.run_worker:
             activities = WorkflowActivities(settings, store, producer, client)
+            field_ops = FieldOpsActivities(settings, db)
             worker = Worker(
                 client,
                 task_queue=settings.workflow_task_queue,
                 workflow_runner=workflow_runner(settings),
-                workflows=WORKFLOWS,
-                activities=activities.all(),
+                workflows=[*WORKFLOWS, *FIELD_OPS_WORKFLOWS],
+                activities=[*activities.all(), *field_ops.all()],
             )
             worker_run = asyncio.create_task(worker.run())
         if settings.run_consumer:
-            consumer = AssessmentConsumer(settings, client, producer)
+            consumer = AssessmentConsumer(settings, client, producer, GridDirectory(db))
             loops.append(asyncio.create_task(supervise("assessment-consumer", consumer.run)))
             reports = ReportsConsumer(settings, db, producer)
             loops.append(asyncio.create_task(supervise("reports-consumer", reports.run)))
@@ -129,6 +135,8 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
             await producer.stop()
+            if field_ops is not None:
+                await field_ops.close()
             await app.state.notify.close()
             await db.close()
 
@@ -141,5 +149,8 @@ def create_app(
     )
     app.include_router(router)
     app.include_router(reports_router)
-    app.include_router(ui)
+    app.include_router(audit_router)
+    for field_ops_router in FIELD_OPS_ROUTERS:
+        app.include_router(field_ops_router)
+    app.include_router(ui_router)
     return app

@@ -14,6 +14,7 @@ from safetynet_core.policy.workflow import RegionLevel, WorkflowPolicy
 CASE_WORKFLOW = "CaseWorkflow"
 INSPECTION_TASK_WORKFLOW = "InspectionTaskWorkflow"
 INSPECTION_SAMPLER_WORKFLOW = "InspectionSamplerWorkflow"
+LEDGER_ITEM_WORKFLOW = "LedgerItemWorkflow"
 
 
 def case_workflow_id(household_id: str) -> str:
@@ -84,6 +85,7 @@ class Evidence(BaseModel):
     event_ids: list[str] = []
     assessed_at: datetime
     income_pc: float = 0
+    grid_id: str | None = None  # the household's grid (网格) when known: village tasks go to its worker
 
 
 class CaseInput(BaseModel):
@@ -104,6 +106,7 @@ class CaseInput(BaseModel):
     has_labour: bool | None = None
     opened_at: datetime | None = None
     search_attributes: bool = True
+    grid_id: str | None = None
     # Continue-as-new during evaluate (history stays bounded): the case and its counters carry over.
     reviews_per_run: int = Field(12, ge=1)
     carry: CaseRow | None = None
@@ -138,6 +141,7 @@ class TaskState(BaseModel):
     form: dict[str, Any] | None = None
     completed_by: str | None = None
     completed_at: datetime | None = None
+    grid_id: str | None = None
 
     @property
     def is_open(self) -> bool:
@@ -262,3 +266,21 @@ class CaseSnapshot(BaseModel):
     notice_open: bool
     stable_months: int
     reviews: int
+
+
+class LedgerInput(BaseModel):
+    """A finding (inspection, audit, report) to rectify: one ledger item with an owner task."""
+
+    item_id: str
+    source: str
+    source_ref: str
+    region_code: str
+    problem: str
+    household_id: str | None = None
+    created_by: str = "system"
+    policy: WorkflowPolicy
+
+
+def ledger_workflow_id(source: str, source_ref: str) -> str:
+    """One ledger item per finding: starting it twice is refused by Temporal."""
+    return f"ledger-{source}-{source_ref}"

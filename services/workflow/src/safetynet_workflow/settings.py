@@ -2,7 +2,7 @@
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from safetynet_core.settings import CoreSettings
 
@@ -19,3 +19,8 @@ class Settings(CoreSettings):
     temporal_search_attributes: bool = True
     workflow_sandbox: Literal["full", "passthrough", "off"] = "passthrough"
     gauge_refresh_seconds: float = Field(15, gt=0)
+    # Field operations post to intake like any department: sweep findings as `grid_report` events (a
+    # `grid` client's key), approved registry corrections as registry updates (a `rural_revitalization` key).
+    intake_url: str = "http://127.0.0.1:8001"
+    intake_grid_api_key: SecretStr | None = None
+    intake_registry_api_key: SecretStr | None = None

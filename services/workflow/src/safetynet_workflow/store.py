@@ -11,6 +11,8 @@ from sqlalchemy.dialects.postgresql import insert
 
 from safetynet_core.auth import Principal, Role
 from safetynet_core.db import Database
+from safetynet_workflow.audit import INSERT_AUDIT, audit_rows
+from safetynet_workflow.grids import grid_worker_scope
 from safetynet_workflow.models import CaseRow, Change, Entry, SampledCase, TaskState
 from safetynet_workflow.tables import cases, escalations, tasks, timeline, users
 
@@ -33,6 +35,7 @@ TASK_FIELDS = (
     "subject",
     "completed_by",
     "completed_at",
+    "grid_id",
 )
 CASE_FIELDS = (
     "case_id",
@@ -69,7 +72,20 @@ def _upsert(table: Any, key: str) -> Any:
 
 UPSERT_CASE = _upsert(cases, "case_id")
 UPSERT_TASK = _upsert(tasks, "task_id")
-INSERT_ENTRIES = insert(timeline).on_conflict_do_nothing().returning(timeline.c.event_key)
+# A local activity's writes survive a worker killed before its workflow task completed; the re-run
+# numbers entries afresh, so a key may first hold an entry that never happened: the replay overwrites
+# it. An identical replay changes nothing and is not "new".
+_entry_insert = insert(timeline)
+INSERT_ENTRIES = _entry_insert.on_conflict_do_update(
+    index_elements=[timeline.c.event_key],
+    set_={c: _entry_insert.excluded[c] for c in ("case_id", "name", "task_id", "at", "details", "published")},
+    where=(
+        timeline.c.name.is_distinct_from(_entry_insert.excluded.name)
+        | timeline.c.task_id.is_distinct_from(_entry_insert.excluded.task_id)
+        | timeline.c.at.is_distinct_from(_entry_insert.excluded.at)
+        | timeline.c.details.is_distinct_from(_entry_insert.excluded.details)
+    ),
+).returning(timeline.c.event_key)
 INSERT_ESCALATIONS = insert(escalations).on_conflict_do_nothing()
 
 
@@ -135,6 +151,8 @@ class Store:
             result = await conn.execute(INSERT_ENTRIES, rows)
             fresh = set(result.scalars().all())
             new = [e for e in change.entries if e.key in fresh]
+            if new:
+                await conn.execute(INSERT_AUDIT, audit_rows(change, new))
             escalated = [
                 _escalation_row(change, e, by_id.get(e.task_id or "")) for e in new if e.name == "task.escalated"
             ]
@@ -153,15 +171,25 @@ class Store:
                 tasks.c.role == Role.DEPARTMENT_OFFICER.value,
                 tasks.c.department == (principal.department or ""),
             )
+        if principal.role is Role.GRID_WORKER:
+            return grid_worker_scope(principal.subject)
         return tasks.c.role == principal.role.value
 
     def _visible_tasks(self, principal: Principal, prefix: str) -> Select[Any]:
         return select(tasks).where(tasks.c.region_code.startswith(prefix, autoescape=True), self._task_scope(principal))
 
     async def list_tasks(
-        self, principal: Principal, prefix: str, status: str | None, kind: str | None, limit: int
+        self,
+        principal: Principal,
+        prefix: str,
+        status: str | None,
+        kind: str | None,
+        limit: int,
+        grid: str | None = None,
     ) -> list[dict[str, Any]]:
         query = self._visible_tasks(principal, prefix)
+        if grid:
+            query = query.where(tasks.c.grid_id == grid)
         if status:
             query = query.where(tasks.c.status == status)
         else:

@@ -63,6 +63,7 @@ tasks = Table(
     Column("completed_by", String(100)),
     Column("completed_at", DateTime(timezone=True)),
     Column("version", Integer, nullable=False),
+    Column("grid_id", String(100)),
     Index("ix_tasks_inbox", "status", "role", "region_code", postgresql_ops={"region_code": "text_pattern_ops"}),
 )
 
@@ -106,4 +107,5 @@ users = Table(
     Column("phone", String(40)),
     Column("active", Boolean, nullable=False, server_default="true"),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("grid_id", String(100)),
 )

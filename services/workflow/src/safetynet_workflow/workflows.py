@@ -94,8 +94,27 @@ class TaskHost:
     def _case_row(self) -> CaseRow | None:
         return None
 
+    def _ref_for(self, tasks: list[TaskState] | tuple[TaskState, ...]) -> dict[str, Any]:
+        """What a change about `tasks` names (a workflow hosting many households' tasks overrides it)."""
+        return self._ref()
+
     def _key_prefix(self) -> str:
         return str(self._ref()["case_id"])
+
+    def _task_id(self, kind: str) -> str:
+        return f"{self._ref()['case_id']}-{kind}-{self._task_no}"
+
+    def _grid(self) -> str | None:
+        """The household's grid, if known: tasks at the policy's grid levels go to its grid worker."""
+        return None
+
+    def _route(self, task: TaskState) -> None:
+        """Grid routing: a task at a grid level goes to the household's grid worker first."""
+        grid, routing = self._grid(), self._policy.grids
+        if grid and task.level.value in routing.first_levels:
+            task.role, task.grid_id = routing.role, grid
+        elif task.role == routing.role:  # a grid worker's task for a household without a grid
+            task.role = self._policy.escalation.role_by_level.get(task.level, task.role)
 
     def _entry(
         self,
@@ -125,7 +144,7 @@ class TaskHost:
             case=self._case_row(),
             tasks=[t.model_copy() for t in tasks],
             entries=[*deferred, *entries],
-            **self._ref(),
+            **self._ref_for(tasks),
         )
         await workflow.execute_local_activity(
             PROJECT_ACTIVITY, change, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=ACTIVITY_RETRY
@@ -145,7 +164,7 @@ class TaskHost:
         self._task_no += 1
         sla = definition.sla_days * DAY
         task = TaskState(
-            task_id=f"{ref['case_id']}-{kind}-{self._task_no}",
+            task_id=self._task_id(kind),
             case_id=ref["case_id"],
             workflow_id=workflow.info().workflow_id,
             household_id=ref["household_id"],
@@ -161,6 +180,7 @@ class TaskHost:
             sla_seconds=sla,
             subject=subject or {},
         )
+        self._route(task)
         self._tasks[task.task_id] = task
         await self._emit(
             self._entry(
@@ -217,7 +237,10 @@ class TaskHost:
         ladder = self._policy.escalation.ladder
         before = {"level": task.level.value, "role": task.role, "region_code": task.region_code}
         position = ladder.index(task.level) if task.level in ladder else len(ladder) - 1
-        if position + 1 < len(ladder):
+        if task.grid_id and task.role == self._policy.grids.role:  # grid worker → the level's usual role
+            task.role = self._policy.escalation.role_by_level.get(task.level, task.role)
+            task.status, task.assignee = TaskStatus.OPEN, None
+        elif position + 1 < len(ladder):
             task.level = ladder[position + 1]
             task.role = self._policy.escalation.role_by_level.get(task.level, task.role)
             task.region_code = region_at(task.base_region, task.level)
@@ -341,6 +364,7 @@ class CaseWorkflow(TaskHost):
         self._reviews = inp.reviews
         self._side_jobs: list[asyncio.Task[None]] = []
         self._safety_net_noted = False
+        self._grid_id = inp.grid_id
         for evidence in inp.evidence:
             self._absorb(evidence)
 
@@ -358,6 +382,9 @@ class CaseWorkflow(TaskHost):
     def _case_row(self) -> CaseRow | None:
         return self._case.model_copy()
 
+    def _grid(self) -> str | None:
+        return self._grid_id
+
     # ---------------------------------------------------------------- evidence and handlers
     def _absorb(self, evidence: Evidence) -> bool:
         """Join an assessment as evidence (once); it may raise the case's severity."""
@@ -365,6 +392,7 @@ class CaseWorkflow(TaskHost):
             return False
         self._seen.add(evidence.assessment_id)
         self._evidence[evidence.assessment_id] = evidence
+        self._grid_id = evidence.grid_id or self._grid_id
         case = self._case
         if evidence.level in LEVELS and LEVELS.index(evidence.level) >= LEVELS.index(case.level or "none"):
             case.level, case.score = evidence.level, max(evidence.score, case.score)
@@ -635,6 +663,7 @@ class CaseWorkflow(TaskHost):
                     "members": self._members,
                     "has_labour": self._has_labour,
                     "opened_at": self._case.opened_at,
+                    "grid_id": self._grid_id,
                 }
             )
         )

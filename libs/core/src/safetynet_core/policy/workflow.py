@@ -7,6 +7,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from safetynet_core.policy.fieldops import GridRouting, LedgerPolicy, SweepPolicy
+
 
 class RegionLevel(StrEnum):
     VILLAGE = "village"
@@ -82,6 +84,9 @@ class WorkflowPolicy(_Frozen):
     escalation: EscalationPolicy = EscalationPolicy()
     elimination: EliminationPolicy = EliminationPolicy()
     inspection: InspectionSampling = InspectionSampling()
+    grids: GridRouting = GridRouting()
+    sweeps: SweepPolicy = SweepPolicy()
+    ledger: LedgerPolicy = LedgerPolicy()
 
     @model_validator(mode="after")
     def _required_tasks(self) -> WorkflowPolicy:

@@ -8,13 +8,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaProducer, ConsumerRecord
-from google.protobuf.message import DecodeError
 from sqlalchemy.dialects.postgresql import insert
 
-from safetynet_core.contracts import HouseholdEvent, RiskAssessmentMessage, from_timestamp
+from safetynet.v1 import household_events_pb2 as hpb
+from safetynet_core.contracts import HouseholdEvent, PoisonRecord, from_timestamp, parse_record
 from safetynet_core.db import Database
 from safetynet_core.kafka import DeadLetters, ensure_topics, make_consumer
 from safetynet_core.logging import get_logger
+from safetynet_workflow.cases import parse_assessment
 from safetynet_workflow.reports.tables import (
     report_assessed_events,
     report_assessments,
@@ -25,11 +26,13 @@ from safetynet_workflow.settings import Settings
 
 log = get_logger(__name__)
 CONSUMER = "workflow-reports"
+REGISTRY_FACTS = ("grid_id", "poverty_status", "members", "in_school", "no_labour", "income_pc")
+POVERTY_STATUS = {hpb.POVERTY_STATUS_LIFTED: "lifted", hpb.POVERTY_STATUS_GENERAL: "general"}
 
 _household = insert(report_households)
 UPSERT_HOUSEHOLD = _household.on_conflict_do_update(
     index_elements=["household_id"],
-    set_={"region_code": _household.excluded.region_code, "recorded_at": _household.excluded.recorded_at},
+    set_={c: _household.excluded[c] for c in ("region_code", "recorded_at", *REGISTRY_FACTS)},
     where=report_households.c.recorded_at <= _household.excluded.recorded_at,
 )
 INSERT_EVENT = insert(report_events).on_conflict_do_nothing()
@@ -37,12 +40,21 @@ INSERT_ASSESSMENT = insert(report_assessments).on_conflict_do_nothing()
 INSERT_ASSESSED = insert(report_assessed_events).on_conflict_do_nothing()
 
 
-class Poison(ValueError):
-    """A record that cannot become a reporting row."""
-
-
 def _when(message: Any, field: str) -> datetime:
     return from_timestamp(getattr(message, field)) if message.HasField(field) else datetime.now(UTC)
+
+
+def registry_facts(record: hpb.HouseholdRecord) -> dict[str, Any]:
+    """What grid routing and sweep targeting need from a registry record (no personal data)."""
+    members = len(record.members)
+    return {
+        "grid_id": record.grid_id or None,
+        "poverty_status": POVERTY_STATUS.get(record.poverty_status),
+        "members": members,
+        "in_school": sum(1 for m in record.members if m.in_school),
+        "no_labour": members > 0 and all(m.labour_capacity == hpb.LABOUR_CAPACITY_NONE for m in record.members),
+        "income_pc": record.annual_net_income_cny / members if members else None,
+    }
 
 
 class Rows:
@@ -55,19 +67,16 @@ class Rows:
         self.assessed: list[dict[str, Any]] = []
 
     def add_household_event(self, value: bytes | None) -> None:
-        message = HouseholdEvent()
-        try:
-            message.ParseFromString(value or b"")
-        except DecodeError as exc:
-            raise Poison(f"not a HouseholdEvent: {exc}") from exc
+        message = parse_record(HouseholdEvent, value)
         if not message.event_id or not message.household_id:
-            raise Poison("household event needs event_id and household_id")
+            raise PoisonRecord("invalid", "household event needs event_id and household_id")
         body = message.WhichOneof("body")
         if body == "registry_record":
             row = {
                 "household_id": message.household_id,
                 "region_code": message.registry_record.region_code,
                 "recorded_at": _when(message, "occurred_at"),
+                **registry_facts(message.registry_record),
             }
             current = self.households.get(message.household_id)
             if current is None or current["recorded_at"] <= row["recorded_at"]:
@@ -84,15 +93,12 @@ class Rows:
                 }
             )
         else:
-            raise Poison("household event has no body")
+            raise PoisonRecord("invalid", "household event has no body")
 
     def add_assessment(self, value: bytes | None) -> None:
-        try:
-            message = RiskAssessmentMessage.FromString(value or b"")
-        except DecodeError as exc:
-            raise Poison(f"not a RiskAssessment: {exc}") from exc
+        message = parse_assessment(value)
         if not message.assessment_id or not message.household_id:
-            raise Poison("assessment needs assessment_id and household_id")
+            raise PoisonRecord("invalid", "assessment needs assessment_id and household_id")
         self.assessments.append(
             {
                 "assessment_id": message.assessment_id,
@@ -155,13 +161,13 @@ class ReportsConsumer:
                     rows.add_assessment(record.value)
                 else:
                     rows.add_household_event(record.value)
-            except Poison as exc:
-                await self._dead_letter(record, str(exc))
+            except PoisonRecord as exc:
+                await self._dead_letter(record, exc)
         await rows.write(self.db)
 
-    async def _dead_letter(self, record: ConsumerRecord, error: str) -> None:
+    async def _dead_letter(self, record: ConsumerRecord, poison: PoisonRecord) -> None:
         topic = self.settings.dlq_topic(record.topic, CONSUMER)
         if topic not in self._dlq_ready:
             await ensure_topics(self.settings, [topic])
             self._dlq_ready.add(topic)
-        await self.dead_letters.send(record, "invalid", error)
+        await self.dead_letters.send(record, poison.reason, str(poison))

@@ -1,7 +1,7 @@
 """Reporting tables owned by the workflow service, filled by `ReportsConsumer` from the intake and risk
 topics (the workflow service never reads another service's tables)."""
 
-from sqlalchemy import Boolean, Column, DateTime, Float, Index, String, Table
+from sqlalchemy import Boolean, Column, DateTime, Float, Index, Integer, String, Table
 from sqlalchemy.dialects.postgresql import JSONB
 
 from safetynet_workflow.tables import metadata
@@ -12,6 +12,13 @@ report_households = Table(
     Column("household_id", String(64), primary_key=True),
     Column("region_code", String(12), nullable=False),
     Column("recorded_at", DateTime(timezone=True), nullable=False),
+    # Registry facts the sweep target rule and grid routing read (wf0003_field_ops).
+    Column("grid_id", String(100)),
+    Column("poverty_status", String(20)),
+    Column("members", Integer),
+    Column("in_school", Integer),
+    Column("no_labour", Boolean),
+    Column("income_pc", Float),
     Index("ix_report_households_region", "region_code", postgresql_ops={"region_code": "text_pattern_ops"}),
 )
 

@@ -1,0 +1,174 @@
+"""The inbox, the case page and task forms. Data comes from the JSON API's own handlers (same queries,
+same scoping, same service-layer calls); these pages only present it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import RedirectResponse, Response
+
+from safetynet_core.auth import Principal
+from safetynet_core.errors import ApiError
+from safetynet_core.policy import cached_policy
+from safetynet_core.policy.workflow import WorkflowPolicy
+from safetynet_workflow.api import claim_task, complete_task, get_case, list_tasks
+from safetynet_workflow.deps import ClientDep, SettingsDep, StoreDep
+from safetynet_workflow.models import Step
+from safetynet_workflow.settings import Settings
+from safetynet_workflow.store import Store
+from safetynet_workflow.ui.i18n import Lang, lang_of
+from safetynet_workflow.ui.render import api_error_message, error_page, page
+from safetynet_workflow.ui.session import UiPrincipal, as_bearer_request
+from safetynet_workflow.ui.taskforms import FormState, form_fields, form_state, parse_form, submitted_values
+
+router = APIRouter()
+OPEN_STATUSES = ("open", "claimed")
+VISIT_KINDS = ("home_visit", "elimination_visit")
+SORT_PATTERN = "^-?due$"
+
+
+def workflow_policy(settings: Settings) -> WorkflowPolicy:
+    return cached_policy(str(settings.policy_file)).workflow
+
+
+def task_titles(policy: WorkflowPolicy, lang: Lang) -> dict[str, str]:
+    """Task kind -> title in `lang`, from the policy."""
+    return {kind: d.title_zh if lang is Lang.ZH else d.title_en for kind, d in policy.tasks.items()}
+
+
+def is_late(task: dict[str, Any], now: datetime) -> bool:
+    due = task.get("due_at")
+    return bool(task.get("overdue")) or (isinstance(due, datetime) and due < now)
+
+
+@router.get("/")
+async def inbox(
+    request: Request,
+    principal: UiPrincipal,
+    store: StoreDep,
+    settings: SettingsDep,
+    sort: Annotated[str, Query(pattern=SORT_PATTERN)] = "due",
+) -> Response:
+    """The caller's open tasks (the API's inbox query), by due time, late ones marked."""
+    tasks = (await list_tasks(principal, store))["tasks"]
+    if sort == "-due":
+        tasks.reverse()
+    now = datetime.now(UTC)
+    rows = [{**task, "late": is_late(task, now)} for task in tasks]
+    titles = task_titles(workflow_policy(settings), lang_of(request))
+    return page(request, "inbox.html", principal=principal, tasks=rows, sort=sort, titles=titles)
+
+
+def _visit_facts(timeline: list[dict[str, Any]], kinds: dict[str, str]) -> dict[str, Any] | None:
+    """The form of the latest completed home (or elimination) visit."""
+    visits = [
+        e["details"].get("form") or {}
+        for e in timeline
+        if e["name"] == "task.completed" and kinds.get(e.get("task_id") or "") in VISIT_KINDS
+    ]
+    return visits[-1] if visits else None
+
+
+def _settled(timeline: list[dict[str, Any]], done: str | None) -> bool:
+    """After completing `done`: has the case recorded what came next (else the page keeps polling)?"""
+    if not done:
+        return True
+    completed = [i for i, e in enumerate(timeline) if e["name"] == "task.completed" and e.get("task_id") == done]
+    return bool(completed) and any(e["name"] != "task.claimed" for e in timeline[completed[-1] + 1 :])
+
+
+async def case_context(
+    request: Request,
+    principal: Principal,
+    store: Store,
+    settings: Settings,
+    case_id: str,
+    *,
+    done: str | None = None,
+    states: dict[str, FormState] | None = None,
+) -> dict[str, Any]:
+    """Everything the case page shows; raises ApiError like the API (404 outside the caller's scope)."""
+    detail = await get_case(case_id, principal, store, as_bearer_request(request))
+    policy = workflow_policy(settings)
+    kinds = {t["task_id"]: t["kind"] for t in detail["tasks"]}
+    mine = [
+        {**t, "fields": form_fields(t["kind"], policy)}
+        for t in detail["tasks"]
+        if t["status"] in OPEN_STATUSES and await store.visible_task(principal, t["task_id"]) is not None
+    ]
+    steps = list(Step)
+    current = len(steps) if detail["status"] == "closed" else steps.index(Step(detail["step"]))
+    return {
+        "principal": principal,
+        "case": detail,
+        "latest": detail["assessments"][-1] if detail["assessments"] else None,
+        "visit": _visit_facts(detail["timeline"], kinds),
+        "steps": [(step.value, i < current, i == current) for i, step in enumerate(steps)],
+        "my_tasks": mine,
+        "states": states or {},
+        "kinds": kinds,
+        "titles": task_titles(policy, lang_of(request)),
+        "now": datetime.now(UTC),
+        "done": done,
+        "settled": _settled(detail["timeline"], done),
+    }
+
+
+@router.get("/cases/{case_id}")
+async def case_page(
+    case_id: str,
+    request: Request,
+    principal: UiPrincipal,
+    store: StoreDep,
+    settings: SettingsDep,
+    done: Annotated[str | None, Query(max_length=200)] = None,
+    partial: bool = False,
+) -> Response:
+    """The case; `partial` gives only its live part (the page polls it while a completion settles)."""
+    try:
+        context = await case_context(request, principal, store, settings, case_id, done=done)
+    except ApiError as exc:
+        return error_page(request, exc.status, api_error_message(exc.body))
+    return page(request, "case_live.html" if partial else "case.html", **context)
+
+
+def _case_url(case_id: str, **params: str) -> str:
+    query = "&".join(f"{k}={quote(v, safe='')}" for k, v in params.items())
+    return f"/cases/{quote(case_id, safe='')}" + (f"?{query}" if query else "")
+
+
+@router.post("/tasks/{task_id}/claim")
+async def claim(task_id: str, request: Request, principal: UiPrincipal, store: StoreDep, client: ClientDep) -> Response:
+    try:
+        task = await claim_task(task_id, principal, store, client)
+    except ApiError as exc:
+        return error_page(request, exc.status, api_error_message(exc.body))
+    return RedirectResponse(_case_url(task["case_id"]), status_code=303)
+
+
+@router.post("/tasks/{task_id}/complete")
+async def complete(
+    task_id: str,
+    request: Request,
+    principal: UiPrincipal,
+    store: StoreDep,
+    client: ClientDep,
+    settings: SettingsDep,
+) -> Response:
+    """Complete a task with its HTML form, through the API's own completion (the workflow validates it
+    with forms.py); a rejected form comes back with each error next to its field."""
+    row = await store.visible_task(principal, task_id)
+    if row is None:
+        return error_page(request, 404, f"task {task_id} not found")
+    values = submitted_values(await request.form())
+    policy = workflow_policy(settings)
+    try:
+        await complete_task(task_id, principal, store, client, parse_form(row["kind"], policy, values))
+    except ApiError as exc:
+        state = form_state(form_fields(row["kind"], policy), values, exc.body["detail"])
+        context = await case_context(request, principal, store, settings, row["case_id"], states={task_id: state})
+        return page(request, "case.html", status_code=exc.status, **context)
+    return RedirectResponse(_case_url(row["case_id"], done=task_id), status_code=303)

@@ -1,0 +1,71 @@
+"""Page rendering: one Jinja environment (autoescaped; every printed string passes the ID-number mask,
+so no template can show a full ID number), the language's texts and formatters in every page."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
+
+from safetynet_core.logging import mask_id_numbers
+from safetynet_workflow.ui.i18n import choice_labeller, date_formatter, lang_of, translator
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+def _masked(value: Any) -> Any:
+    """Mask ID numbers in whatever a template prints (markup stays markup: masking adds no HTML)."""
+    if isinstance(value, Markup):
+        return Markup(mask_id_numbers(str(value)))
+    return mask_id_numbers(value) if isinstance(value, str) else value
+
+
+def _compact(value: Any, skip: tuple[str, ...] = ()) -> str:
+    """A dict or list as short readable text (timeline details), without the `skip` keys."""
+    if isinstance(value, dict):
+        shown = {k: v for k, v in value.items() if k not in skip and v not in (None, "", [], {})}
+        return "; ".join(f"{k}: {_compact(v)}" for k, v in shown.items())
+    if isinstance(value, list):
+        return ", ".join(_compact(v) for v in value)
+    return json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else value
+
+
+environment = Environment(
+    loader=FileSystemLoader(TEMPLATES),
+    autoescape=select_autoescape(default=True, default_for_string=True),
+    finalize=_masked,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+environment.filters["compact"] = _compact
+
+
+def page(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    """Render `template` in the caller's language."""
+    lang = lang_of(request)
+    t = translator(lang)
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    html = environment.get_template(template).render(
+        request=request,
+        lang=lang,
+        t=t,
+        choice=choice_labeller(t),
+        dt=date_formatter(lang),
+        here=here,
+        **context,
+    )
+    return HTMLResponse(html, status_code=status_code)
+
+
+def error_page(request: Request, status_code: int, message: str) -> HTMLResponse:
+    """A refused or failed page request, in the page's language (the API's message as detail)."""
+    return page(request, "error.html", status_code=status_code, message=message)
+
+
+def api_error_message(body: dict[str, Any]) -> str:
+    return "; ".join(str(d.get("msg", "")) for d in body.get("detail", []))

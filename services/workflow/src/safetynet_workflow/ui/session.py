@@ -1,0 +1,64 @@
+"""The UI's session: the same JWT the API issues, kept in an httpOnly SameSite=Lax cookie. A page
+request without a valid one is sent to the login page."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import Depends, HTTPException, Request, Response
+
+from safetynet_core.auth import AuthError, Principal, verify_token
+from safetynet_core.web import app_settings
+
+SESSION_COOKIE = "safetynet_session"
+
+
+def safe_next(target: str | None) -> str:
+    """A local path to return to after login or a language switch (never another site)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+def session_token(request: Request) -> str | None:
+    return request.cookies.get(SESSION_COOKIE) or None
+
+
+def ui_principal(request: Request) -> Principal:
+    """The logged-in case worker, or a 303 to the login page that returns here afterwards."""
+    token = session_token(request)
+    if token:
+        try:
+            return verify_token(app_settings(request), token)
+        except AuthError:
+            pass
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    raise HTTPException(303, "login required", headers={"Location": f"/login?next={quote(here, safe='')}"})
+
+
+UiPrincipal = Annotated[Principal, Depends(ui_principal)]
+
+
+def start_session(response: Response, request: Request, token: str, max_age: int) -> None:
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=max_age,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
+
+
+def end_session(response: Response) -> None:
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")
+
+
+def as_bearer_request(request: Request) -> Request:
+    """This request as the JSON API sees a caller: the session token as `Authorization: Bearer`, so
+    API code that passes the caller's token on (notify) works unchanged."""
+    headers = [(k, v) for k, v in request.scope["headers"] if k != b"authorization"]
+    headers.append((b"authorization", f"Bearer {session_token(request) or ''}".encode()))
+    return Request({**request.scope, "headers": headers}, request.receive)

@@ -1,0 +1,86 @@
+"""Shared pieces of the security suite: regions, users, credentials, a running service, the route walk."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import httpx
+
+from safetynet_core.auth import Principal, Role, issue_token
+from safetynet_core.settings import CoreSettings
+from safetynet_core.testing import unique
+from safetynet_intake.clients import create_client
+
+VILLAGE, OTHER_VILLAGE, OTHER_COUNTY_VILLAGE = "610327100201", "610327100202", "610328100201"
+PASSWORD = "a long test password 1"
+# username -> (role, region): the same roles on both sides of a region boundary
+USERS = {
+    "cadre": ("village_cadre", VILLAGE),
+    "stranger": ("village_cadre", OTHER_VILLAGE),
+    "county": ("county_officer", VILLAGE[:6]),
+    "far_county": ("county_officer", OTHER_COUNTY_VILLAGE[:6]),
+}
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def token_for(settings: CoreSettings, role: str, region: str, department: str | None = None) -> dict[str, str]:
+    """A case-worker JWT signed with the shared secret (what POST /v1/auth/token issues)."""
+    return bearer(
+        issue_token(settings, Principal(subject=unique("u"), role=Role(role), region=region, department=department))
+    )
+
+
+@dataclass
+class Running:
+    """One service served in-process: its URL, settings, an HTTP client and a connection to its schema."""
+
+    url: str
+    settings: Any
+    http: httpx.AsyncClient
+    db: asyncpg.Connection
+
+    async def intake_key(self, department: str, event_types: list[str] | None = None) -> dict[str, str]:
+        _, api_key = await create_client(self.db, department, f"security {department}", event_types)
+        return bearer(api_key)
+
+    async def login(self, username: str) -> dict[str, str]:
+        response = await self.http.post("/v1/auth/token", data={"username": username, "password": PASSWORD})
+        assert response.status_code == 200, response.text
+        return bearer(response.json()["access_token"])
+
+
+# Routes anyone may call: liveness, readiness, metrics, the API docs and schema.
+OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/docs", "/openapi.json"})
+
+
+def operations(schema: dict[str, Any]) -> list[tuple[str, str]]:
+    """(method, path) of every operation in an OpenAPI schema, path parameters filled with a dummy."""
+    found = []
+    for path, item in schema["paths"].items():
+        concrete = path
+        for name in [p.split("}")[0] for p in path.split("{")[1:]]:
+            concrete = concrete.replace("{" + name + "}", "x1")
+        found += [(method.upper(), concrete) for method in item if method in ("get", "post", "put", "patch", "delete")]
+    return found
+
+
+async def assert_every_route_needs_credentials(http: httpx.AsyncClient, public: frozenset[str] = frozenset()) -> int:
+    """Walk /openapi.json: each operation answers 401 in the error shape with no or a bad credential.
+    Returns how many operations were checked."""
+    schema = (await http.get("/openapi.json")).json()
+    checked = operations(schema)
+    assert checked, "the schema lists no operations"
+    for method, path in checked:
+        if path in OPEN_PATHS | public:
+            continue
+        for headers in ({}, {"Authorization": "Bearer not-a-credential"}, {"Authorization": "Basic eDp5"}):
+            response = await http.request(method, path, headers=headers)
+            assert response.status_code == 401, (method, path, headers, response.status_code, response.text)
+            [detail] = response.json()["detail"]
+            assert detail["loc"] == ["header", "Authorization"] and detail["msg"], (method, path)
+    return len(checked)
