@@ -20,10 +20,26 @@ from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
 
 from safetynet_core.errors import ApiError
-from safetynet_workflow.ui import auth_pages, case_pages, notice_pages
+from safetynet_workflow.ui import (
+    auth_pages,
+    case_pages,
+    correction_pages,
+    ledger_pages,
+    notice_pages,
+    quality_pages,
+    sweep_pages,
+)
 
 STATIC = Path(__file__).parent / "static"
-PAGE_ROUTERS = (auth_pages.router, case_pages.router, notice_pages.router)
+PAGE_ROUTERS = (
+    auth_pages.router,
+    case_pages.router,
+    notice_pages.router,
+    sweep_pages.router,
+    correction_pages.router,
+    ledger_pages.router,
+    quality_pages.router,
+)
 
 router = APIRouter(include_in_schema=False)
 for page_router in PAGE_ROUTERS:

@@ -18,8 +18,9 @@ from safetynet_workflow.api import claim_task, complete_task, get_case, list_tas
 from safetynet_workflow.deps import ClientDep, SettingsDep, StoreDep
 from safetynet_workflow.models import Step
 from safetynet_workflow.settings import Settings
-from safetynet_workflow.store import Store
+from safetynet_workflow.store import Store, task_json
 from safetynet_workflow.ui.i18n import Lang, lang_of
+from safetynet_workflow.ui.links import RECORD_PAGES, return_href, task_href
 from safetynet_workflow.ui.render import api_error_message, error_page, page
 from safetynet_workflow.ui.session import UiPrincipal, as_bearer_request
 from safetynet_workflow.ui.taskforms import FormState, form_fields, form_state, parse_form, submitted_values
@@ -146,7 +147,37 @@ async def claim(task_id: str, request: Request, principal: UiPrincipal, store: S
         task = await claim_task(task_id, principal, store, client)
     except ApiError as exc:
         return error_page(request, exc.status, api_error_message(exc.body))
-    return RedirectResponse(_case_url(task["case_id"]), status_code=303)
+    return RedirectResponse(task_href(task), status_code=303)
+
+
+def task_context(
+    request: Request, principal: Principal, settings: Settings, row: dict[str, Any], state: FormState | None = None
+) -> dict[str, Any]:
+    """A field-operations task (sweep visit, correction decision, rectification) on its own page."""
+    policy = workflow_policy(settings)
+    task = task_json(row)
+    return {
+        "principal": principal,
+        "task": {**task, "fields": form_fields(task["kind"], policy)},
+        "late": is_late(task, datetime.now(UTC)),
+        "workable": task["status"] in OPEN_STATUSES,
+        "state": state,
+        "owner": return_href(task),
+        "titles": task_titles(policy, lang_of(request)),
+    }
+
+
+@router.get("/tasks/{task_id}")
+async def task_page(
+    task_id: str, request: Request, principal: UiPrincipal, store: StoreDep, settings: SettingsDep
+) -> Response:
+    """A task of a sweep, correction or ledger item with its form; a case's task opens its case."""
+    row = await store.visible_task(principal, task_id)
+    if row is None:
+        return error_page(request, 404, f"task {task_id} not found")
+    if row["step"] not in RECORD_PAGES:
+        return RedirectResponse(task_href(row), status_code=303)
+    return page(request, "task.html", **task_context(request, principal, settings, row))
 
 
 @router.post("/tasks/{task_id}/complete")
@@ -169,6 +200,9 @@ async def complete(
         await complete_task(task_id, principal, store, client, parse_form(row["kind"], policy, values))
     except ApiError as exc:
         state = form_state(form_fields(row["kind"], policy), values, exc.body["detail"])
+        if row["step"] in RECORD_PAGES:
+            return page(request, "task.html", exc.status, **task_context(request, principal, settings, row, state))
         context = await case_context(request, principal, store, settings, row["case_id"], states={task_id: state})
         return page(request, "case.html", status_code=exc.status, **context)
-    return RedirectResponse(_case_url(row["case_id"], done=task_id), status_code=303)
+    done = return_href(row) if row["step"] in RECORD_PAGES else _case_url(row["case_id"], done=task_id)
+    return RedirectResponse(done, status_code=303)

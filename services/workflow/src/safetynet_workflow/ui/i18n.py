@@ -59,7 +59,8 @@ def translator(lang: Lang) -> Translate:
     return t
 
 
-CHOICE_GROUPS = ("choice", "category", "risk", "measure", "department", "level")
+CHOICE_GROUPS = ("choice", "category", "risk", "measure", "department", "level", "sweep_kind", "correction_field",
+                 "ledger_source")  # fmt: skip
 
 
 def choice_labeller(t: Translate) -> Callable[[str], str]:

@@ -14,6 +14,7 @@ from markupsafe import Markup
 
 from safetynet_core.logging import mask_id_numbers
 from safetynet_workflow.ui.i18n import choice_labeller, date_formatter, lang_of, translator
+from safetynet_workflow.ui.links import task_href
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -43,6 +44,7 @@ environment = Environment(
     lstrip_blocks=True,
 )
 environment.filters["compact"] = _compact
+environment.globals["task_href"] = task_href
 
 
 def page(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:

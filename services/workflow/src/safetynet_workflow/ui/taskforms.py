@@ -20,7 +20,7 @@ from safetynet_core.policy.workflow import WorkflowPolicy
 from safetynet_workflow.forms import FORMS
 
 MEASURE_ROWS = 3
-TEXTAREA_FIELDS = frozenset({"notes", "findings", "description", "evidence", "reason"})
+TEXTAREA_FIELDS = frozenset({"notes", "findings", "description", "evidence", "reason", "problem"})
 # Free-text fields whose values are known lists: the choices come from the case's policy or contracts.
 CHOICES: dict[tuple[str, str], Callable[[WorkflowPolicy], list[str]]] = {
     ("Measure", "type"): lambda policy: list(policy.measure_types),
@@ -108,12 +108,15 @@ def _spec(model: type[BaseModel], name: str, info: FieldInfo, policy: WorkflowPo
     return FieldSpec(html_name, name, widget, required)
 
 
+def model_fields(model: type[BaseModel], policy: WorkflowPolicy, skip: tuple[str, ...] = ()) -> list[FieldSpec]:
+    """The widgets of any request model's fields (except `skip`)."""
+    return [_spec(model, name, info, policy, "") for name, info in model.model_fields.items() if name not in skip]
+
+
 def form_fields(kind: str, policy: WorkflowPolicy) -> list[FieldSpec]:
     """The widgets of a task kind's form (empty when the kind has none)."""
     model = FORMS.get(kind)
-    if model is None:
-        return []
-    return [_spec(model, name, info, policy, "") for name, info in model.model_fields.items()]
+    return [] if model is None else model_fields(model, policy)
 
 
 def _number(raw: str, integer: bool) -> int | float | str:
@@ -155,7 +158,12 @@ def _parse(specs: tuple[FieldSpec, ...] | list[FieldSpec], values: FormValues) -
 
 def parse_form(kind: str, policy: WorkflowPolicy, values: FormValues) -> dict[str, Any]:
     """The JSON form of a `kind` task from submitted HTML form values."""
-    return _parse(form_fields(kind, policy), values)
+    return parse_fields(form_fields(kind, policy), values)
+
+
+def parse_fields(specs: list[FieldSpec], values: FormValues) -> dict[str, Any]:
+    """The JSON body of submitted HTML form values for these widgets."""
+    return _parse(specs, values)
 
 
 def _names(specs: list[FieldSpec] | tuple[FieldSpec, ...]) -> set[str]:
