@@ -604,7 +604,9 @@ async def run_suite(
     keep: bool = False,
 ) -> list[Result]:
     seed = seed if seed is not None else int(time.time()) % 1_000_000
-    chosen = [s for s in SCENARIOS if not only or any(o in s.name for o in only)]
+    chosen = [s for s in SCENARIOS if not only or any(o.lower() in s.name.lower() for o in only)]
+    if not chosen:
+        raise SystemExit(f"no scenario matches {only}; scenarios: {', '.join(s.name for s in SCENARIOS)}")
     per_scenario = -(-events // len(chosen))
     results: list[Result] = []
     async with chaos_stack(keep) as harness:

@@ -142,3 +142,30 @@ def test_text_the_database_cannot_store_is_a_client_error() -> None:
         assert refused.status_code == 422
         assert refused.json()["detail"][0]["loc"] == ["body"] and "NUL" in refused.json()["detail"][0]["msg"]
         assert client.get("/bug").status_code == 500
+
+
+async def test_supervise_restarts_a_loop_cancelled_from_inside_but_stops_when_cancelled() -> None:
+    import asyncio
+
+    from safetynet_core.service import supervise
+
+    runs = 0
+
+    async def dies_of_an_inner_cancel() -> None:
+        nonlocal runs
+        runs += 1
+        if runs < 3:
+            inner = asyncio.get_running_loop().create_future()
+            inner.cancel()  # as aiokafka does to its own futures when a client dies
+            await inner
+        await asyncio.Event().wait()
+
+    supervisor = asyncio.create_task(supervise("test", dies_of_an_inner_cancel, backoff_max=0.01))
+    for _ in range(300):
+        if runs == 3:
+            break
+        await asyncio.sleep(0.01)
+    assert runs == 3 and not supervisor.done()
+    supervisor.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await supervisor

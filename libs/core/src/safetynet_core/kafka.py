@@ -3,6 +3,7 @@ explicit topic creation (auto-create is off on our brokers)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -140,3 +141,15 @@ def header(record: ConsumerRecord, name: str) -> str | None:
         if key == name:
             return value.decode() if value is not None else None
     return None
+
+
+async def stop_clients(*clients: AIOKafkaConsumer | AIOKafkaProducer | None, timeout: float = 10.0) -> None:
+    """Stop Kafka clients without hanging: after a broker restart aiokafka's stop() can wait forever (a
+    producer flushing to a partition whose leader moved), which would keep a crashed loop from restarting."""
+    for client in clients:
+        if client is None:
+            continue
+        try:
+            await asyncio.wait_for(client.stop(), timeout)
+        except Exception as exc:  # includes the timeout
+            log.warning("kafka_client_stop_abandoned", client=type(client).__name__, error=f"{type(exc).__name__}")

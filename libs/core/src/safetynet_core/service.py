@@ -34,11 +34,15 @@ async def supervise(name: str, loop_body: Callable[[], Awaitable[None]], backoff
             await loop_body()
             return
         except asyncio.CancelledError:
-            raise
+            task = asyncio.current_task()
+            if task is None or task.cancelling():
+                raise
+            # Cancelled from inside (aiokafka cancels its own futures when a client dies): a crash, not a stop.
+            log.error("background_loop_cancelled_from_inside", loop=name, restart_in=delay)
         except Exception:
             log.exception("background_loop_crashed", loop=name, restart_in=delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, backoff_max)
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, backoff_max)
 
 
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:

@@ -3,7 +3,6 @@ their triggering event ids) and case events (which name the household's case). O
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 from aiokafka import ConsumerRecord
@@ -70,10 +69,7 @@ class StatusConsumer:
                     await self.apply(records, dead_letters)
                     await consumer.commit()
         finally:
-            with contextlib.suppress(Exception):
-                await consumer.stop()
-            with contextlib.suppress(Exception):
-                await producer.stop()
+            await kafka.stop_clients(consumer, producer)
 
     async def apply(self, records: list[ConsumerRecord], dead_letters: kafka.DeadLetters) -> None:
         assessed: list[tuple[Any, ...]] = []

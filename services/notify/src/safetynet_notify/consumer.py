@@ -200,5 +200,4 @@ class CaseEventConsumer:
                 await self.handle(records, dead_letters)
                 await consumer.commit()
         finally:
-            await consumer.stop()
-            await producer.stop()
+            await kafka.stop_clients(consumer, producer)

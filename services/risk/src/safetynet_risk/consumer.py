@@ -39,6 +39,10 @@ STORE_ATTEMPTS = 3
 FaultHook = Callable[[str], Awaitable[None]]
 
 
+class ConsumerStalled(RuntimeError):
+    """The consume loop made no progress for longer than `stall_seconds`."""
+
+
 class _Rebalance(ConsumerRebalanceListener):
     """Before partitions are given up, the batch being published finishes and its offsets are committed."""
 
@@ -69,6 +73,9 @@ class RiskConsumer:
         self.batches = 0
         self.consumed = 0
         self._publishing: asyncio.Task[None] | None = None
+        self._progress_at = time.monotonic()
+        self._records_at = time.monotonic()
+        self._membership_checked_at = 0.0
 
     async def _hook(self, stage: str) -> None:
         if self._fault is not None:
@@ -166,7 +173,30 @@ class RiskConsumer:
                 metrics.CONSUMER_LAG.labels(str(tp.partition)).set(max(highwater - await consumer.position(tp), 0))
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
-        """Consume until cancelled (or `stop` is set).
+        """Consume until cancelled (or `stop` is set); a loop that makes no progress for `stall_seconds`
+        (a Kafka client wedged after a broker restart) is cancelled and raises ConsumerStalled, so the
+        supervisor restarts it with fresh clients."""
+        self._progress_at = time.monotonic()
+        consuming = asyncio.create_task(self._consume(stop))
+        try:
+            while True:
+                done, _ = await asyncio.wait({consuming}, timeout=1.0)
+                if done:
+                    if consuming.cancelled():
+                        raise ConsumerStalled("the consume loop was cancelled from inside (a Kafka client died)")
+                    return consuming.result()
+                stalled_for = time.monotonic() - self._progress_at
+                if stalled_for > self._settings.stall_seconds:
+                    consuming.cancel()
+                    await asyncio.gather(consuming, return_exceptions=True)
+                    raise ConsumerStalled(f"no progress for {stalled_for:.0f} s")
+        finally:
+            if not consuming.done():
+                consuming.cancel()
+                await asyncio.gather(consuming, return_exceptions=True)
+
+    async def _consume(self, stop: asyncio.Event | None) -> None:
+        """The consume loop; an idle loop checks that it is still a working group member (_check_membership).
 
         Pipelined without changing the order of commits for any one batch (database commit, then publish,
         then offsets): while batch N's transaction runs, the next records are fetched and decoded; batch
@@ -182,10 +212,12 @@ class RiskConsumer:
         publishing: asyncio.Task[None] | None = None
         try:
             await consumer.start()
+            self._records_at = time.monotonic()
             dead_letters = kafka.DeadLetters(producer, settings, SERVICE.name)
             await self.publish_backlog(producer)
             ahead: tuple[list[ConsumerRecord], list[Incoming]] | None = None
             while stop is None or not stop.is_set():
+                self._progress_at = time.monotonic()
                 if publishing is not None and publishing.done():
                     publishing.result()  # raise a failed publish
                     publishing = None
@@ -194,7 +226,10 @@ class RiskConsumer:
                     ahead = records, await self._decode_all(records, dead_letters)
                 records, incoming = ahead
                 ahead = None
+                if not records:
+                    await self._check_membership(consumer)
                 if records:
+                    self._records_at = time.monotonic()
                     started = time.perf_counter()
                     polling = asyncio.create_task(self._poll_ahead(consumer, dead_letters))
                     try:
@@ -216,8 +251,23 @@ class RiskConsumer:
             if publishing is not None and not publishing.done():
                 publishing.cancel()
                 await asyncio.gather(publishing, return_exceptions=True)
-            await consumer.stop()
-            await producer.stop()
+            await kafka.stop_clients(consumer, producer)
+
+    async def _check_membership(self, consumer: AIOKafkaConsumer) -> None:
+        """An idle consumer that has records waiting, or no partitions at all, has silently dropped out of
+        its group (aiokafka can leave the group for good after a broker restart): raise ConsumerStalled."""
+        now = time.monotonic()
+        idle_for = now - self._records_at
+        if idle_for < self._settings.stall_seconds or now - self._membership_checked_at < 10:
+            return
+        self._membership_checked_at = now
+        assigned = consumer.assignment()
+        if not assigned:
+            raise ConsumerStalled(f"no partitions assigned for {idle_for:.0f} s")
+        ends = await asyncio.wait_for(consumer.end_offsets(list(assigned)), 30)
+        behind = {tp.partition for tp in assigned if await consumer.position(tp) < ends[tp]}
+        if behind:
+            raise ConsumerStalled(f"records waiting on partitions {sorted(behind)}, none fetched for {idle_for:.0f} s")
 
     @staticmethod
     async def _poll(consumer: AIOKafkaConsumer, timeout_ms: int, max_records: int) -> list[ConsumerRecord]:
@@ -245,7 +295,7 @@ class RiskConsumer:
         assigned = consumer.assignment()
         offsets = {tp: offset for tp, offset in _next_offsets(records).items() if tp in assigned}
         if offsets:
-            await consumer.commit(offsets)
+            await asyncio.wait_for(consumer.commit(offsets), self._settings.publish_timeout_seconds)
         self._count(outcome, len(records))
         metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
         self.batches += 1
@@ -256,7 +306,7 @@ class RiskConsumer:
         giving partitions up. A failure is left for the consume loop to raise."""
         publishing = self._publishing
         if publishing is not None and not publishing.done():
-            await asyncio.gather(publishing, return_exceptions=True)
+            await asyncio.wait({publishing}, timeout=self._settings.publish_timeout_seconds)
 
 
 def _next_offsets(records: Sequence[ConsumerRecord]) -> dict[TopicPartition, int]:
