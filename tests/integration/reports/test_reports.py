@@ -40,16 +40,18 @@ def dlq_sources(settings: Settings) -> tuple[str, str]:
     return settings.topic_household_events, settings.topic_risk_assessments
 
 
+GRID = "G-A"
 PII_KEYS = {"id_number", "phone", "bank_account", "name", "members", "diagnosis_category", "household_id"}
 
 
-def household(household_id: str, region: str) -> bytes:
+def household(household_id: str, region: str, grid: str = "") -> bytes:
     message = HouseholdEvent(schema_version=1, event_id=uuid.uuid4().hex, household_id=household_id,
                              department="rural_revitalization")  # fmt: skip
     message.occurred_at.CopyFrom(to_timestamp(NOW))
     message.received_at.CopyFrom(to_timestamp(NOW))
     message.registry_record.household_id = household_id
     message.registry_record.region_code = region
+    message.registry_record.grid_id = grid
     return message.SerializeToString()
 
 
@@ -136,7 +138,7 @@ async def publish(settings: Settings) -> None:
     try:
         e = ["e1", "e2", "e3", "e4", "e9"]
         for key, value in [
-            ("H1", household("H1", V1)), ("H2", household("H2", V1)), ("H3", household("H3", V1)),
+            ("H1", household("H1", V1, GRID)), ("H2", household("H2", V1, GRID)), ("H3", household("H3", V1, "G-B")),
             ("H4", household("H4", V2)), ("H9", household("H9", ELSEWHERE)),
             ("H1", event(e[0], "H1", "medical_insurance", "medical_expense")),
             ("H1", event(e[1], "H1", "medical_insurance", "medical_expense")),
@@ -211,6 +213,15 @@ async def test_summary_notices_and_case_notifications(
         assert [m["household_id"] for m in report["missed_inclusions"]] == ["H2"]
         assert report["missed_inclusions"][0]["warnings"] == ["education_oop"]
         assert report["notifications_sent"] is None and "notify" in report["notifications_error"]
+
+        # Cut by grid: only H1 and H2 (grid G-A) count; the case of H5 (no registry record) drops out.
+        by_grid = await http.get("/v1/reports/summary", params={"period": "week", "grid": GRID}, headers=township)
+        assert by_grid.status_code == 200, by_grid.text
+        grid_report = by_grid.json()
+        assert grid_report["grid"] == GRID
+        assert (grid_report["events_received"], grid_report["households_flagged"]) == (3, 2)
+        assert grid_report["cases_by_step"] == {"screen": 1}
+        assert [m["household_id"] for m in grid_report["missed_inclusions"]] == ["H2"]
 
         # CSV: by query or by Accept header, one row per number.
         for params, headers in (({"format": "csv"}, township), ({}, {**township, "Accept": "text/csv"})):

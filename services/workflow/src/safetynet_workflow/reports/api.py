@@ -81,6 +81,7 @@ async def summary(
     region: Annotated[str | None, Query(pattern=r"^\d{1,12}$")] = None,
     period: Literal["week", "month", "quarter"] = "month",
     fmt: Annotated[Literal["json", "csv"] | None, Query(alias="format")] = None,
+    grid: Annotated[str | None, Query(max_length=100, description="only this grid's households")] = None,
 ) -> Response:
     """Events by department, flagged households by category and risk type, cases by step and status,
     identification time, open/overdue tasks by escalation level, eliminations, inspections,
@@ -89,10 +90,13 @@ async def summary(
     now = datetime.now(UTC)
     since = now - PERIODS[period]
     limit_days = cached_policy(str(settings.policy_file)).workflow.identification_days
-    body = await store.summary(prefix, since, now, limit_days=limit_days, grace=MISSED_GRACE, missed_limit=MISSED_LIMIT)
+    body = await store.summary(
+        prefix, since, now, limit_days=limit_days, grace=MISSED_GRACE, missed_limit=MISSED_LIMIT, grid=grid
+    )
     report = {
         "region": prefix,
         "period": period,
+        "grid": grid,
         "since": since.isoformat(),
         "until": now.isoformat(),
         **body,

@@ -1,7 +1,7 @@
 """The summary report's queries. Flows (events, flags, identifications, eliminations, inspections) count
 inside the period; stocks (cases by step, open and overdue tasks, 应纳未纳) are the state right now.
-Every query is limited to a region prefix; tasks count by their case's region (escalation moves a task's
-own region up the ladder, out of the county's prefix)."""
+Every query is limited to a region prefix (and, when asked, one grid); tasks count by their case's region
+(escalation moves a task's own region up the ladder, out of the county's prefix)."""
 
 from __future__ import annotations
 
@@ -15,19 +15,25 @@ from safetynet_core.db import Database
 
 IN_REGION = "like :prefix || '%'"
 
+
+def in_grid(household: str) -> str:
+    """Limit to one grid's households (from the registry records) when :grid is given."""
+    grid_households = "select household_id from report_households where grid_id = :grid"
+    return f"(cast(:grid as text) is null or {household} in ({grid_households}))"
+
 EVENTS = text(f"""
 select e.department, count(*) as events, count(a.event_id) as assessed
 from report_events e
 join report_households h using (household_id)
 left join report_assessed_events a using (event_id)
-where h.region_code {IN_REGION} and e.received_at >= :since
+where h.region_code {IN_REGION} and e.received_at >= :since and {in_grid('h.household_id')}
 group by e.department
 """)
 
 FLAGGED = text(f"""
 select distinct on (household_id) household_id, category, risk_types
 from report_assessments
-where region_code {IN_REGION} and opens_case and assessed_at >= :since
+where region_code {IN_REGION} and opens_case and assessed_at >= :since and {in_grid('household_id')}
 order by household_id, assessed_at desc
 """)
 
@@ -36,7 +42,7 @@ select step, status, close_reason, count(*) as n,
        count(*) filter (where opened_at >= :since) as opened,
        count(*) filter (where status = 'closed' and closed_at >= :since) as closed,
        count(*) filter (where identification_breached) as breached
-from cases where region_code {IN_REGION}
+from cases where region_code {IN_REGION} and {in_grid('household_id')}
 group by step, status, close_reason
 """)
 
@@ -47,13 +53,14 @@ select count(*) as identified,
        avg(((t.details->>'days')::float > :limit_days)::int) as share_over_limit
 from timeline t join cases c using (case_id)
 where t.name = 'case.identified' and t.at >= :since and c.region_code {IN_REGION}
+  and {in_grid('c.household_id')}
 """)
 
 OPEN_TASKS = text(f"""
 select t.escalation_level, count(*) as open,
        count(*) filter (where t.overdue or t.due_at < :now) as overdue
 from tasks t join cases c using (case_id)
-where t.status in ('open', 'claimed') and c.region_code {IN_REGION}
+where t.status in ('open', 'claimed') and c.region_code {IN_REGION} and {in_grid('c.household_id')}
 group by t.escalation_level
 """)
 
@@ -64,13 +71,14 @@ select count(*) as total,
        count(*) filter (where t.status = 'done' and t.form->>'result' = 'fail') as failed
 from tasks t join cases c using (case_id)
 where t.kind = 'inspection' and t.created_at >= :since and c.region_code {IN_REGION}
+  and {in_grid('c.household_id')}
 """)
 
 MISSED = text(f"""
 with latest as (
   select distinct on (household_id) *
   from report_assessments
-  where region_code {IN_REGION}
+  where region_code {IN_REGION} and {in_grid('household_id')}
   order by household_id, assessed_at desc
 )
 select l.household_id, l.region_code, l.category, l.level, l.score, l.risk_types, l.warnings, l.assessed_at
@@ -109,9 +117,17 @@ class ReportStore:
         self.db = db
 
     async def summary(
-        self, prefix: str, since: datetime, now: datetime, *, limit_days: float, grace: timedelta, missed_limit: int
+        self,
+        prefix: str,
+        since: datetime,
+        now: datetime,
+        *,
+        limit_days: float,
+        grace: timedelta,
+        missed_limit: int,
+        grid: str | None = None,
     ) -> dict[str, Any]:
-        params = {"prefix": prefix, "since": since, "now": now}
+        params = {"prefix": prefix, "since": since, "now": now, "grid": grid}
         async with self.db.engine.connect() as conn:
             report = {
                 **await self._events(conn, params),
@@ -129,7 +145,8 @@ class ReportStore:
             }
             inspections = (await conn.execute(INSPECTIONS, params)).one()._mapping
             report["inspections"] = {k: int(inspections[k]) for k in ("total", "open", "passed", "failed")}
-            missed = _rows(await conn.execute(MISSED, {"prefix": prefix, "cutoff": now - grace, "limit": missed_limit}))
+            missed_params = {"prefix": prefix, "grid": grid, "cutoff": now - grace, "limit": missed_limit}
+            missed = _rows(await conn.execute(MISSED, missed_params))
         report["missed_inclusions"] = [
             {**row, "score": float(row["score"]), "category": row["category"] or None} for row in missed
         ]
