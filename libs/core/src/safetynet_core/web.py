@@ -47,6 +47,13 @@ def require_roles(*roles: Role) -> Callable[[Principal], Principal]:
     return check
 
 
+def listing_region(principal: Principal, region_filter: str | None) -> str:
+    """The region prefix of a list query: everything for an admin without a filter, else `scoped_region`."""
+    if principal.role is Role.ADMIN and not region_filter:
+        return ""
+    return scoped_region(principal, region_filter)
+
+
 def scoped_region(principal: Principal, region_filter: str | None) -> str:
     """The region prefix a list query may use; 403 when the filter leaves the caller's scope."""
     try:

@@ -161,9 +161,7 @@ class OutboxRelay:
 
     async def _drop_producer(self) -> None:
         producer, self._producer = self._producer, None
-        if producer is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(producer.stop(), 5)
+        await kafka.stop_clients(producer, timeout=5)
 
     async def _ensure_listener(self) -> None:
         """LISTEN for inserts made by app processes that do not run the relay themselves."""

@@ -16,7 +16,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from safetynet_core.auth import Principal, Role, issue_token, verify_secret
 from safetynet_core.errors import ApiError
-from safetynet_core.web import CurrentPrincipal, scoped_region
+from safetynet_core.web import CurrentPrincipal, listing_region
 from safetynet_workflow.deps import ClientDep, SettingsDep, StoreDep
 from safetynet_workflow.models import (
     ClaimRequest,
@@ -71,7 +71,7 @@ async def list_tasks(
 ) -> dict[str, Any]:
     """The caller's inbox: tasks inside their region prefix and for their role (or department), or
     for a grid worker their grid's tasks; `grid` cuts the inbox by grid."""
-    prefix = "" if principal.role is Role.ADMIN and not region else scoped_region(principal, region)
+    prefix = listing_region(principal, region)
     rows = await store.list_tasks(principal, prefix, status, kind, limit, grid)
     return {"tasks": [task_json(r) for r in rows]}
 
@@ -173,7 +173,7 @@ async def list_cases(
     region: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> dict[str, Any]:
-    prefix = "" if principal.role is Role.ADMIN and not region else scoped_region(principal, region)
+    prefix = listing_region(principal, region)
     return {"cases": [case_json(r) for r in await store.list_cases(prefix, status, step, limit)]}
 
 
@@ -199,5 +199,5 @@ async def get_case(case_id: str, principal: CurrentPrincipal, store: StoreDep, r
 @router.get("/notices", tags=["cases"])
 async def notices(principal: CurrentPrincipal, store: StoreDep, region: str | None = None) -> dict[str, Any]:
     """Running public notices: case, village, category and end date only (no personal data)."""
-    prefix = "" if principal.role is Role.ADMIN and not region else scoped_region(principal, region)
+    prefix = listing_region(principal, region)
     return {"notices": await store.notices(prefix, datetime.now(UTC))}

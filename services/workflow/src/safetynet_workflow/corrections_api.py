@@ -12,11 +12,10 @@ from fastapi import APIRouter, Query, Request
 from sqlalchemy import insert, select, update
 from temporalio import activity
 
-from safetynet_core.auth import Role
 from safetynet_core.db import Database
 from safetynet_core.errors import ApiError
 from safetynet_core.policy import cached_policy
-from safetynet_core.web import CurrentPrincipal, scoped_region
+from safetynet_core.web import CurrentPrincipal, listing_region
 from safetynet_workflow.corrections import (
     APPLY_CORRECTION_ACTIVITY,
     CORRECTION_STATUS_ACTIVITY,
@@ -171,7 +170,7 @@ async def list_corrections(
     household_id: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> dict[str, Any]:
-    prefix = "" if principal.role is Role.ADMIN and not region else scoped_region(principal, region)
+    prefix = listing_region(principal, region)
     return {"corrections": await correction_store(request).list(prefix, status, household_id, limit)}
 
 

@@ -17,11 +17,10 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from safetynet_core.auth import Role
 from safetynet_core.db import Database
 from safetynet_core.errors import ApiError
 from safetynet_core.policy import cached_policy
-from safetynet_core.web import CurrentPrincipal, scoped_region
+from safetynet_core.web import CurrentPrincipal, listing_region
 from safetynet_workflow.deps import ClientDep, SettingsDep
 from safetynet_workflow.fieldops_tables import ledger_items, region_listing
 from safetynet_workflow.ledger import CLOSE_LEDGER_ACTIVITY, OPEN_LEDGER_ACTIVITY, LedgerClose
@@ -174,7 +173,7 @@ async def list_ledger(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> dict[str, Any]:
     """Ledger items in the caller's scope with their owner task: deadline, overdue, escalation level."""
-    prefix = "" if principal.role is Role.ADMIN and not region else scoped_region(principal, region)
+    prefix = listing_region(principal, region)
     return {"items": await ledger_store(request).list(prefix, status, source, limit)}
 
 

@@ -14,7 +14,7 @@ from safetynet_core.auth import Principal, Role
 from safetynet_core.errors import ApiError
 from safetynet_core.policy import cached_policy
 from safetynet_core.policy.fieldops import SweepKind, TargetGroup
-from safetynet_core.web import CurrentPrincipal, scoped_region
+from safetynet_core.web import CurrentPrincipal, listing_region
 from safetynet_workflow.deps import ClientDep, SettingsDep
 from safetynet_workflow.sweeps import SWEEP_WORKFLOW, SweepInput, sweep_workflow_id
 from safetynet_workflow.sweeps_store import SweepStore, sweep_json
@@ -94,7 +94,7 @@ async def list_sweeps(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> dict[str, Any]:
     """Sweeps inside the caller's scope, newest first, each with its progress."""
-    prefix = "" if principal.role is Role.ADMIN and not region else scoped_region(principal, region)
+    prefix = listing_region(principal, region)
     store, now = sweep_store(request), datetime.now(UTC)
     rows = await store.list(prefix, status, limit)
     return {"sweeps": [{**sweep_json(r), "progress": await store.progress(r["sweep_id"], now)} for r in rows]}
