@@ -29,6 +29,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from fastapi import FastAPI, Request, Response
 
 from safetynet_core.testing import serve
+from safetynet_intake.store import EVENT_STATUS
 
 ROOT = Path(__file__).resolve().parents[2]
 CHAOS_DIR = Path(os.environ.get("SAFETYNET_CHAOS_DIR", str(ROOT / ".local" / "chaos")))
@@ -440,7 +441,11 @@ class Harness:
         ids = sorted(accepted)
         households = [h["household_id"] for h in plan.households]
         async with pool.acquire() as conn:
-            stored = await conn.fetch("select event_id, status from intake.events where event_id = any($1)", ids)
+            stored = await conn.fetch(
+                f"select e.event_id, {EVENT_STATUS} as status from intake.events e"
+                " left join intake.outbox o on o.id = e.outbox_id where e.event_id = any($1)",
+                ids,
+            )
             outbox = await conn.fetchval("select count(*) from intake.outbox where published_at is null")
             facts = await conn.fetch(
                 "select event_id, count(*) as n from risk.facts where event_id = any($1) group by event_id", ids

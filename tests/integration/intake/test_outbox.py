@@ -13,6 +13,7 @@ from safetynet_core import kafka
 from safetynet_core.testing import eventually
 from safetynet_intake import metrics
 from safetynet_intake.samples import medical_event, ndjson
+from safetynet_intake.store import EVENT_STATUS, EVENTS_WITH_OUTBOX
 
 pytestmark = pytest.mark.integration
 DEAD_BROKER = "127.0.0.1:1"
@@ -40,7 +41,7 @@ async def test_kafka_down_loses_nothing_and_the_backlog_drains(start_intake: Any
 
         await eventually(lambda: _relay_failed(failures_before), message="relay retrying against a dead broker")
         pending = await intake.db.fetchval("select count(*) from outbox where published_at is null")
-        statuses = await intake.db.fetch("select distinct status from events")
+        statuses = await intake.db.fetch(f"select distinct {EVENT_STATUS} as status from {EVENTS_WITH_OUTBOX}")
         assert pending == 100
 
         async def backlog_reported() -> bool:
@@ -52,7 +53,8 @@ async def test_kafka_down_loses_nothing_and_the_backlog_drains(start_intake: Any
         broker["address"] = intake.settings.kafka_bootstrap
 
         async def drained() -> bool:
-            return bool(await intake.db.fetchval("select count(*) from events where status = 'published'") == 100)
+            published = f"select count(*) from {EVENTS_WITH_OUTBOX} where {EVENT_STATUS} = 'published'"
+            return bool(await intake.db.fetchval(published) == 100)
 
         await eventually(drained, timeout=60, message="backlog drained after Kafka came back")
         messages = await intake.published_messages(100)

@@ -1,4 +1,4 @@
-"""The outbox value of a department event, built in place on the hot path, carries every field."""
+"""The outbox value of a department event, built from a per-client prefix on the hot path, carries every field."""
 
 from __future__ import annotations
 
@@ -43,7 +43,8 @@ def test_department_event_message_round_trips() -> None:
     now = datetime(2026, 1, 2, tzinfo=UTC)
     event = validate_event(document, [], now, timedelta(minutes=5))
 
-    message = HouseholdEvent.FromString(department_event_message(CLIENT, event, to_timestamp(now)))
+    encoded = department_event_message(CLIENT, event, to_timestamp(now))
+    message = HouseholdEvent.FromString(encoded)
 
     assert message.schema_version == SCHEMA_VERSION
     assert (message.event_id, message.household_id) == ("e-1", "H000001")
@@ -54,3 +55,9 @@ def test_department_event_message_round_trips() -> None:
     detail = message.department_event
     assert (detail.type, detail.member_id, detail.reference) == ("medical_expense", "M1", "HIS-1")
     assert from_struct(detail.payload) == {"total_cost_cny": 30000, "out_of_pocket_cny": 12000, "inpatient": True}
+
+    # The prefixed encoding parses exactly as the message built in one piece.
+    whole = HouseholdEvent()
+    whole.CopyFrom(message)
+    assert HouseholdEvent.FromString(whole.SerializeToString()) == message
+    assert len(whole.SerializeToString()) == len(encoded)

@@ -104,6 +104,9 @@ def create_app(
         docs_url="/docs" if docs else None,
         redoc_url=None,
         openapi_url="/openapi.json" if docs else None,
+        # Metrics are Prometheus (RouteMetricsMiddleware); FastAPI's OpenTelemetry hooks would only cost
+        # a provider lookup per request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     install_error_handlers(app)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Annotated, Any
 
 import asyncpg
@@ -31,9 +32,11 @@ class IntakeRuntime:
     relay: OutboxRelay | None
     writer: EventWriter
     limiter: TokenBucketLimiter = field(init=False)
+    future_skew: timedelta = field(init=False)  # clock skew tolerated for `occurred_at` in the future
 
     def __post_init__(self) -> None:
         self.limiter = TokenBucketLimiter(self.settings.rate_limit_per_second, self.settings.rate_limit_burst)
+        self.future_skew = timedelta(seconds=self.settings.future_skew_seconds)
 
     @property
     def notify_external_relay(self) -> bool:

@@ -2,7 +2,8 @@
 
 Runs in the app's lifespan (SAFETYNET_INTAKE_RUN_RELAY=true, the default) or on its own with
 `python -m safetynet_intake.relay`. One relay per schema publishes at a time (an advisory lock per
-batch keeps per-household order); Kafka outages are retried with backoff while intake keeps accepting."""
+batch keeps per-household order, and makes row locks on the outbox unnecessary); Kafka outages are
+retried with backoff while intake keeps accepting."""
 
 from __future__ import annotations
 
@@ -35,13 +36,8 @@ BACKLOG_REFRESH_SECONDS = 2.0
 key_hash = functools.lru_cache(maxsize=100_000)(murmur2)  # keys are household ids: they repeat
 
 _SELECT_BATCH = """
-select id, topic, key, value, client_id, event_id, created_at from outbox
-where published_at is null order by id limit $1 for update skip locked
-"""
-_MARK_EVENTS = """
-update events e set status = 'published', published_at = $3
-from unnest($1::text[], $2::text[]) as p(client_id, event_id)
-where e.client_id = p.client_id and e.event_id = p.event_id and e.status = 'accepted'
+select id, topic, key, value, created_at from outbox
+where published_at is null order by id limit $1
 """
 
 
@@ -97,7 +93,8 @@ class OutboxRelay:
                     await self._listener.close()
 
     async def publish_batch(self) -> int:
-        """Publish one batch in one transaction; the rows are marked only after Kafka acknowledged all."""
+        """Publish one batch in one transaction; the rows are marked only after Kafka acknowledged all (the
+events they carry read `published` from them: the relay never rewrites an event row)."""
         producer = await self._ensure_producer()
         pool = await self.db.pool()
         async with pool.acquire() as conn, conn.transaction():
@@ -115,9 +112,6 @@ class OutboxRelay:
                 [r["id"] for r in rows],
                 published_at,
             )
-            events = [(r["client_id"], r["event_id"]) for r in rows if r["event_id"] is not None]
-            if events:
-                await conn.execute(_MARK_EVENTS, [c for c, _ in events], [e for _, e in events], published_at)
         metrics.PUBLISHED.inc(len(rows))
         for row in rows:
             metrics.PUBLISH_LATENCY.observe(max(0.0, (published_at - row["created_at"]).total_seconds()))

@@ -45,25 +45,32 @@ async def create_request_pool(settings: CoreSettings, schema: str, size: int) ->
 
 _INSERT_EVENTS = """
 with incoming as (
-    select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-                         $8::timestamptz[], $9::timestamptz[], $10::text[], $11::text[], $12::bytea[])
+    select t.*, nextval('outbox_id_seq') as outbox_id
+    from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                $8::timestamptz[], $9::timestamptz[], $10::text[], $11::text[], $12::bytea[])
         with ordinality as t(client_id, department, event_id, type, household_id, member_id, reference,
                              occurred_at, received_at, body_hash, payload, value, ord)
 ), inserted as (
     insert into events (client_id, department, event_id, type, household_id, member_id, reference,
-                        occurred_at, received_at, body_hash, payload)
+                        occurred_at, received_at, body_hash, payload, outbox_id)
     select client_id, department, event_id, type, household_id, member_id, reference, occurred_at,
-           received_at, body_hash, payload::jsonb
+           received_at, body_hash, payload::jsonb, outbox_id
     from incoming order by ord
     on conflict (client_id, event_id) do nothing
     returning client_id, event_id
 ), queued as (
-    insert into outbox (topic, key, value, client_id, event_id, created_at)
-    select $13, i.household_id, i.value, i.client_id, i.event_id, i.received_at
+    insert into outbox (id, topic, key, value, client_id, event_id, created_at)
+    select i.outbox_id, $13, i.household_id, i.value, i.client_id, i.event_id, i.received_at
     from incoming i join inserted using (client_id, event_id) order by i.ord
 )
 select client_id, event_id from inserted
 """
+
+# An event is `published` once its outbox row is (the relay marks only the outbox); the status consumer
+# moves it on to `assessed`.
+EVENTS_WITH_OUTBOX = "events e left join outbox o on o.id = e.outbox_id"
+EVENT_STATUS = "case when e.status = 'accepted' and o.published_at is not null then 'published' else e.status end"
+EVENT_PUBLISHED_AT = "coalesce(o.published_at, e.published_at)"
 
 _STORED_HASHES = """
 select client_id, event_id, body_hash from events
@@ -251,9 +258,12 @@ async def store_households(
 async def find_event(conn: asyncpg.Connection, client: ApiClient, event_id: str) -> asyncpg.Record | None:
     """The event with this id posted from the caller's department (the caller's own first)."""
     return await conn.fetchrow(
-        "select client_id, department, event_id, type, household_id, member_id, reference, occurred_at,"
-        " received_at, payload::text as payload, status, published_at, assessment_id, assessed_at, case_id"
-        " from events where department = $1 and event_id = $2 order by client_id = $3 desc limit 1",
+        "select e.client_id, e.department, e.event_id, e.type, e.household_id, e.member_id, e.reference,"
+        " e.occurred_at, e.received_at, e.payload::text as payload,"
+        f" {EVENT_STATUS} as status, {EVENT_PUBLISHED_AT} as published_at,"
+        " e.assessment_id, e.assessed_at, e.case_id"
+        f" from {EVENTS_WITH_OUTBOX}"
+        " where e.department = $1 and e.event_id = $2 order by e.client_id = $3 desc limit 1",
         client.department,
         event_id,
         client.client_id,

@@ -68,8 +68,9 @@ events = Table(
     Column("assessment_id", Text),
     Column("assessed_at", DateTime(timezone=True)),
     Column("case_id", Text),
-    PrimaryKeyConstraint("client_id", "event_id"),
-    Index("events_event_id", "event_id"),
+    # The outbox row publishing this event; `published` is read from it (see store.EVENT_STATUS).
+    Column("outbox_id", BigInteger),
+    PrimaryKeyConstraint("event_id", "client_id"),
     Index(
         "events_awaiting_case",
         "household_id",
