@@ -132,32 +132,31 @@ async def write_events(conn: asyncpg.Connection, rows: Sequence[EventRow], topic
     """Insert new events with their outbox rows in one statement (hence one transaction and one round trip)
     and classify the rest by body hash; one outcome per row, in order. Rows may come from several clients
     and may repeat a (client, event id): the first is written, later ones are classified against it."""
-    columns: list[list[Any]] = [[] for _ in range(12)]
     first_of: dict[tuple[str, str], int] = {}
     repeats: list[int] = []
+    firsts: list[EventRow] = []
     for index, row in enumerate(rows):
-        client, event, e = row.client, row.event, row.event.envelope
-        key = (client.client_id, e.event_id)
+        key = (row.client.client_id, row.event.envelope.event_id)
         if key in first_of:
             repeats.append(index)
-            continue
-        first_of[key] = index
-        values = (
-            client.client_id,
-            client.department,
-            e.event_id,
-            e.type.value,
-            e.household_id,
-            e.member_id,
-            e.reference,
-            e.occurred_at,
-            row.received_at,
-            event.body_hash,
-            orjson.dumps(event.payload).decode(),
-            row.message,
-        )
-        for column, value in zip(columns, values, strict=True):
-            column.append(value)
+        else:
+            first_of[key] = index
+            firsts.append(row)
+    envelopes = [row.event.envelope for row in firsts]
+    columns: list[list[Any]] = [
+        [row.client.client_id for row in firsts],
+        [row.client.department for row in firsts],
+        [e.event_id for e in envelopes],
+        [e.type.value for e in envelopes],
+        [e.household_id for e in envelopes],
+        [e.member_id for e in envelopes],
+        [e.reference for e in envelopes],
+        [e.occurred_at for e in envelopes],
+        [row.received_at for row in firsts],
+        [row.event.body_hash for row in firsts],
+        [orjson.dumps(row.event.payload).decode() for row in firsts],
+        [row.message for row in firsts],
+    ]
     inserted = await conn.fetch(_INSERT_EVENTS, *columns, topic)
     outcomes = [Outcome.CONFLICT] * len(rows)
     for record in inserted:
