@@ -86,6 +86,10 @@ class OutboxRelay:
                 if published == 0:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wakeup.wait(), self.settings.relay_poll_interval)
+                elif published < self.settings.relay_batch_size:
+                    # Under a steady trickle, let rows gather for the next batch instead of publishing
+                    # a handful at a time (the batch's fixed cost is most of the relay's work).
+                    await asyncio.sleep(self.settings.relay_linger_seconds)
         finally:
             await self._drop_producer()
             if self._listener is not None:

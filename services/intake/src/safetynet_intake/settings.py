@@ -37,6 +37,9 @@ class Settings(CoreSettings):
     relay_kafka_bootstrap: str | None = None
     relay_batch_size: int = Field(1000, ge=1, le=50_000)
     relay_poll_interval: float = Field(1.0, gt=0)
+    # After a batch that was not full, wait this long before the next one (adds at most this much to
+    # publish latency; 0 publishes as soon as anything is there).
+    relay_linger_seconds: float = Field(0.02, ge=0, le=1)
     relay_backoff_max: float = Field(10.0, gt=0)
     relay_metrics_port: int | None = None
     # Consumes risk assessments and case events to advance GET /v1/events status to `assessed`.
