@@ -376,3 +376,79 @@ async def test_events_stored_concurrently_make_the_batch_retry_as_duplicates(
         assert await conn.fetchval("select count(*) from facts where assessment_id is null") == 0
         # H1 from the first batch; H2 and H3 from the retry (r1 and e1 are not scored twice)
         assert await conn.fetchval("select count(*) from assessments") == 3
+
+
+async def test_households_scored_from_the_cache_get_the_assessments_a_database_read_gives(
+    settings: Settings, db: Database, isolated_settings: Callable[..., Any], provision: Callable[..., Any]
+) -> None:
+    """The same batches through process_batch with and without the household cache (two fresh schemas):
+    identical assessments, facts and households, including registry updates (newer and older than the
+    stored record), a case opened earlier and events waiting for their registry record."""
+    from safetynet_risk import store
+    from safetynet_risk.cache import HouseholdCache
+    from safetynet_risk.messages import decode
+
+    other: Settings = isolated_settings(Settings)
+    await provision(other, SERVICE)
+    uncached_db = Database(other, other.db_schema or SERVICE.schema)
+    earlier, later = NOW - timedelta(days=40), NOW - timedelta(days=2)
+    medical = {"total_cost_cny": 9000, "out_of_pocket_cny": 6000, "inpatient": True}
+    flood = {"disaster_type": "flood", "loss_cny": 9000, "housing_damage": "partial"}
+    batches = [
+        [
+            registry_record("r1", "H1", VILLAGE, "lifted", 30_000, 4, earlier),
+            registry_record("r2", "H2", VILLAGE, "general", 90_000, 2, earlier),
+            department_event("e1", "H1", "medical_expense", medical, NOW - timedelta(days=30)),
+            department_event("e2", "H2", "housing_safety", {"rating": "B"}, NOW - timedelta(days=20)),
+            department_event("e3", "H3", "school_dropout", {"grade": 8}, NOW - timedelta(days=20)),
+        ],
+        [
+            department_event("e4", "H1", "medical_expense", medical, NOW - timedelta(days=10)),
+            registry_record("r2b", "H2", VILLAGE, "general", 20_000, 3, later),  # newer: replaces r2
+            department_event("e5", "H2", "disaster_loss", flood),
+            department_event("e4", "H1", "medical_expense", medical, NOW - timedelta(days=10)),  # duplicate
+        ],
+        [
+            registry_record("r1-old", "H1", VILLAGE, "general", 99_000, 1, earlier - timedelta(days=9)),  # older
+            department_event("e6", "H1", "unemployment", {"previous_monthly_wage_cny": 3000}),
+            department_event("e7", "H2", "drinking_water", {"issue": "cut_off", "days_affected": 40}),
+            registry_record("r3", "H3", VILLAGE, "general", 12_000, 3, later),  # H3's events waited
+        ],
+        [department_event("e8", "H3", "housing_safety", {"rating": "D"}), department_event("e9", "H2", "death", {})],
+    ]
+    policy = RiskConsumer(settings, db)._policy
+    cache = HouseholdCache(100)
+    try:
+        for number, values in enumerate(batches):
+            incoming = [decode(value) for value in values]
+            results = []
+            for database, household_cache in ((db, cache), (uncached_db, None)):
+                async with raw_transaction(database) as conn:
+                    results.append(await store.process_batch(conn, incoming, policy, NOW, household_cache))
+            cached, uncached = results
+            cache.apply(cached.cache_updates, cache.generation)
+            assert cached.assessments == uncached.assessments, number
+            assert (cached.new_facts, cached.duplicates, cached.waiting) == (
+                uncached.new_facts,
+                uncached.duplicates,
+                uncached.waiting,
+            )
+            if number > 0:
+                hits = {item.household_id for item in incoming} & {"H1", "H2"}
+                assert hits <= set(cached.cache_updates), "scored from the cache"
+        assert len(cache) == 3
+        for table, order in (("assessments", "assessment_id"), ("facts", "event_id"), ("households", "household_id")):
+            query = f"select * from {table} order by {order}"
+            async with raw_transaction(db) as conn:
+                mine = [
+                    {k: v for k, v in dict(r).items() if k not in ("updated_at", "received_at")}
+                    for r in await conn.fetch(query)
+                ]
+            async with raw_transaction(uncached_db) as conn:
+                theirs = [
+                    {k: v for k, v in dict(r).items() if k not in ("updated_at", "received_at")}
+                    for r in await conn.fetch(query)
+                ]
+            assert mine == theirs, table
+    finally:
+        await uncached_db.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -169,3 +170,43 @@ async def test_supervise_restarts_a_loop_cancelled_from_inside_but_stops_when_ca
     supervisor.cancel()
     with pytest.raises(asyncio.CancelledError):
         await supervisor
+
+
+async def test_send_keyed_picks_the_default_partitioners_partition_and_keeps_order() -> None:
+    from aiokafka.partitioner import DefaultPartitioner
+
+    from safetynet_core.kafka import send_keyed
+
+    class Batch:
+        def __init__(self) -> None:
+            self.values: list[bytes] = []
+
+        def append(self, *, key: bytes, value: bytes, timestamp: None) -> object:
+            self.values.append(value)
+            return object()
+
+    class Producer:
+        def __init__(self) -> None:
+            self.sent: dict[tuple[str, int], list[bytes]] = {}
+
+        async def partitions_for(self, topic: str) -> set[int]:
+            return set(range(6))
+
+        def create_batch(self) -> Batch:
+            return Batch()
+
+        async def send_batch(self, batch: Batch, topic: str, partition: int) -> asyncio.Future[None]:
+            self.sent.setdefault((topic, partition), []).extend(batch.values)
+            future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            future.set_result(None)
+            return future
+
+    producer = Producer()
+    messages = [("t", f"H{i % 17}".encode(), f"{i}".encode()) for i in range(200)]
+    await asyncio.gather(*await send_keyed(producer, messages))
+    default = DefaultPartitioner()
+    for topic, key, value in messages:
+        partition = default(key, list(range(6)), list(range(6)))
+        assert value in producer.sent[(topic, partition)]
+    for values in producer.sent.values():
+        assert values == sorted(values, key=int)  # each partition's stream in the given order

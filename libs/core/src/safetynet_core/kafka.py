@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.partitioner import murmur2
+from aiokafka.producer.message_accumulator import BatchBuilder
 from prometheus_client import Counter
 
 from safetynet_core.logging import get_logger
@@ -134,6 +137,37 @@ class DeadLetters:
         DEAD_LETTERS.labels(self._consumer, record.topic, reason).inc()
         log.warning("dead_lettered", topic=record.topic, partition=record.partition, offset=record.offset,
                     reason=reason, error=error[:200])
+
+
+_key_hash = functools.lru_cache(maxsize=100_000)(murmur2)  # keys are household ids: they repeat
+
+
+async def send_keyed(
+    producer: AIOKafkaProducer, messages: Iterable[tuple[str, bytes, bytes]]
+) -> list[asyncio.Future[Any]]:
+    """Queue (topic, key, value) messages as record batches, one stream per partition in the given order;
+    returns the ack futures. The partition is the one the producer's default partitioner picks for the key
+    (murmur2), so a household's messages stay on one partition, in order, whichever way they were sent;
+    a record batch costs far less per message than `send()`."""
+    futures: list[asyncio.Future[Any]] = []
+    batches: dict[tuple[str, int], BatchBuilder] = {}
+    partitions: dict[str, list[int]] = {}
+    for topic, key, value in messages:
+        if topic not in partitions:
+            partitions[topic] = sorted(await producer.partitions_for(topic))
+        choices = partitions[topic]
+        target = (topic, choices[(_key_hash(key) & 0x7FFFFFFF) % len(choices)])
+        batch = batches.get(target)
+        if batch is None:
+            batch = batches[target] = producer.create_batch()
+        if batch.append(key=key, value=value, timestamp=None) is None:  # full: send it, start another
+            futures.append(await producer.send_batch(batch, target[0], partition=target[1]))
+            batch = batches[target] = producer.create_batch()
+            if batch.append(key=key, value=value, timestamp=None) is None:
+                raise ValueError(f"a message of {len(value)} bytes does not fit in a record batch")
+    for (topic, partition), batch in batches.items():
+        futures.append(await producer.send_batch(batch, topic, partition=partition))
+    return futures
 
 
 def header(record: ConsumerRecord, name: str) -> str | None:

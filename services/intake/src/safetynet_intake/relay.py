@@ -9,16 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import signal
 import time
 from collections.abc import Callable
-from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
-from aiokafka.partitioner import murmur2
-from aiokafka.producer.message_accumulator import BatchBuilder
 
 from safetynet_core import kafka
 from safetynet_core.contracts import now_utc
@@ -33,7 +29,6 @@ from safetynet_intake.store import OUTBOX_CHANNEL
 log = get_logger(__name__)
 ProducerFactory = Callable[[], AIOKafkaProducer]
 BACKLOG_REFRESH_SECONDS = 2.0
-key_hash = functools.lru_cache(maxsize=100_000)(murmur2)  # keys are household ids: they repeat
 
 _SELECT_BATCH = """
 select id, topic, key, value, created_at from outbox
@@ -109,7 +104,8 @@ events they carry read `published` from them: the relay never rewrites an event 
             rows = await conn.fetch(_SELECT_BATCH, self.settings.relay_batch_size)
             if not rows:
                 return 0
-            await asyncio.gather(*await self._send(producer, rows))
+            messages = ((row["topic"], row["key"].encode(), row["value"]) for row in rows)
+            await asyncio.gather(*await kafka.send_keyed(producer, messages))
             published_at = now_utc()
             await conn.execute(
                 "update outbox set published_at = $2 where id = any($1::bigint[])",
@@ -120,30 +116,6 @@ events they carry read `published` from them: the relay never rewrites an event 
         for row in rows:
             metrics.PUBLISH_LATENCY.observe(max(0.0, (published_at - row["created_at"]).total_seconds()))
         return len(rows)
-
-    async def _send(self, producer: AIOKafkaProducer, rows: list[asyncpg.Record]) -> list[asyncio.Future[Any]]:
-        """Queue rows as record batches, one stream per partition in id order; returns the ack futures.
-        Partitions are chosen like the producer's default partitioner (murmur2 of the key), but a
-        record batch costs far less per message than `send()`."""
-        futures: list[asyncio.Future[Any]] = []
-        batches: dict[tuple[str, int], BatchBuilder] = {}
-        partitions: dict[str, list[int]] = {}
-        for row in rows:
-            topic, key = row["topic"], row["key"].encode()
-            if topic not in partitions:
-                partitions[topic] = sorted(await producer.partitions_for(topic))
-            choices = partitions[topic]
-            target = (topic, choices[(key_hash(key) & 0x7FFFFFFF) % len(choices)])
-            batch = batches.get(target)
-            if batch is None:
-                batch = batches[target] = producer.create_batch()
-            if batch.append(key=key, value=row["value"], timestamp=None) is None:  # full: send it, start another
-                futures.append(await producer.send_batch(batch, target[0], partition=target[1]))
-                batch = batches[target] = producer.create_batch()
-                batch.append(key=key, value=row["value"], timestamp=None)
-        for (topic, partition), batch in batches.items():
-            futures.append(await producer.send_batch(batch, topic, partition=partition))
-        return futures
 
     async def _ensure_producer(self) -> AIOKafkaProducer:
         if self._producer is None:

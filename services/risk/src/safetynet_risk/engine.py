@@ -59,9 +59,9 @@ class Scored:
     event_ids: list[str]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Context:
-    """What a rule may look at besides the state."""
+    """What a rule may look at besides the state (`fired_warnings` is set once the warnings are evaluated)."""
 
     state: HouseholdState
     policy: RiskPolicy
@@ -130,13 +130,19 @@ def _single_amount(rule: SingleAmountCondition, ctx: Context) -> Hit | None:
     threshold = _threshold_for(rule.thresholds, ctx)
     if threshold is None:
         return None
-    amounts = [
-        float(event.payload.get(rule.amount_field, 0))
-        for event in ctx.state.window_events
-        if event.type == rule.event_type
-        and all(event.payload.get(name) == wanted for name, wanted in rule.where.items())
-    ]
-    value = max(amounts, default=0.0)
+    event_type, amount_field, where = rule.event_type, rule.amount_field, rule.where
+    value: float | None = None  # max() of the amounts, 0.0 when none
+    for event in ctx.state.window_events:
+        if event.type != event_type:
+            continue
+        payload = event.payload
+        if where and not all(payload.get(name) == wanted for name, wanted in where.items()):
+            continue
+        amount = float(payload.get(amount_field, 0))
+        if value is None or amount > value:
+            value = amount
+    if value is None:
+        value = 0.0
     return {"value": value, "threshold": threshold} if value >= threshold else None
 
 
@@ -254,9 +260,57 @@ def points_for(rule: Any, ctx: Context) -> tuple[float, Hit] | None:
     return (rule.points, income_figures) if inside else None
 
 
+_REASONS: dict[tuple[Any, ...], Reason] = {}
+_REASONS_KEPT = 20_000
+
+
+def _figure_key(value: Any) -> Any:
+    """A figure as a cache key that tells apart values that compare equal but render differently
+    (1 and 1.0, 0.0 and -0.0)."""
+    cls = type(value)
+    if cls is float:
+        return value.hex()
+    if cls is str:
+        return value
+    return cls, value
+
+
 def _reason(rule: Any, points: float, figures: Hit) -> Reason:
-    figures = {**figures, "points": points}
-    return Reason(rule.id, round(points, 2), render(rule.reason_zh, figures), render(rule.reason_en, figures))
+    """The explained reason for a rule's hit; memoized on the templates and figures (Reason is immutable)."""
+    try:
+        key = (
+            rule.id,
+            rule.reason_zh,
+            rule.reason_en,
+            _figure_key(points),
+            *[(name, _figure_key(value)) for name, value in figures.items()],
+        )
+        reason = _REASONS.get(key)
+    except TypeError:  # an unhashable figure
+        key, reason = (), None
+    if reason is None:
+        figures = {**figures, "points": points}
+        reason = Reason(rule.id, round(points, 2), render(rule.reason_zh, figures), render(rule.reason_en, figures))
+        if key:
+            if len(_REASONS) >= _REASONS_KEPT:
+                _REASONS.clear()
+            _REASONS[key] = reason
+    return reason
+
+
+_LINES: list[tuple[RiskPolicy, dict[tuple[str, int], float]]] = []
+
+
+def _lines_of(risk: RiskPolicy) -> dict[tuple[str, int], float]:
+    """The monitoring lines found so far for a policy, by (region code, year)."""
+    for known, lines in _LINES:
+        if known is risk:
+            if len(lines) > 100_000:
+                lines.clear()
+            return lines
+    lines = {}
+    _LINES[:] = [*_LINES[-3:], (risk, lines)]  # a few policies at most (reloads)
+    return lines
 
 
 def assess(
@@ -264,7 +318,11 @@ def assess(
 ) -> Scored:
     """Score one household: category, warnings, each rule's points (capped), level, whether a case opens."""
     risk = policy.risk
-    line = risk.monitoring_line(state.registry.region_code, state.as_of.year)
+    lines = _lines_of(risk)
+    line_key = (state.registry.region_code, state.as_of.year)
+    line = lines.get(line_key)
+    if line is None:
+        line = lines[line_key] = risk.monitoring_line(*line_key)
     category = category_of(state, line)
     ctx = Context(
         state=state,
@@ -280,7 +338,7 @@ def assess(
         if hit is not None:
             warning_reasons.append(_reason(warning, 0, hit))
     fired = [r.rule for r in warning_reasons]
-    ctx = Context(**{**ctx.__dict__, "fired_warnings": frozenset(fired)})
+    ctx.fired_warnings = frozenset(fired)
 
     reasons = []
     for rule in risk.scoring:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from google.protobuf import struct_pb2
@@ -37,7 +37,7 @@ LABOUR_CAPACITY = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Incoming:
     """A decoded household event: either a department fact or a registry record."""
 
@@ -76,7 +76,19 @@ def _value(value: struct_pb2.Value) -> Any:
 
 def struct_dict(struct: struct_pb2.Struct) -> dict[str, Any]:
     """A protobuf Struct as a dict (the payload intake validated and published)."""
-    return {key: _value(item) for key, item in struct.fields.items()}
+    fields = struct.fields
+    return {key: _value(fields[key]) for key in fields}
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _moment(timestamp: Any) -> datetime:
+    """`from_timestamp` (Timestamp.ToDatetime in UTC) without its generic checks for the usual case."""
+    seconds, nanos = timestamp.seconds, timestamp.nanos
+    if -62_135_596_800 <= seconds <= 253_402_300_799 and 0 <= nanos < 1_000_000_000:
+        return _EPOCH + timedelta(seconds=seconds, microseconds=nanos // 1000)
+    return from_timestamp(timestamp)  # out of range: raises as it always did
 
 
 # Event types by wire string, so a lookup replaces constructing the enum.
@@ -111,7 +123,7 @@ def decode(value: bytes | None) -> Incoming:
         raise PoisonRecord("schema_version", f"unknown schema_version {message.schema_version}")
     if not message.event_id or not message.household_id:
         raise PoisonRecord("undecodable", "event_id and household_id are required")
-    occurred_at = from_timestamp(message.occurred_at) if message.HasField("occurred_at") else now_utc()
+    occurred_at = _moment(message.occurred_at) if message.HasField("occurred_at") else now_utc()
     body = message.WhichOneof("body")
     if body == "registry_record":
         registry = _registry(message, message.household_id, occurred_at)
@@ -200,6 +212,33 @@ def registry_record(
     ).SerializeToString()
 
 
+_SCORE_REASONS: dict[tuple[Any, ...], rpb.ScoreReason] = {}
+_TIMESTAMPS: dict[datetime, Any] = {}
+
+
+def _score_reason(reason: dict[str, Any]) -> rpb.ScoreReason:
+    """A reason as a ScoreReason message, kept for reuse (most reasons repeat: same rule, same figures)."""
+    points = reason["points"]
+    key = (reason["rule"], points or str(points), reason["reason_zh"], reason["reason_en"])  # 0.0 ≠ -0.0 here
+    message = _SCORE_REASONS.get(key)
+    if message is None:
+        if len(_SCORE_REASONS) >= 10_000:
+            _SCORE_REASONS.clear()
+        message = _SCORE_REASONS[key] = rpb.ScoreReason(
+            rule=reason["rule"], points=points, reason_zh=reason["reason_zh"], reason_en=reason["reason_en"]
+        )
+    return message
+
+
+def _timestamp(moment: datetime) -> Any:
+    """`to_timestamp`, kept for reuse (a batch's assessments share one moment)."""
+    timestamp = _TIMESTAMPS.get(moment)
+    if timestamp is None:
+        _TIMESTAMPS.clear()
+        timestamp = _TIMESTAMPS[moment] = to_timestamp(moment)
+    return timestamp
+
+
 def assessment_message(row: dict[str, Any]) -> bytes:
     """An assessments-table row as a RiskAssessment protobuf value."""
     return rpb.RiskAssessment(
@@ -210,18 +249,13 @@ def assessment_message(row: dict[str, Any]) -> bytes:
         category=row["category"] or "",
         level=row["level"],
         score=row["score"],
-        risk_types=list(row["risk_types"]),
-        warnings=list(row["warnings"]),
-        reasons=[
-            rpb.ScoreReason(
-                rule=r["rule"], points=r["points"], reason_zh=r["reason_zh"], reason_en=r["reason_en"]
-            )
-            for r in row["reasons"]
-        ],
+        risk_types=row["risk_types"],
+        warnings=row["warnings"],
+        reasons=[_score_reason(r) for r in row["reasons"]],
         opens_case=row["opens_case"],
         policy_version=row["policy_version"],
-        event_ids=list(row["event_ids"]),
-        assessed_at=to_timestamp(row["assessed_at"]),
+        event_ids=row["event_ids"],
+        assessed_at=_timestamp(row["assessed_at"]),
         income_pc=row["income_pc"],
         adjusted_income_pc=row["adjusted_income_pc"],
         poverty_status=row["poverty_status"],

@@ -11,6 +11,18 @@ class Settings(CoreSettings):
     consumer_enabled: bool = True
     consume_batch: int = Field(1000, ge=1, le=20_000)
     consume_timeout_ms: int = Field(500, ge=10)
+    # Under a backlog (records already fetched), one database transaction takes up to this many records from
+    # several `getmany` batches, so a household is scored once per transaction; a quiet topic still gets
+    # small, prompt transactions.
+    max_transaction_records: int = Field(50_000, ge=1)
+    # Households (registry, stored facts) kept in memory between transactions, and the facts they may hold
+    # in all (a few hundred bytes each); 0 households turns the cache off.
+    household_cache_size: int = Field(100_000, ge=0)
+    household_cache_facts: int = Field(1_000_000, ge=0)
+    # The cyclic garbage collector's young-generation threshold while the consumer runs (0: Python's own),
+    # and whether it pauses during a transaction.
+    gc_young_threshold: int = Field(50_000, ge=0)
+    pause_gc_in_transactions: bool = True
     # A publish not acknowledged in this long fails the consumer, which restarts with a fresh producer
     # (an idempotent aiokafka producer can wait forever after the broker restarted).
     publish_timeout_seconds: float = Field(30.0, gt=0)

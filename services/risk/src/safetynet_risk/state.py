@@ -24,14 +24,14 @@ METRIC_SOURCES: dict[Metric, tuple[EventType, str]] = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Member:
     member_id: str
     labour_capacity: str = "full"
     in_school: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RegistryRecord:
     """The rural revitalization registry's baseline for a household (no PII beyond ids)."""
 
@@ -54,9 +54,7 @@ class RegistryRecord:
         }
 
     @classmethod
-    def from_payload(
-        cls, household_id: str, recorded_at: datetime, payload: Mapping[str, Any]
-    ) -> RegistryRecord:
+    def from_payload(cls, household_id: str, recorded_at: datetime, payload: Mapping[str, Any]) -> RegistryRecord:
         return cls(
             household_id=household_id,
             region_code=payload["region_code"],
@@ -70,7 +68,7 @@ class RegistryRecord:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StoredFact:
     """One department event as stored: type, who, when, and its validated payload."""
 
@@ -81,7 +79,7 @@ class StoredFact:
     member_id: str = ""
 
 
-@dataclass
+@dataclass(slots=True)
 class HouseholdState:
     registry: RegistryRecord
     as_of: datetime
@@ -159,9 +157,7 @@ def _derived_facts(event: StoredFact, policy: RiskPolicy, working: set[str]) -> 
         found.append("school_dropout")
     elif kind == EventType.DEATH:
         found.append("death")
-    elif (
-        kind == EventType.DISABILITY and int(event.payload.get("level", 0)) in policy.severe_disability_levels
-    ):
+    elif kind == EventType.DISABILITY and int(event.payload.get("level", 0)) in policy.severe_disability_levels:
         found.append("severe_disability")
     elif kind == EventType.ACCIDENT and event.payload.get("lost_labour"):
         found.append("lost_labour")
@@ -203,49 +199,171 @@ def build_state(
     registry: RegistryRecord, events: Iterable[StoredFact], policy: RiskPolicy, as_of: datetime
 ) -> HouseholdState:
     """Reduce the registry record and the household's events up to `as_of` to the rules' inputs."""
+    return build_prepared_state(registry, [PreparedFact(event, policy) for event in events], policy, as_of)
+
+
+_LABOUR_FACTS = frozenset({"death", "severe_disability", "lost_labour"})
+_METRICS_BY_TYPE: dict[str, list[tuple[Metric, str]]] = defaultdict(list)
+for _metric, (_event_type, _amount_field) in METRIC_SOURCES.items():
+    _METRICS_BY_TYPE[_event_type.value].append((_metric, _amount_field))
+
+
+class PreparedFact:
+    """A stored fact with everything `build_state` derives from it alone worked out once (for one policy),
+    so a household's state is a few sums over its prepared facts."""
+
+    __slots__ = (
+        "amounts",
+        "base_facts",
+        "death_member",
+        "event_id",
+        "fact",
+        "housing",
+        "income_current",
+        "income_drop",
+        "is_income_change",
+        "labour_member",
+        "occurred_at",
+        "policy",
+        "risk_types",
+        "sort_key",
+        "water",
+    )
+
+    def __init__(self, fact: StoredFact, policy: RiskPolicy) -> None:
+        self.fact = fact
+        self.policy = policy
+        self.event_id = fact.event_id
+        self.occurred_at = fact.occurred_at
+        self.sort_key = (fact.occurred_at, fact.event_id)
+        kind = fact.type
+        payload = fact.payload
+        self.death_member = fact.member_id if kind == _DEATH and fact.member_id else None
+        self.is_income_change = kind == _INCOME_CHANGE
+        self.income_current: float | None = None
+        self.income_drop: float | None = None
+        if self.is_income_change:
+            self.income_current = float(payload["current_annual_income_cny"])
+            previous = float(payload["previous_annual_income_cny"])
+            self.income_drop = (previous - self.income_current) / previous if previous > 0 else None
+        metrics = _METRICS_BY_TYPE.get(kind)
+        self.amounts: tuple[tuple[Metric, float], ...] = (
+            tuple((metric, float(payload.get(amount_field, 0))) for metric, amount_field in metrics) if metrics else ()
+        )
+        self.housing = _housing_state(fact) if kind in _HOUSING_TYPES else None
+        self.water = _water_state(payload, policy.water_cut_off_days) if kind == _DRINKING_WATER else None
+        static = _static_parts(policy).get(kind)
+        if static is None or kind in _PAYLOAD_DEPENDENT:  # worked out from the payload, as build_state did
+            found = _derived_facts(fact, policy, set())  # labour_loss depends on the registry: decided in the sum
+            self.base_facts: tuple[Fact, ...] = tuple(f for f in found if f != "labour_loss")
+            labour = bool(set(found) & _LABOUR_FACTS)
+            self.risk_types: tuple[str, ...] = tuple(_risk_types_of(fact, policy))
+        else:
+            self.base_facts, labour, self.risk_types = static
+        # Who a labour-loss fact concerns ("" for the whole household), None when the event is no labour loss.
+        self.labour_member: str | None = fact.member_id if labour else None
+
+
+_DEATH = EventType.DEATH.value
+_INCOME_CHANGE = EventType.INCOME_CHANGE.value
+_DRINKING_WATER = EventType.DRINKING_WATER.value
+_HOUSING_TYPES = frozenset({EventType.HOUSING_SAFETY.value, EventType.DISASTER_LOSS.value})
+# Event types whose facts or risk types depend on the payload (the rest depend on the type alone).
+_PAYLOAD_DEPENDENT = frozenset(
+    {
+        EventType.DISABILITY.value,
+        EventType.ACCIDENT.value,
+        EventType.INCOME_CHANGE.value,
+        EventType.SELF_APPLICATION.value,
+        EventType.GRID_REPORT.value,
+    }
+)
+_STATIC: list[tuple[RiskPolicy, dict[str, tuple[tuple[Fact, ...], bool, tuple[str, ...]]]]] = []
+
+
+def _static_parts(policy: RiskPolicy) -> dict[str, tuple[tuple[Fact, ...], bool, tuple[str, ...]]]:
+    """Per event type whose derived facts and risk types depend on the type alone: (facts without
+    labour_loss, whether it is a labour loss, risk types), worked out once per policy."""
+    for known, parts in _STATIC:
+        if known is policy:
+            return parts
+    parts = {}
+    for event_type in EventType:
+        if event_type.value in _PAYLOAD_DEPENDENT:
+            continue
+        probe = StoredFact(event_id="", type=event_type.value, occurred_at=datetime.min, payload={})
+        found = _derived_facts(probe, policy, set())
+        parts[event_type.value] = (
+            tuple(f for f in found if f != "labour_loss"),
+            bool(set(found) & _LABOUR_FACTS),
+            tuple(_risk_types_of(probe, policy)),
+        )
+    _STATIC[:] = [*_STATIC[-3:], (policy, parts)]  # a few policies at most (reloads)
+    return parts
+
+
+def _sort_key(prepared: PreparedFact) -> tuple[datetime, str]:
+    return prepared.sort_key
+
+
+def build_prepared_state(
+    registry: RegistryRecord, events: Iterable[PreparedFact], policy: RiskPolicy, as_of: datetime
+) -> HouseholdState:
+    """`build_state` over prepared facts (prepared for this `policy`); the same state, cheaper."""
     window_start = months_before(as_of, policy.trailing_months)
-    history = sorted((e for e in events if e.occurred_at <= as_of), key=lambda e: (e.occurred_at, e.event_id))
-    working = {m.member_id for m in registry.members if m.labour_capacity in WORKING_CAPACITIES}
-    deceased = {e.member_id for e in history if e.type == EventType.DEATH and e.member_id}
-    alive = [m for m in registry.members if m.member_id not in deceased]
+    history = sorted((e for e in events if e.occurred_at <= as_of), key=_sort_key)
+    members = registry.members
+    deceased = {e.death_member for e in history if e.death_member is not None}
+    alive = len(members) if not deceased else sum(1 for m in members if m.member_id not in deceased)
 
     income, income_at = registry.annual_net_income_cny, registry.recorded_at
+    window: list[PreparedFact] = []
     for event in history:
-        if event.type == EventType.INCOME_CHANGE and event.occurred_at >= income_at:
-            income, income_at = float(event.payload["current_annual_income_cny"]), event.occurred_at
+        if event.is_income_change and event.occurred_at >= income_at:
+            income, income_at = event.income_current, event.occurred_at  # type: ignore[assignment]
+        if event.occurred_at > window_start:
+            window.append(event)
 
-    window = [e for e in history if e.occurred_at > window_start]
-    trailing: dict[Metric, float] = {}
-    for metric, (event_type, amount_field) in METRIC_SOURCES.items():
-        trailing[metric] = sum(float(e.payload.get(amount_field, 0)) for e in window if e.type == event_type)
-
-    state = HouseholdState(
-        registry=registry,
-        as_of=as_of,
-        window_start=window_start,
-        member_count=max(len(alive), 1),
-        annual_income=income,
-        trailing=trailing,
-        window_events=window,
-    )
-    facts: dict[Fact, list[str]] = defaultdict(list)
+    trailing: dict[Metric, float] = dict.fromkeys(METRIC_SOURCES, 0)
+    facts: dict[Fact, list[str]] = {}
     risk_types: dict[str, None] = {}
+    housing: str | None = None
+    drinking_water: str | None = None
+    income_drop_ratio: float | None = None
+    working: set[str] | None = None
     for event in window:
-        for fact in _derived_facts(event, policy, working):
-            facts[fact].append(event.event_id)
-        for risk_type in _risk_types_of(event, policy):
+        for metric, amount in event.amounts:
+            trailing[metric] += amount
+        for fact in event.base_facts:
+            facts.setdefault(fact, []).append(event.event_id)
+        if event.labour_member is not None:
+            if event.labour_member and working is None:
+                working = {m.member_id for m in members if m.labour_capacity in WORKING_CAPACITIES}
+            if not event.labour_member or event.labour_member in working:  # type: ignore[operator]
+                facts.setdefault("labour_loss", []).append(event.event_id)
+        for risk_type in event.risk_types:
             risk_types[risk_type] = None
-        state.housing = _housing_state(event) or state.housing
-        if event.type == EventType.DRINKING_WATER:
-            state.drinking_water = _water_state(event.payload, policy.water_cut_off_days)
-        if event.type == EventType.INCOME_CHANGE:
-            previous = float(event.payload["previous_annual_income_cny"])
-            current = float(event.payload["current_annual_income_cny"])
-            state.income_drop_ratio = (previous - current) / previous if previous > 0 else None
-    if state.housing in policy.risk_types.unsafe_housing:
+        if event.housing:  # as `_housing_state(event) or state.housing`
+            housing = event.housing
+        if event.water is not None:
+            drinking_water = event.water
+        if event.is_income_change:
+            income_drop_ratio = event.income_drop
+    if housing in policy.risk_types.unsafe_housing:
         risk_types[RiskType.HOUSING.value] = None
     if facts.get("labour_loss"):
         risk_types[RiskType.LABOUR_SHORTAGE.value] = None
-    state.facts = dict(facts)
-    state.risk_types = sorted(risk_types)
-    return state
+    return HouseholdState(
+        registry=registry,
+        as_of=as_of,
+        window_start=window_start,
+        member_count=max(alive, 1),
+        annual_income=income,
+        trailing=trailing,
+        window_events=[e.fact for e in window],
+        facts=facts,
+        housing=housing,
+        drinking_water=drinking_water,
+        income_drop_ratio=income_drop_ratio,
+        risk_types=sorted(risk_types),
+    )
