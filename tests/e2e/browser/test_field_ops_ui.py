@@ -20,7 +20,14 @@ from playwright.async_api import Browser, Page
 
 from safetynet_core.testing import eventually, unique
 from tests.e2e.browser.test_case_worker_ui import ARTIFACTS, PHONE, browser, fits_phone
-from tests.integration.fieldops.conftest import PASSWORD, Stack, StartStack, household_record, start_stack
+from tests.integration.fieldops.conftest import (
+    PASSWORD,
+    Stack,
+    StartStack,
+    assessment,
+    household_record,
+    start_stack,
+)
 
 pytestmark = pytest.mark.e2e
 __all__ = ["browser", "start_stack"]  # fixtures used here
@@ -192,6 +199,30 @@ async def data_quality(page: Page, site: Site) -> None:
     await page.screenshot(path=str(ARTIFACTS / "data_quality.png"), full_page=True)
 
 
+async def case_shows_the_registry_record(page: Page, site: Site) -> None:
+    """A flagged household's case page shows its registry members from intake, ID numbers masked."""
+    household = site.duplicates[0]
+    workflow = site.stack.workflow
+    await workflow.assess(household, assessment(household, VILLAGE))
+
+    async def case_id() -> str | None:
+        response = await workflow.http.get("/v1/cases", headers=await workflow.auth("township"))
+        return next((c["case_id"] for c in response.json()["cases"] if c["household_id"] == household), None)
+
+    opened = await eventually(case_id, timeout=30, interval=0.5, message="the flagged household's case")
+    await page.goto(f"{site.url}/cases/{opened}")
+    registry = page.locator("#registry")
+    assert await registry.locator("h2").inner_text() == "Household members (registry)"
+    members = registry.locator("table.members tbody tr")
+    assert await members.count() == 2
+    assert "Member 0" in await members.first.inner_text()
+    masked = await members.first.locator("td.id-number").inner_text()
+    assert masked.endswith(site.shared_id_number[-4:]) and "*" in masked
+    assert site.shared_id_number not in await page.content()
+    assert await fits_phone(page)
+    await page.screenshot(path=str(ARTIFACTS / "case_registry.png"), full_page=True)
+
+
 async def test_township_officer_runs_field_operations_in_the_ui(site: Site, browser: Browser) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     context = await browser.new_context(viewport=PHONE)
@@ -201,6 +232,7 @@ async def test_township_officer_runs_field_operations_in_the_ui(site: Site, brow
     await file_correction(page, site)
     await enter_finding(page, site)
     await data_quality(page, site)
+    await case_shows_the_registry_record(page, site)
     await context.close()
-    for name in ("sweeps", "corrections", "ledger", "data_quality"):
+    for name in ("sweeps", "corrections", "ledger", "data_quality", "case_registry"):
         assert (ARTIFACTS / f"{name}.png").stat().st_size > 0

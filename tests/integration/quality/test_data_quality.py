@@ -147,3 +147,31 @@ async def test_an_id_number_pasted_into_many_households_names_a_bounded_number_o
             per_household[issue["household_id"]] = per_household.get(issue["household_id"], 0) + 1
         assert set(per_household) == {f"HP{index:03d}" for index in range(count)}
         assert max(per_household.values()) <= MAX_DUPLICATE_PARTNERS
+
+
+async def test_a_case_worker_reads_a_households_record_with_id_numbers_and_phone_masked(start_intake: Any) -> None:
+    async with start_intake() as intake:
+        head, child = person("M1", date(1980, 1, 1), "123"), person("M2", date(2012, 3, 4), "456", "none")
+        record = clean("HR1", head, child, phone="13800138000")
+        assert (await intake.put_record(record)).status_code == 200
+        url = f"{intake.url}/v1/households/HR1"
+
+        cadre = await intake.http.get(url, headers=intake.token(Role.VILLAGE_CADRE, VILLAGE))
+        assert cadre.status_code == 200, cadre.text
+        body = cadre.json()
+        assert (body["household_id"], body["region_code"], body["head_member_id"]) == ("HR1", VILLAGE, "M1")
+        assert [m["member_id"] for m in body["members"]] == ["M1", "M2"]
+        assert [m["labour_capacity"] for m in body["members"]] == ["full", "none"]
+        assert body["members"][0]["id_number_masked"].endswith(head["id_number"][-4:])
+        assert body["phone"] == "*******8000"
+        for secret in (head["id_number"], child["id_number"], "13800138000"):
+            assert secret not in cadre.text
+
+        outsider = await intake.http.get(url, headers=intake.token(Role.VILLAGE_CADRE, OTHER_TOWNSHIP_VILLAGE))
+        assert outsider.status_code == 404
+        officer = intake.token(Role.DEPARTMENT_OFFICER, "610327", "civil_affairs")
+        assert (await intake.http.get(url, headers=officer)).status_code == 403
+        api_key = await intake.http.get(url, headers={"Authorization": f"Bearer {await intake.key('civil_affairs')}"})
+        assert api_key.status_code == 401
+        admin = intake.token(Role.ADMIN, "")
+        assert (await intake.http.get(f"{intake.url}/v1/households/NOPE", headers=admin)).status_code == 404

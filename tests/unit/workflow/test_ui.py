@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -20,6 +21,7 @@ from safetynet_workflow.forms import FORMS, FormInvalid, validate_form
 from safetynet_workflow.main import create_app
 from safetynet_workflow.settings import Settings
 from safetynet_workflow.ui.i18n import LANG_COOKIE, Lang, translator
+from safetynet_workflow.ui.intake_reads import household_record
 from safetynet_workflow.ui.render import environment, page
 from safetynet_workflow.ui.session import SESSION_COOKIE, safe_next
 from safetynet_workflow.ui.taskforms import Widget, form_fields, form_state, parse_form
@@ -194,3 +196,42 @@ def test_inbox_marks_overdue_tasks_and_shows_escalation() -> None:
     assert 'class="late"' in late and "Overdue" in late and "↑1</span> Township" in late
     assert "Overdue" not in on_time and "Claimed · cadre" in on_time
     assert 'href="/?sort=-due"' in body
+
+
+async def test_the_case_page_shows_the_households_registry_record_from_intake() -> None:
+    record = {
+        "household_id": "H1", "region_code": "610327101201", "poverty_status": "lifted", "head_member_id": "M1",
+        "annual_net_income_cny": 30000.0, "grid_id": "G-01", "phone": "*******8000",
+        "members": [
+            {"member_id": "M1", "name": "王建国", "id_number_masked": "610327********123X", "birth_date": "1980-01-01",
+             "labour_capacity": "full", "in_school": False},
+            {"member_id": "M2", "name": "王小明", "id_number_masked": "610327********4567", "birth_date": "2012-03-04",
+             "labour_capacity": "none", "in_school": True},
+        ],
+    }  # fmt: skip
+    asked: list[httpx.Request] = []
+
+    def intake(request: httpx.Request) -> httpx.Response:
+        asked.append(request)
+        return httpx.Response(200, json=record) if request.url.path == "/v1/households/H1" else httpx.Response(404)
+
+    found, error = await household_record(Settings(), "jwt-of-user", "H1", httpx.MockTransport(intake))
+    assert (found, error) == (record, None)
+    assert asked[0].headers["authorization"] == "Bearer jwt-of-user"
+    missing = await household_record(Settings(), "t", "H9", httpx.MockTransport(intake))
+    assert missing == (None, "case.household_missing")
+
+    def down(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    assert await household_record(Settings(), "t", "H1", httpx.MockTransport(down)) == (
+        None, "case.household_unavailable"
+    )  # fmt: skip
+
+    shown = bytes(page(fake_request(Lang.EN), "_registry.html", household=found, household_error=None).body).decode()
+    assert "Lifted" in shown and "G-01" in shown and "*******8000" in shown and "30000" in shown
+    head, child = shown.split("王小明")
+    assert "王建国" in head and "Head" in head and "610327********123X" in head and "Full" in head
+    assert "2012-03-04" in child and "✓" in child
+    absent = page(fake_request(Lang.ZH), "_registry.html", household=None, household_error="case.household_missing")
+    assert "登记系统中没有该户的记录" in bytes(absent.body).decode()

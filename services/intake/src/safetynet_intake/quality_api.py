@@ -1,11 +1,12 @@
-"""Case-worker routes of intake (JWT, region-scoped): the registry data-quality list and moving a household
-between grids. Department API keys do not work here."""
+"""Case-worker routes of intake (JWT, region-scoped): a household's registry record (ID numbers masked),
+the registry data-quality list and moving a household between grids. Department API keys do not work here."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+import orjson
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from safetynet_core.auth import Principal, Role
@@ -24,6 +25,14 @@ QualityReader = Annotated[
 ]
 GridEditor = Annotated[
     Principal, Depends(require_roles(Role.VILLAGE_CADRE, Role.TOWNSHIP_OFFICER, Role.COUNTY_OFFICER))
+]
+HouseholdReader = Annotated[
+    Principal,
+    Depends(
+        require_roles(
+            Role.GRID_WORKER, Role.VILLAGE_CADRE, Role.TOWNSHIP_OFFICER, Role.COUNTY_OFFICER, Role.AUDITOR
+        )
+    ),
 ]
 CheckName = Literal["completeness", "format", "cross_field", "duplicate", "warning_review"]
 assert set(CheckName.__args__) == set(quality.CHECKS)  # type: ignore[attr-defined]
@@ -57,6 +66,37 @@ async def list_data_quality(
     async with rt.pool.acquire() as conn:
         issues = await quality.list_issues(conn, _prefix(principal, region), check, status, household_id, limit, offset)
     return {"issues": issues}
+
+
+def masked_phone(phone: str | None) -> str | None:
+    """A phone number with all but its last four digits hidden."""
+    if not phone:
+        return None
+    digits = [c for c in phone if c.isdigit()]
+    return "*" * max(len(digits) - 4, 0) + "".join(digits[-4:])
+
+
+@router.get("/households/{household_id}", summary="A household's registry record (ID numbers masked)")
+async def get_household(
+    household_id: Annotated[str, Path(min_length=1, max_length=100)], principal: HouseholdReader, rt: Runtime
+) -> dict[str, Any]:
+    """The registry record a case page shows: members with masked ID numbers (the full number never
+    leaves intake's write path), the phone masked to its last four digits."""
+    async with rt.pool.acquire() as conn:
+        row = await conn.fetchrow(
+            "select household_id, region_code, poverty_status, annual_net_income_cny, head_member_id,"
+            " members::text as members, phone, grid_id, updated_at from households where household_id = $1",
+            household_id,
+        )
+    if row is None or not principal.can_see(row["region_code"]):
+        raise ApiError(404, f"no registered household {household_id} in your region", ["path", "household_id"])
+    record = dict(row)
+    record["members"] = [
+        {key: value for key, value in member.items() if key != "id_number"}  # stored masked; never the full one
+        for member in orjson.loads(record["members"])
+    ]
+    record["phone"] = masked_phone(record["phone"])
+    return record
 
 
 class GridMoveIn(BaseModel):

@@ -20,9 +20,10 @@ from safetynet_workflow.models import Step
 from safetynet_workflow.settings import Settings
 from safetynet_workflow.store import Store, task_json
 from safetynet_workflow.ui.i18n import Lang, lang_of
+from safetynet_workflow.ui.intake_reads import household_record
 from safetynet_workflow.ui.links import RECORD_PAGES, return_href, task_href
 from safetynet_workflow.ui.render import api_error_message, error_page, page
-from safetynet_workflow.ui.session import UiPrincipal, as_bearer_request
+from safetynet_workflow.ui.session import UiPrincipal, as_bearer_request, session_token
 from safetynet_workflow.ui.taskforms import FormState, form_fields, form_state, parse_form, submitted_values
 
 router = APIRouter()
@@ -90,9 +91,16 @@ async def case_context(
     *,
     done: str | None = None,
     states: dict[str, FormState] | None = None,
+    registry: bool = False,
 ) -> dict[str, Any]:
-    """Everything the case page shows; raises ApiError like the API (404 outside the caller's scope)."""
+    """Everything the case page shows (with `registry`, also the household's registry record read from
+    intake as the user); raises ApiError like the API (404 outside the caller's scope)."""
     detail = await get_case(case_id, principal, store, as_bearer_request(request))
+    household, household_error = (
+        await household_record(settings, session_token(request) or "", detail["household_id"])
+        if registry
+        else (None, None)
+    )
     policy = workflow_policy(settings)
     kinds = {t["task_id"]: t["kind"] for t in detail["tasks"]}
     mine = [
@@ -115,6 +123,8 @@ async def case_context(
         "now": datetime.now(UTC),
         "done": done,
         "settled": _settled(detail["timeline"], done),
+        "household": household,
+        "household_error": household_error,
     }
 
 
@@ -130,7 +140,7 @@ async def case_page(
 ) -> Response:
     """The case; `partial` gives only its live part (the page polls it while a completion settles)."""
     try:
-        context = await case_context(request, principal, store, settings, case_id, done=done)
+        context = await case_context(request, principal, store, settings, case_id, done=done, registry=not partial)
     except ApiError as exc:
         return error_page(request, exc.status, api_error_message(exc.body))
     return page(request, "case_live.html" if partial else "case.html", **context)
@@ -202,7 +212,9 @@ async def complete(
         state = form_state(form_fields(row["kind"], policy), values, exc.body["detail"])
         if row["step"] in RECORD_PAGES:
             return page(request, "task.html", exc.status, **task_context(request, principal, settings, row, state))
-        context = await case_context(request, principal, store, settings, row["case_id"], states={task_id: state})
+        context = await case_context(
+            request, principal, store, settings, row["case_id"], states={task_id: state}, registry=True
+        )
         return page(request, "case.html", status_code=exc.status, **context)
     done = return_href(row) if row["step"] in RECORD_PAGES else _case_url(row["case_id"], done=task_id)
     return RedirectResponse(done, status_code=303)

@@ -1,6 +1,6 @@
 """Data quality: the registry's data-quality issues live in intake (`GET /v1/data-quality`, scoped by
-the caller's JWT); this page asks intake with the logged-in user's own token, so intake scopes it
-exactly as for the API, and says so plainly when intake does not answer."""
+the caller's JWT); this page asks intake with the logged-in user's own token (`intake_reads`), and says
+so plainly when intake does not answer."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from fastapi.responses import Response
 from safetynet_core.logging import get_logger
 from safetynet_workflow.deps import SettingsDep
 from safetynet_workflow.settings import Settings
+from safetynet_workflow.ui.intake_reads import intake_get
 from safetynet_workflow.ui.records import Cell, Column, listing
 from safetynet_workflow.ui.session import UiPrincipal, session_token
 
@@ -23,7 +24,6 @@ AREA = "quality"
 # intake's check names (safetynet_intake.quality_api.CheckName)
 CHECKS = ("completeness", "format", "cross_field", "duplicate", "warning_review")
 READER_ROLES = ("village_cadre", "township_officer", "county_officer", "auditor")
-INTAKE_TIMEOUT = 5.0
 COLUMNS = (
     Column("check", "col.check", Cell.LABEL, "quality_check."),
     Column("household_id", "col.household"),
@@ -51,19 +51,14 @@ async def fetch_issues(
     settings: Settings, token: str, check: str | None, transport: httpx.AsyncBaseTransport | None = None
 ) -> QualityList:
     """Intake's list for this token (never another scope); an unreachable or refusing intake is an error."""
-    params = {"check": check} if check else {}
-    try:
-        async with httpx.AsyncClient(base_url=settings.intake_url, timeout=INTAKE_TIMEOUT, transport=transport) as http:
-            response = await http.get("/v1/data-quality", params=params, headers={"Authorization": f"Bearer {token}"})
-    except httpx.HTTPError as exc:
-        log.warning("data_quality_unreachable", error=type(exc).__name__)
-        return QualityList(error="quality.unavailable")
-    if response.status_code == 403:
+    answer = await intake_get(settings, token, "/v1/data-quality", {"check": check} if check else None, transport)
+    if answer.status == 403:
         return QualityList(error="quality.forbidden")
-    if response.status_code != 200:
-        log.warning("data_quality_failed", status=response.status_code)
+    if answer.body is None:
+        if answer.status is not None:
+            log.warning("data_quality_failed", status=answer.status)
         return QualityList(error="quality.unavailable")
-    issues = response.json().get("issues", [])
+    issues = answer.body.get("issues", [])
     return QualityList([{**i, "finding": finding_text(i)} for i in issues])
 
 
