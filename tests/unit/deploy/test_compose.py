@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 from safetynet_core.settings import REPO_ROOT, CoreSettings
+from tests.unit.deploy.settings_env import env_names
 
 COMPOSE = REPO_ROOT / "docker-compose.yml"
 CONTRACT_PORTS = {"intake": 8001, "risk": 8002, "workflow": 8003, "notify": 8004}
@@ -45,9 +46,7 @@ def test_every_service_builds_from_a_dockerfile_that_exists_and_runs_a_real_app(
 
 def test_environment_variables_are_ones_the_settings_read() -> None:
     services = _compose()["services"]
-    known = {"DATABASE_URL", "KAFKA_BOOTSTRAP", "TEMPORAL_ADDRESS"} | {
-        f"SAFETYNET_{field.upper()}" for field in CoreSettings.model_fields
-    }
+    known = env_names(CoreSettings)
     for name in CONTRACT_PORTS:
         for variable in services[name]["environment"]:
             assert variable in known, f"{name} sets {variable}, which no setting reads"
