@@ -22,6 +22,7 @@ from safetynet_workflow.info import SERVICE
 from safetynet_workflow.main import connect_temporal, create_app
 from safetynet_workflow.models import InspectionInput
 from safetynet_workflow.settings import Settings
+from safetynet_workflow.ui.session import SESSION_COOKIE
 from safetynet_workflow.workflows import InspectionTaskWorkflow
 
 pytestmark = pytest.mark.integration
@@ -144,12 +145,17 @@ async def test_assessment_to_scoped_tasks_and_rest_driven_case(
             assert detail["step"] == "verify" and detail["status"] == "verifying"
             assert detail["assessments"][0]["reasons"][0]["rule"] == "medical_warning"
             assert [s["name"] for s in detail["steps"]] == ["case.opened", "case.step_changed"]
-            objection = await http.post(
-                f"/v1/cases/{detail['case_id']}/objections",
-                headers=cadre,
-                json={"reason": "the family runs a shop"},
-            )
-            assert objection.status_code == 202, objection.text
+            case_url = f"/cases/{detail['case_id']}"
+            empty = await http.post(f"/v1{case_url}/objections", headers=cadre, json={"reason": ""})
+            assert empty.status_code == 422 and empty.json()["detail"][0]["loc"] == ["body", "reason"]
+            ui = {"Cookie": f"{SESSION_COOKIE}={cadre['Authorization'].removeprefix('Bearer ')}"}
+            shown = await http.get(case_url, headers=ui)
+            assert shown.status_code == 200 and 'id="form-objection"' in shown.text
+            refused = await http.post(f"{case_url}/objections", data={"reason": ""}, headers=ui)
+            assert refused.status_code == 422 and 'data-error-for="reason"' in refused.text
+            objection = await http.post(f"{case_url}/objections", data={"reason": "the family runs a shop"}, headers=ui)
+            assert objection.status_code == 303, objection.text
+            assert objection.headers["location"] == f"{case_url}?objected=1"
             await eventually(
                 lambda: open_tasks(http, cadre, household, "home_visit"),
                 timeout=30,

@@ -14,7 +14,7 @@ from safetynet_core.auth import Principal
 from safetynet_core.errors import ApiError
 from safetynet_core.policy import cached_policy
 from safetynet_core.policy.workflow import WorkflowPolicy
-from safetynet_workflow.api import claim_task, complete_task, get_case, list_tasks
+from safetynet_workflow.api import Objection, claim_task, complete_task, file_objection, get_case, list_tasks
 from safetynet_workflow.deps import ClientDep, SettingsDep, StoreDep
 from safetynet_workflow.models import Step
 from safetynet_workflow.settings import Settings
@@ -22,9 +22,17 @@ from safetynet_workflow.store import Store, task_json
 from safetynet_workflow.ui.i18n import Lang, lang_of
 from safetynet_workflow.ui.intake_reads import household_record
 from safetynet_workflow.ui.links import RECORD_PAGES, return_href, task_href
+from safetynet_workflow.ui.records import submit
 from safetynet_workflow.ui.render import api_error_message, error_page, page
 from safetynet_workflow.ui.session import UiPrincipal, as_bearer_request, session_token
-from safetynet_workflow.ui.taskforms import FormState, form_fields, form_state, parse_form, submitted_values
+from safetynet_workflow.ui.taskforms import (
+    FormState,
+    form_fields,
+    form_state,
+    model_fields,
+    parse_form,
+    submitted_values,
+)
 
 router = APIRouter()
 OPEN_STATUSES = ("open", "claimed")
@@ -92,6 +100,8 @@ async def case_context(
     done: str | None = None,
     states: dict[str, FormState] | None = None,
     registry: bool = False,
+    objection: FormState | None = None,
+    objected: bool = False,
 ) -> dict[str, Any]:
     """Everything the case page shows (with `registry`, also the household's registry record read from
     intake as the user); raises ApiError like the API (404 outside the caller's scope)."""
@@ -125,6 +135,9 @@ async def case_context(
         "settled": _settled(detail["timeline"], done),
         "household": household,
         "household_error": household_error,
+        "objection_fields": model_fields(Objection, policy),
+        "objection": objection,
+        "objected": objected,
     }
 
 
@@ -137,10 +150,13 @@ async def case_page(
     settings: SettingsDep,
     done: Annotated[str | None, Query(max_length=200)] = None,
     partial: bool = False,
+    objected: bool = False,
 ) -> Response:
     """The case; `partial` gives only its live part (the page polls it while a completion settles)."""
     try:
-        context = await case_context(request, principal, store, settings, case_id, done=done, registry=not partial)
+        context = await case_context(
+            request, principal, store, settings, case_id, done=done, registry=not partial, objected=objected
+        )
     except ApiError as exc:
         return error_page(request, exc.status, api_error_message(exc.body))
     return page(request, "case_live.html" if partial else "case.html", **context)
@@ -149,6 +165,26 @@ async def case_page(
 def _case_url(case_id: str, **params: str) -> str:
     query = "&".join(f"{k}={quote(v, safe='')}" for k, v in params.items())
     return f"/cases/{quote(case_id, safe='')}" + (f"?{query}" if query else "")
+
+
+@router.post("/cases/{case_id}/objections")
+async def object_to_notice(
+    case_id: str, request: Request, principal: UiPrincipal, store: StoreDep, client: ClientDep, settings: SettingsDep
+) -> Response:
+    """Record an objection raised during the case's public notice (the API's own handler): the case goes
+    back to the home visit; a rejected objection comes back with its error next to the field."""
+    specs = model_fields(Objection, workflow_policy(settings))
+    values = submitted_values(await request.form())
+    _, state, status = await submit(
+        Objection, specs, values, lambda body: file_objection(case_id, body, principal, store, client)
+    )
+    if state is None:
+        return RedirectResponse(_case_url(case_id, objected="1"), status_code=303)
+    try:
+        context = await case_context(request, principal, store, settings, case_id, registry=True, objection=state)
+    except ApiError as exc:
+        return error_page(request, exc.status, api_error_message(exc.body))
+    return page(request, "case.html", status_code=status, **context)
 
 
 @router.post("/tasks/{task_id}/claim")
