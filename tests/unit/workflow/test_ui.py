@@ -122,6 +122,15 @@ def test_pages_need_a_login(app: FastAPI, client: TestClient, path: str) -> None
     assert client.post("/tasks/T1/complete", data={"decision": "proceed"}).status_code == 303
 
 
+def test_a_logged_out_form_post_returns_to_the_page_of_the_form(client: TestClient) -> None:
+    here = {"referer": "http://testserver/cases/C1?done=T1"}
+    posted = client.post("/cases/C1/objections", data={"reason": "r"}, headers=here)
+    assert posted.status_code == 303 and posted.headers["location"] == "/login?next=%2Fcases%2FC1%3Fdone%3DT1"
+    elsewhere = client.post("/cases/C1/objections", headers={"referer": "https://evil.example/cases/C1"})
+    assert elsewhere.headers["location"] == "/login?next=%2F"
+    assert client.post("/tasks/T1/complete").headers["location"] == "/login?next=%2F"
+
+
 def test_login_page_is_chinese_by_default_and_english_by_cookie(app: FastAPI, client: TestClient) -> None:
     zh = client.get("/login?next=/cases/C1")
     assert zh.status_code == 200 and '<html lang="zh-CN">' in zh.text and "用户名" in zh.text

@@ -4,7 +4,7 @@ request without a valid one is sent to the login page."""
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, HTTPException, Request, Response
 
@@ -33,8 +33,19 @@ def ui_principal(request: Request) -> Principal:
             return verify_token(app_settings(request), token)
         except AuthError:
             pass
-    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    raise HTTPException(303, "login required", headers={"Location": f"/login?next={quote(here, safe='')}"})
+    back = quote(return_path(request), safe="")
+    raise HTTPException(303, "login required", headers={"Location": f"/login?next={back}"})
+
+
+def return_path(request: Request) -> str:
+    """Where to come back after logging in: this page, or for a form post (which cannot be repeated by a
+    redirect) the page the form was on, when it is on this site."""
+    if request.method in ("GET", "HEAD"):
+        return request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    referer = urlsplit(request.headers.get("referer", ""))
+    if referer.netloc != request.url.netloc:
+        return "/"
+    return safe_next(referer.path + (f"?{referer.query}" if referer.query else ""))
 
 
 UiPrincipal = Annotated[Principal, Depends(ui_principal)]
