@@ -3,6 +3,7 @@ setting reads, probe paths the apps serve, selectors and targets that match (no 
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import re
@@ -26,12 +27,14 @@ PROBE_PATHS = {"/healthz", "/readyz"}
 UVICORN = re.compile(r"^safetynet_(\w+)\.main:create_app$")
 
 
-def documents() -> list[dict[str, Any]]:
+@functools.cache
+def documents() -> tuple[dict[str, Any], ...]:
+    """Every resource the kustomization lists (parsed once; read-only)."""
     kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
     found: list[dict[str, Any]] = []
     for resource in kustomization["resources"]:
         found += [doc for doc in yaml.safe_load_all((K8S / resource).read_text()) if doc]
-    return found
+    return tuple(found)
 
 
 def of_kind(kind: str) -> dict[str, dict[str, Any]]:
@@ -155,12 +158,10 @@ def test_selectors_services_and_targets_match() -> None:
                       for p in c["ports"]}  # fmt: skip
         assert {p["targetPort"] for p in service["spec"]["ports"]} <= port_names, name
         assert [p["port"] for p in service["spec"]["ports"]] == [CONTRACT_PORTS[name]]
-    for kind in ("PodDisruptionBudget", "HorizontalPodAutoscaler"):
-        for name, doc in of_kind(kind).items():
-            if kind == "PodDisruptionBudget":
-                assert any(doc["spec"]["selector"]["matchLabels"].items() <= own.items() for own in labels.values())
-            else:
-                assert doc["spec"]["scaleTargetRef"]["name"] in deployments, name
+    for name, budget in of_kind("PodDisruptionBudget").items():
+        assert any(budget["spec"]["selector"]["matchLabels"].items() <= own.items() for own in labels.values()), name
+    for name, scaler in of_kind("HorizontalPodAutoscaler").items():
+        assert scaler["spec"]["scaleTargetRef"]["name"] in deployments, name
     for ingress in of_kind("Ingress").values():
         for rule in ingress["spec"]["rules"]:
             for path in rule["http"]["paths"]:

@@ -91,10 +91,7 @@ async def get_household(
     if row is None or not principal.can_see(row["region_code"]):
         raise ApiError(404, f"no registered household {household_id} in your region", ["path", "household_id"])
     record = dict(row)
-    record["members"] = [
-        {key: value for key, value in member.items() if key != "id_number"}  # stored masked; never the full one
-        for member in orjson.loads(record["members"])
-    ]
+    record["members"] = orjson.loads(record["members"])  # stored with masked ID numbers only (masked_members)
     record["phone"] = masked_phone(record["phone"])
     return record
 

@@ -5,7 +5,7 @@ reason templates may use."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Hashable, Mapping
 from dataclasses import dataclass
 from functools import singledispatch
 from typing import Any
@@ -26,6 +26,7 @@ from safetynet_core.policy.risk import (
     TrailingSumCondition,
     WarningFiredCondition,
 )
+from safetynet_risk.memo import per_policy, remembered
 from safetynet_risk.state import HouseholdState
 
 Hit = dict[str, Any]
@@ -260,7 +261,7 @@ def points_for(rule: Any, ctx: Context) -> tuple[float, Hit] | None:
     return (rule.points, income_figures) if inside else None
 
 
-_REASONS: dict[tuple[Any, ...], Reason] = {}
+_REASONS: dict[Hashable, Reason] = {}
 _REASONS_KEPT = 20_000
 
 
@@ -277,40 +278,26 @@ def _figure_key(value: Any) -> Any:
 
 def _reason(rule: Any, points: float, figures: Hit) -> Reason:
     """The explained reason for a rule's hit; memoized on the templates and figures (Reason is immutable)."""
+
+    def build() -> Reason:
+        shown = {**figures, "points": points}
+        return Reason(rule.id, round(points, 2), render(rule.reason_zh, shown), render(rule.reason_en, shown))
+
+    key = (
+        rule.id,
+        rule.reason_zh,
+        rule.reason_en,
+        _figure_key(points),
+        *[(name, _figure_key(value)) for name, value in figures.items()],
+    )
     try:
-        key = (
-            rule.id,
-            rule.reason_zh,
-            rule.reason_en,
-            _figure_key(points),
-            *[(name, _figure_key(value)) for name, value in figures.items()],
-        )
-        reason = _REASONS.get(key)
+        return remembered(_REASONS, key, build, _REASONS_KEPT)
     except TypeError:  # an unhashable figure
-        key, reason = (), None
-    if reason is None:
-        figures = {**figures, "points": points}
-        reason = Reason(rule.id, round(points, 2), render(rule.reason_zh, figures), render(rule.reason_en, figures))
-        if key:
-            if len(_REASONS) >= _REASONS_KEPT:
-                _REASONS.clear()
-            _REASONS[key] = reason
-    return reason
+        return build()
 
 
-_LINES: list[tuple[RiskPolicy, dict[tuple[str, int], float]]] = []
-
-
-def _lines_of(risk: RiskPolicy) -> dict[tuple[str, int], float]:
-    """The monitoring lines found so far for a policy, by (region code, year)."""
-    for known, lines in _LINES:
-        if known is risk:
-            if len(lines) > 100_000:
-                lines.clear()
-            return lines
-    lines = {}
-    _LINES[:] = [*_LINES[-3:], (risk, lines)]  # a few policies at most (reloads)
-    return lines
+_LINES: list[tuple[object, dict[tuple[str, int], float]]] = []
+_LINES_KEPT = 100_000
 
 
 def assess(
@@ -318,7 +305,9 @@ def assess(
 ) -> Scored:
     """Score one household: category, warnings, each rule's points (capped), level, whether a case opens."""
     risk = policy.risk
-    lines = _lines_of(risk)
+    lines = per_policy(_LINES, risk, dict)  # monitoring lines found so far, by (region code, year)
+    if len(lines) > _LINES_KEPT:
+        lines.clear()
     line_key = (state.registry.region_code, state.as_of.year)
     line = lines.get(line_key)
     if line is None:

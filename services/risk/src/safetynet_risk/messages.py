@@ -3,8 +3,10 @@ assessments, and build household-event messages for tests, the bench and the dem
 
 from __future__ import annotations
 
+import functools
 import math
 import re
+from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,6 +28,7 @@ from safetynet_core.contracts import (
     to_struct,
     to_timestamp,
 )
+from safetynet_risk.memo import remembered
 from safetynet_risk.state import Member, RegistryRecord, StoredFact
 
 REGION_CODE = re.compile(r"^\d{12}$")
@@ -212,31 +215,24 @@ def registry_record(
     ).SerializeToString()
 
 
-_SCORE_REASONS: dict[tuple[Any, ...], rpb.ScoreReason] = {}
-_TIMESTAMPS: dict[datetime, Any] = {}
+_SCORE_REASONS: dict[Hashable, rpb.ScoreReason] = {}
 
 
 def _score_reason(reason: dict[str, Any]) -> rpb.ScoreReason:
     """A reason as a ScoreReason message, kept for reuse (most reasons repeat: same rule, same figures)."""
     points = reason["points"]
     key = (reason["rule"], points or str(points), reason["reason_zh"], reason["reason_en"])  # 0.0 ≠ -0.0 here
-    message = _SCORE_REASONS.get(key)
-    if message is None:
-        if len(_SCORE_REASONS) >= 10_000:
-            _SCORE_REASONS.clear()
-        message = _SCORE_REASONS[key] = rpb.ScoreReason(
+    return remembered(
+        _SCORE_REASONS,
+        key,
+        lambda: rpb.ScoreReason(
             rule=reason["rule"], points=points, reason_zh=reason["reason_zh"], reason_en=reason["reason_en"]
-        )
-    return message
+        ),
+        10_000,
+    )
 
 
-def _timestamp(moment: datetime) -> Any:
-    """`to_timestamp`, kept for reuse (a batch's assessments share one moment)."""
-    timestamp = _TIMESTAMPS.get(moment)
-    if timestamp is None:
-        _TIMESTAMPS.clear()
-        timestamp = _TIMESTAMPS[moment] = to_timestamp(moment)
-    return timestamp
+_timestamp = functools.lru_cache(maxsize=1)(to_timestamp)  # a batch's assessments share one moment
 
 
 def assessment_message(row: dict[str, Any]) -> bytes:

@@ -11,6 +11,7 @@ from typing import Any
 
 from safetynet_core.contracts import EventType, RiskType
 from safetynet_core.policy.risk import Fact, Metric, RiskPolicy
+from safetynet_risk.memo import per_policy
 
 REGISTRY_RECORD = "registry_record"
 WORKING_CAPACITIES = frozenset({"full", "partial"})
@@ -278,28 +279,29 @@ _PAYLOAD_DEPENDENT = frozenset(
         EventType.GRID_REPORT.value,
     }
 )
-_STATIC: list[tuple[RiskPolicy, dict[str, tuple[tuple[Fact, ...], bool, tuple[str, ...]]]]] = []
+StaticParts = dict[str, tuple[tuple[Fact, ...], bool, tuple[str, ...]]]
+_STATIC: list[tuple[object, StaticParts]] = []
 
 
-def _static_parts(policy: RiskPolicy) -> dict[str, tuple[tuple[Fact, ...], bool, tuple[str, ...]]]:
+def _static_parts(policy: RiskPolicy) -> StaticParts:
     """Per event type whose derived facts and risk types depend on the type alone: (facts without
     labour_loss, whether it is a labour loss, risk types), worked out once per policy."""
-    for known, parts in _STATIC:
-        if known is policy:
-            return parts
-    parts = {}
-    for event_type in EventType:
-        if event_type.value in _PAYLOAD_DEPENDENT:
-            continue
-        probe = StoredFact(event_id="", type=event_type.value, occurred_at=datetime.min, payload={})
-        found = _derived_facts(probe, policy, set())
-        parts[event_type.value] = (
-            tuple(f for f in found if f != "labour_loss"),
-            bool(set(found) & _LABOUR_FACTS),
-            tuple(_risk_types_of(probe, policy)),
-        )
-    _STATIC[:] = [*_STATIC[-3:], (policy, parts)]  # a few policies at most (reloads)
-    return parts
+
+    def build() -> StaticParts:
+        parts: StaticParts = {}
+        for event_type in EventType:
+            if event_type.value in _PAYLOAD_DEPENDENT:
+                continue
+            probe = StoredFact(event_id="", type=event_type.value, occurred_at=datetime.min, payload={})
+            found = _derived_facts(probe, policy, set())
+            parts[event_type.value] = (
+                tuple(f for f in found if f != "labour_loss"),
+                bool(set(found) & _LABOUR_FACTS),
+                tuple(_risk_types_of(probe, policy)),
+            )
+        return parts
+
+    return per_policy(_STATIC, policy, build)
 
 
 def _sort_key(prepared: PreparedFact) -> tuple[datetime, str]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import operator
 import time
 import uuid
 from collections import defaultdict
@@ -66,6 +67,9 @@ ASSESSMENT_COLUMNS = (
     "adjusted_income_pc",
     "poverty_status",
 )
+_assessment_values = operator.itemgetter(*ASSESSMENT_COLUMNS)
+_REASONS_AT = ASSESSMENT_COLUMNS.index("reasons")
+
 MARK_ASSESSED = """
 update facts f set assessment_id = a.assessment_id
 from unnest($1::text[], $2::text[]) as a(event_id, assessment_id) where f.event_id = a.event_id
@@ -116,17 +120,11 @@ def assessment_id_of(household_id: str, event_ids: Sequence[str]) -> str:
 
 
 def assessment_row(
-    scored: Scored,
-    registry: RegistryRecord,
-    as_of: datetime,
-    fact_seq: int,
-    assessed_at: datetime,
-    assessment_id: str | None = None,
+    scored: Scored, registry: RegistryRecord, as_of: datetime, fact_seq: int, assessed_at: datetime, assessment_id: str
 ) -> dict[str, Any]:
-    """The stored (and published) form of one assessment; its id derives from household and events
-    (`assessment_id`, when the caller worked it out already)."""
+    """The stored (and published) form of one assessment (`assessment_id` from `assessment_id_of`)."""
     return {
-        "assessment_id": assessment_id or assessment_id_of(registry.household_id, scored.event_ids),
+        "assessment_id": assessment_id,
         "household_id": registry.household_id,
         "region_code": registry.region_code,
         "category": scored.category,
@@ -295,20 +293,22 @@ def _from_cache(cached: CachedHousehold, latest: RegistryRecord | None, policy: 
 
 
 def score_household(
-    policy: Policy, household: _Household, now: datetime, new: Sequence[StoredFact], assessment_id: str | None = None
-) -> tuple[dict[str, Any], datetime, tuple[PreparedFact, ...]] | None:
-    """Score one household from its stored facts and the batch's new ones; None when nothing is pending.
-    Returns the assessment row (its `fact_seq` still to fill in), the as-of moment and every department
-    event the household now has (prepared)."""
-    if not household.pending and not new:
-        return None
+    policy: Policy,
+    household: _Household,
+    now: datetime,
+    new: Sequence[StoredFact],
+    trigger_ids: Sequence[str],
+    assessment_id: str,
+) -> tuple[dict[str, Any], tuple[PreparedFact, ...]]:
+    """Score one household from its stored facts and the batch's new ones, triggered by `trigger_ids` (its
+    waiting facts and the new ones). Returns the assessment row (its `fact_seq` still to fill in) and every
+    department event the household now has (prepared)."""
     pending_at = [at for _, at in household.pending] + [fact.occurred_at for fact in new]
     as_of = min(now, max(pending_at))
     events = household.events + tuple(PreparedFact(fact, policy.risk) for fact in new if fact.type != REGISTRY_RECORD)
     state = build_prepared_state(household.registry, events, policy.risk, as_of)
-    trigger_ids = [event_id for event_id, _ in household.pending] + [fact.event_id for fact in new]
     scored = assess(state, policy, trigger_ids=trigger_ids, previously_monitored=household.monitored)
-    return assessment_row(scored, household.registry, as_of, 0, now, assessment_id), as_of, events
+    return assessment_row(scored, household.registry, as_of, 0, now, assessment_id), events
 
 
 async def process_batch(
@@ -343,17 +343,17 @@ async def process_batch(
             record = latest.get(household_id)
             households[household_id] = _from_cache(cached, None if record is None else record.registry, risk)
     if missing:
-        fetched = await _fetch_households(conn, sorted(missing), risk)
-        households = {h: households.get(h) or fetched[h] for h in new_by_household if h in households or h in fetched}
+        households.update(await _fetch_households(conn, sorted(missing), risk))
 
     # Which assessment covers each new (or waiting) fact is known before scoring (its id derives from the
     # household and the events), so the facts go in while the households are scored.
     covering: dict[str, str] = {}  # event id → the assessment that covers it
-    assessment_ids: dict[str, str] = {}
+    triggers: dict[str, tuple[list[str], str]] = {}  # household → (trigger event ids, its assessment id)
     for household_id, household in households.items():
         trigger_ids = [event_id for event_id, _ in household.pending]
         trigger_ids.extend(fact.event_id for fact in new_by_household[household_id])
-        assessment_id = assessment_ids[household_id] = assessment_id_of(household_id, sorted(trigger_ids))
+        assessment_id = assessment_id_of(household_id, sorted(trigger_ids))
+        triggers[household_id] = trigger_ids, assessment_id
         for event_id in trigger_ids:
             covering[event_id] = assessment_id
     inserting = asyncio.ensure_future(_insert_facts(conn, new, new_facts, covering))
@@ -363,13 +363,11 @@ async def process_batch(
         events_of: dict[str, tuple[PreparedFact, ...]] = {}
         for count, (household_id, household) in enumerate(households.items(), 1):
             started = time.perf_counter()
-            scored = score_household(
-                policy, household, now, new_by_household[household_id], assessment_ids[household_id]
+            row, events_of[household_id] = score_household(
+                policy, household, now, new_by_household[household_id], *triggers[household_id]
             )
             metrics.SCORING_SECONDS.observe(time.perf_counter() - started)
-            if scored is not None:
-                assessments.append(scored[0])
-                events_of[household_id] = scored[2]
+            assessments.append(row)
             if count % YIELD_EVERY == 0:
                 await asyncio.sleep(0)  # let the connection send the rest of the insert
         seqs = await inserting
@@ -409,30 +407,11 @@ async def _store_assessments(
 ) -> None:
     """Insert assessments (COPY: their ids are new, or another transaction stored the same events first),
     mark the stored facts that waited for them, flag households opening a case."""
-    dumps = orjson.dumps
-    records = [
-        (
-            row["assessment_id"],
-            row["household_id"],
-            row["region_code"],
-            row["category"],
-            row["level"],
-            row["score"],
-            row["risk_types"],
-            row["warnings"],
-            dumps(row["reasons"]).decode(),
-            row["opens_case"],
-            row["policy_version"],
-            row["event_ids"],
-            row["assessed_at"],
-            row["as_of"],
-            row["fact_seq"],
-            row["income_pc"],
-            row["adjusted_income_pc"],
-            row["poverty_status"],
-        )
-        for row in rows
-    ]
+    records = []
+    for row in rows:
+        record = list(_assessment_values(row))
+        record[_REASONS_AT] = orjson.dumps(record[_REASONS_AT]).decode()
+        records.append(record)
     try:
         await conn.copy_records_to_table("assessments", records=records, columns=ASSESSMENT_COLUMNS)
     except asyncpg.UniqueViolationError as exc:

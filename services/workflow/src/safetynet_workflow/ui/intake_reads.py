@@ -19,8 +19,7 @@ INTAKE_TIMEOUT = 5.0
 @dataclass(frozen=True)
 class IntakeAnswer:
     body: dict[str, Any] | None = None
-    status: int | None = None  # intake's status when it answered other than 200
-    unreachable: bool = False
+    status: int | None = None  # intake's status when it answered other than 200; None when unreachable
 
 
 async def intake_get(
@@ -36,7 +35,7 @@ async def intake_get(
             response = await http.get(path, params=params or {}, headers={"Authorization": f"Bearer {token}"})
     except httpx.HTTPError as exc:
         log.warning("intake_unreachable", path=path, error=type(exc).__name__)
-        return IntakeAnswer(unreachable=True)
+        return IntakeAnswer()
     if response.status_code != 200:
         return IntakeAnswer(status=response.status_code)
     body: dict[str, Any] = response.json()
