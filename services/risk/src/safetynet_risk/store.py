@@ -344,6 +344,7 @@ async def process_batch(
             households[household_id] = _from_cache(cached, None if record is None else record.registry, risk)
     if missing:
         households.update(await _fetch_households(conn, sorted(missing), risk))
+        households = {h: households[h] for h in new_by_household if h in households}  # in the batch's order
 
     # Which assessment covers each new (or waiting) fact is known before scoring (its id derives from the
     # household and the events), so the facts go in while the households are scored.
