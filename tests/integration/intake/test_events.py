@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 import pytest
 
-from safetynet_core.contracts import from_struct
+from safetynet_core.contracts import department_payload
 from safetynet_core.testing import eventually
 from safetynet_intake.samples import medical_event, ndjson
 
@@ -32,7 +32,7 @@ async def test_single_event_is_accepted_published_and_readable(start_intake: Any
         assert message.department == "medical_insurance"
         assert message.department_event.type == "medical_expense"
         assert message.department_event.member_id == "M1"
-        assert from_struct(message.department_event.payload)["out_of_pocket_cny"] == 12000
+        assert department_payload(message.department_event)["out_of_pocket_cny"] == 12000
 
         body = (await intake.get(f"/v1/events/{event['event_id']}", "medical_insurance")).json()
         assert body["payload"]["inpatient"] is True

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from safetynet_core.contracts import SCHEMA_VERSION, HouseholdEvent, from_struct, to_timestamp
+from safetynet_core.contracts import SCHEMA_VERSION, HouseholdEvent, department_payload, to_timestamp
 from safetynet_intake.clients import ApiClient
 from safetynet_intake.messages import department_event_message
 from safetynet_intake.validation import validate_event
@@ -54,10 +54,16 @@ def test_department_event_message_round_trips() -> None:
     assert message.WhichOneof("body") == "department_event"
     detail = message.department_event
     assert (detail.type, detail.member_id, detail.reference) == ("medical_expense", "M1", "HIS-1")
-    assert from_struct(detail.payload) == {"total_cost_cny": 30000, "out_of_pocket_cny": 12000, "inpatient": True}
+    assert department_payload(detail) == {"total_cost_cny": 30000, "out_of_pocket_cny": 12000, "inpatient": True}
 
     # The prefixed encoding parses exactly as the message built in one piece.
     whole = HouseholdEvent()
     whole.CopyFrom(message)
     assert HouseholdEvent.FromString(whole.SerializeToString()) == message
     assert len(whole.SerializeToString()) == len(encoded)
+
+
+def test_records_written_before_payload_json_still_read_their_struct_payload() -> None:
+    older = HouseholdEvent()
+    older.department_event.payload.update({"out_of_pocket_cny": 6000, "inpatient": True})
+    assert department_payload(older.department_event) == {"out_of_pocket_cny": 6000, "inpatient": True}

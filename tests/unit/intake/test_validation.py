@@ -7,12 +7,14 @@ from typing import Any
 
 import pytest
 
-from safetynet_core.contracts import HouseholdEvent
+from safetynet_core.contracts import EventType, HouseholdEvent
 from safetynet_intake.clients import ApiClient, granted_event_types
 from safetynet_intake.messages import registry_record_message
 from safetynet_intake.samples import household_record, medical_event
 from safetynet_intake.validation import (
     InvalidInput,
+    _checked_event,
+    _valid_event,
     body_hash,
     ndjson_lines,
     validate_event,
@@ -30,7 +32,7 @@ def locs(exc: pytest.ExceptionInfo[InvalidInput]) -> list[list[Any]]:
 def test_a_valid_event_keeps_its_normalised_payload() -> None:
     event = validate_event(medical_event(occurred_at="2026-05-01T08:00:00+08:00"), [], NOW, SKEW)
     assert event.payload == {"total_cost_cny": 30000, "out_of_pocket_cny": 12000, "inpatient": True}
-    assert event.envelope.type.value == "medical_expense"
+    assert event.type.value == "medical_expense"
 
 
 def test_body_hash_ignores_key_order() -> None:
@@ -80,20 +82,57 @@ def test_death_requires_a_member() -> None:
     validate_event(medical_event(type="death", payload={}), [], NOW, SKEW)
 
 
+EXAMPLE_PAYLOADS: dict[str, dict[str, Any]] = {
+    "medical_expense": {"total_cost_cny": 30000, "out_of_pocket_cny": "12000", "inpatient": True},
+    "disaster_loss": {"disaster_type": "flood", "loss_cny": 8000.5, "housing_damage": "destroyed"},
+    "death": {},
+    "accident": {"out_of_pocket_cny": 1, "lost_labour": True},
+    "unemployment": {"previous_monthly_wage_cny": 3000},
+    "disability": {"level": 2},
+    "education_expense": {"out_of_pocket_cny": 9000, "stage": "university"},
+    "school_dropout": {"grade": 8},
+    "housing_safety": {"rating": "D"},
+    "drinking_water": {"issue": "cut_off", "days_affected": 40},
+    "self_application": {"reasons": ["illness"], "statement": "我家困难"},
+    "grid_report": {"risk_types": ["housing", "other"], "notes": ""},
+    "income_change": {"previous_annual_income_cny": 1, "current_annual_income_cny": 0, "reason": "other"},
+}
+
+
+@pytest.mark.parametrize("event_type", sorted(EXAMPLE_PAYLOADS))
+def test_the_one_call_path_gives_what_the_step_by_step_path_gives(event_type: str) -> None:
+    """Valid events take one validator call; the result must equal the rule-by-rule check's."""
+    document = medical_event(type=event_type, payload=EXAMPLE_PAYLOADS[event_type], reference=None)
+    one_call = _valid_event(document, NOW, SKEW)
+    assert one_call is not None
+    assert one_call == _checked_event(document, [], NOW, SKEW)
+    assert isinstance(one_call.type, EventType)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"type": "death", "member_id": None, "payload": {}},
+        {"occurred_at": (NOW + timedelta(hours=1)).isoformat()},
+        {"payload": {"total_cost_cny": -1, "out_of_pocket_cny": 0, "inpatient": True}},
+        {"type": "unknown"},
+        {"extra": 1},
+    ],
+)
+def test_anything_invalid_leaves_the_one_call_path_for_the_step_by_step_errors(changes: dict[str, Any]) -> None:
+    document = medical_event(**changes)
+    assert _valid_event(document, NOW, SKEW) is None
+    with pytest.raises(InvalidInput):
+        validate_event(document, [], NOW, SKEW)
+
+
+def test_a_death_without_payload_is_still_valid() -> None:
+    document = {k: v for k, v in medical_event(type="death").items() if k != "payload"}
+    assert validate_event(document, [], NOW, SKEW).payload == {}
+
+
 def test_every_event_type_of_the_contract_validates() -> None:
-    payloads = {
-        "accident": {"out_of_pocket_cny": 1, "lost_labour": True},
-        "unemployment": {"previous_monthly_wage_cny": 3000},
-        "disability": {"level": 2},
-        "education_expense": {"out_of_pocket_cny": 9000, "stage": "university"},
-        "school_dropout": {"grade": 8},
-        "housing_safety": {"rating": "D"},
-        "drinking_water": {"issue": "cut_off", "days_affected": 40},
-        "self_application": {"reasons": ["illness"], "statement": "我家困难"},
-        "grid_report": {"risk_types": ["housing", "other"], "notes": ""},
-        "income_change": {"previous_annual_income_cny": 1, "current_annual_income_cny": 0, "reason": "other"},
-    }
-    for event_type, payload in payloads.items():
+    for event_type, payload in EXAMPLE_PAYLOADS.items():
         validate_event(medical_event(type=event_type, payload=payload), [], NOW, SKEW)
 
 

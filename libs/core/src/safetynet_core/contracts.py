@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal, TypeVar
 
+import orjson
 from google.protobuf import json_format, struct_pb2
 from google.protobuf.message import DecodeError, Message
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -144,6 +145,9 @@ PAYLOAD_MODELS: dict[EventType, type[_Payload]] = {
     EventType.GRID_REPORT: GridReport,
 }
 
+# Event types by wire string, so a lookup replaces constructing the enum.
+EVENT_TYPES: dict[str, EventType] = {event_type.value: event_type for event_type in EventType}
+
 MEMBER_REQUIRED: frozenset[EventType] = frozenset({EventType.DEATH})
 
 # A department's natural event types: what a client gets when created without --event-types.
@@ -171,12 +175,18 @@ def parse_payload(event_type: str, payload: dict[str, Any]) -> _Payload:
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def to_timestamp(moment: datetime) -> Timestamp:
-    """Aware datetimes by plain arithmetic (intake's hot path); naive ones are local time, as astimezone has it."""
+def timestamp_parts(moment: datetime) -> tuple[int, int]:
+    """(seconds, nanos) since the epoch: aware datetimes by plain arithmetic (intake's hot path), naive
+    ones as local time, as astimezone has it."""
     if moment.tzinfo is None:
         moment = moment.astimezone(UTC)
     delta = moment - _EPOCH
-    return Timestamp(seconds=delta.days * 86_400 + delta.seconds, nanos=delta.microseconds * 1000)
+    return delta.days * 86_400 + delta.seconds, delta.microseconds * 1000
+
+
+def to_timestamp(moment: datetime) -> Timestamp:
+    seconds, nanos = timestamp_parts(moment)
+    return Timestamp(seconds=seconds, nanos=nanos)
 
 
 def from_timestamp(ts: Timestamp) -> datetime:
@@ -191,6 +201,14 @@ def to_struct(data: dict[str, Any]) -> struct_pb2.Struct:
 
 def from_struct(struct: struct_pb2.Struct) -> dict[str, Any]:
     return json_format.MessageToDict(struct)
+
+
+def department_payload(event: household_events_pb2.DepartmentEvent) -> dict[str, Any]:
+    """A department event's payload: its `payload_json`, or the Struct that older records carry."""
+    if event.payload_json:
+        payload: dict[str, Any] = orjson.loads(event.payload_json)
+        return payload
+    return from_struct(event.payload)
 
 
 def now_utc() -> datetime:

@@ -53,7 +53,7 @@ def _conflict_error(loc: list[Any]) -> dict[str, Any]:
 
 
 def _forbidden_type(client: ApiClient, event: ValidEvent, loc: list[Any]) -> dict[str, Any] | None:
-    event_type = event.envelope.type.value
+    event_type = event.type.value
     if event_type in client.event_types:
         return None
     return error_item(loc, f"client may not post {event_type} events", "forbidden")
@@ -78,13 +78,13 @@ async def post_event(request: Request) -> JsonResponse:
     except InvalidInput:
         count_events(client.department, "other", "rejected")
         raise
-    event_type = event.envelope.type.value
+    event_type = event.type.value
     forbidden = _forbidden_type(client, event, ["body", "type"])
     if forbidden:
         count_events(client.department, event_type, "rejected")
         raise ApiError(403, forbidden["msg"], forbidden["loc"])
     outcome = await rt.writer.write(EventRow.build(client, event, now, to_timestamp(now)))
-    event_id = event.envelope.event_id
+    event_id = event.event_id
     if outcome is Outcome.ACCEPTED:
         rt.wake_relay()
         count_events(client.department, event_type, "accepted")
@@ -135,7 +135,7 @@ async def post_events_batch(request: Request, caller: CurrentCaller) -> dict[str
             except InvalidInput as exc:
                 rejected.append(_Rejection(number, exc.errors, "other"))
                 continue
-            event_id, event_type = event.envelope.event_id, event.envelope.type.value
+            event_id, event_type = event.event_id, event.type.value
             error = _forbidden_type(client, event, ["type"])
             if error is None and event_id in hash_of and hash_of[event_id] != event.body_hash:
                 error = _conflict_error(["event_id"])
@@ -155,10 +155,10 @@ async def post_events_batch(request: Request, caller: CurrentCaller) -> dict[str
         outcomes = await writes.wait()
     by_outcome: dict[Outcome, list[str]] = {o: [] for o in Outcome}
     for event, outcome in zip(fresh, outcomes, strict=True):
-        by_outcome[outcome].append(event.envelope.event_id)
+        by_outcome[outcome].append(event.event_id)
     if by_outcome[Outcome.ACCEPTED]:
         rt.wake_relay()
-    type_of = {e.envelope.event_id: e.envelope.type.value for e in fresh}
+    type_of = {e.event_id: e.type.value for e in fresh}
     conflicts = by_outcome[Outcome.CONFLICT]
     rejected.extend(_Rejection(line_of[i], [_conflict_error(["event_id"])], type_of[i]) for i in conflicts)
     _count_by_type(client, [type_of[i] for i in by_outcome[Outcome.ACCEPTED]], "accepted")

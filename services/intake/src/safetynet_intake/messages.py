@@ -1,4 +1,4 @@
-"""Protobuf HouseholdEvent values for the outbox: department events (payload as Struct) and registry
+"""Protobuf HouseholdEvent values for the outbox: department events (payload as JSON) and registry
 records (ID numbers masked: the full number never leaves intake)."""
 
 from __future__ import annotations
@@ -6,10 +6,11 @@ from __future__ import annotations
 import functools
 from datetime import datetime
 
+import orjson
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from safetynet.v1 import household_events_pb2 as pb
-from safetynet_core.contracts import SCHEMA_VERSION, HouseholdEvent, to_timestamp
+from safetynet_core.contracts import SCHEMA_VERSION, HouseholdEvent, timestamp_parts, to_timestamp
 from safetynet_core.logging import mask_id_numbers
 from safetynet_intake.clients import ApiClient
 from safetynet_intake.validation import HouseholdRecordIn, ValidEvent
@@ -32,19 +33,17 @@ def _client_fields(department: str, client_id: str) -> bytes:
 def department_event_message(client: ApiClient, event: ValidEvent, received_at: Timestamp) -> bytes:
     """The outbox value of a department event; `received_at` is shared by a whole request. The fields
     every event of a client shares are serialised once per client and prefixed (protobuf parses
-    concatenated messages as one merged message); the nested message is filled in place."""
-    envelope = event.envelope
-    own = HouseholdEvent(
-        event_id=envelope.event_id,
-        household_id=envelope.household_id,
-        occurred_at=to_timestamp(envelope.occurred_at),
-        received_at=received_at,
-    )
+    concatenated messages as one merged message); the nested messages are filled in place."""
+    own = HouseholdEvent(event_id=event.event_id, household_id=event.household_id)
+    seconds, nanos = timestamp_parts(event.occurred_at)
+    own.occurred_at.seconds = seconds
+    own.occurred_at.nanos = nanos
+    own.received_at.CopyFrom(received_at)
     detail = own.department_event
-    detail.type = envelope.type.value
-    detail.member_id = envelope.member_id or ""
-    detail.reference = envelope.reference or ""
-    detail.payload.update(event.payload)
+    detail.type = event.type.value
+    detail.member_id = event.member_id or ""
+    detail.reference = event.reference or ""
+    detail.payload_json = orjson.dumps(event.payload)
     return _client_fields(client.department, client.client_id) + own.SerializeToString()
 
 

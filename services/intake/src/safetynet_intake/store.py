@@ -48,20 +48,20 @@ with incoming as (
     select t.*, nextval('outbox_id_seq') as outbox_id
     from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
                 $8::timestamptz[], $9::timestamptz[], $10::text[], $11::text[], $12::bytea[])
-        with ordinality as t(client_id, department, event_id, type, household_id, member_id, reference,
-                             occurred_at, received_at, body_hash, payload, value, ord)
+        as t(client_id, department, event_id, type, household_id, member_id, reference,
+             occurred_at, received_at, body_hash, payload, value)
 ), inserted as (
     insert into events (client_id, department, event_id, type, household_id, member_id, reference,
                         occurred_at, received_at, body_hash, payload, outbox_id)
     select client_id, department, event_id, type, household_id, member_id, reference, occurred_at,
            received_at, body_hash, payload::jsonb, outbox_id
-    from incoming order by ord
+    from incoming
     on conflict (client_id, event_id) do nothing
-    returning client_id, event_id
+    returning client_id, event_id, outbox_id
 ), queued as (
     insert into outbox (id, topic, key, value, client_id, event_id, created_at)
     select i.outbox_id, $13, i.household_id, i.value, i.client_id, i.event_id, i.received_at
-    from incoming i join inserted using (client_id, event_id) order by i.ord
+    from incoming i join inserted using (outbox_id)
 )
 select client_id, event_id from inserted
 """
@@ -136,22 +136,22 @@ async def write_events(conn: asyncpg.Connection, rows: Sequence[EventRow], topic
     repeats: list[int] = []
     firsts: list[EventRow] = []
     for index, row in enumerate(rows):
-        key = (row.client.client_id, row.event.envelope.event_id)
+        key = (row.client.client_id, row.event.event_id)
         if key in first_of:
             repeats.append(index)
         else:
             first_of[key] = index
             firsts.append(row)
-    envelopes = [row.event.envelope for row in firsts]
+    events = [row.event for row in firsts]
     columns: list[list[Any]] = [
         [row.client.client_id for row in firsts],
         [row.client.department for row in firsts],
-        [e.event_id for e in envelopes],
-        [e.type.value for e in envelopes],
-        [e.household_id for e in envelopes],
-        [e.member_id for e in envelopes],
-        [e.reference for e in envelopes],
-        [e.occurred_at for e in envelopes],
+        [e.event_id for e in events],
+        [e.type.value for e in events],
+        [e.household_id for e in events],
+        [e.member_id for e in events],
+        [e.reference for e in events],
+        [e.occurred_at for e in events],
         [row.received_at for row in firsts],
         [row.event.body_hash for row in firsts],
         [orjson.dumps(row.event.payload).decode() for row in firsts],
@@ -176,12 +176,12 @@ async def _classify_repeats(
     stored = await conn.fetch(
         _STORED_HASHES,
         [rows[i].client.client_id for i in repeats],
-        [rows[i].event.envelope.event_id for i in repeats],
+        [rows[i].event.event_id for i in repeats],
     )
     hashes = {(r["client_id"], r["event_id"]): r["body_hash"] for r in stored}
     for index in repeats:
         row = rows[index]
-        if hashes.get((row.client.client_id, row.event.envelope.event_id)) == row.event.body_hash:
+        if hashes.get((row.client.client_id, row.event.event_id)) == row.event.body_hash:
             outcomes[index] = Outcome.DUPLICATE
 
 

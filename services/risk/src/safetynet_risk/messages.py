@@ -11,12 +11,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 from google.protobuf import struct_pb2
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from safetynet.v1 import household_events_pb2 as hpb
 from safetynet.v1 import risk_assessments_pb2 as rpb
 from safetynet_core.contracts import (
+    EVENT_TYPES,
     PAYLOAD_MODELS,
     SCHEMA_VERSION,
     EventType,
@@ -25,7 +27,6 @@ from safetynet_core.contracts import (
     from_timestamp,
     now_utc,
     parse_record,
-    to_struct,
     to_timestamp,
 )
 from safetynet_risk.memo import remembered
@@ -86,16 +87,20 @@ def struct_dict(struct: struct_pb2.Struct) -> dict[str, Any]:
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+def _payload_model(event_type: EventType, event: hpb.DepartmentEvent) -> BaseModel:
+    """The typed payload from `payload_json`, or from the Struct that records written before it carry."""
+    model = PAYLOAD_MODELS[event_type]
+    if event.payload_json:
+        return model.model_validate_json(event.payload_json)
+    return model.model_validate(struct_dict(event.payload))
+
+
 def _moment(timestamp: Any) -> datetime:
     """`from_timestamp` (Timestamp.ToDatetime in UTC) without its generic checks for the usual case."""
     seconds, nanos = timestamp.seconds, timestamp.nanos
     if -62_135_596_800 <= seconds <= 253_402_300_799 and 0 <= nanos < 1_000_000_000:
         return _EPOCH + timedelta(seconds=seconds, microseconds=nanos // 1000)
     return from_timestamp(timestamp)  # out of range: raises as it always did
-
-
-# Event types by wire string, so a lookup replaces constructing the enum.
-EVENT_TYPES: dict[str, EventType] = {event_type.value: event_type for event_type in EventType}
 
 
 def _registry(message: Any, household_id: str, recorded_at: datetime) -> RegistryRecord:
@@ -138,7 +143,7 @@ def decode(value: bytes | None) -> Incoming:
     if event_type is None:
         raise PoisonRecord("unknown_type", f"unknown event type {event.type[:60]!r}")
     try:
-        payload = PAYLOAD_MODELS[event_type].model_validate(struct_dict(event.payload)).model_dump(mode="json")
+        payload = _payload_model(event_type, event).model_dump(mode="json")
     except ValidationError as exc:
         raise PoisonRecord("invalid_payload", f"{event.type} payload: {exc.errors(include_input=False)}") from exc
     except ValueError as exc:
@@ -175,7 +180,7 @@ def department_event(
         occurred_at=to_timestamp(moment),
         received_at=to_timestamp(moment),
         department_event=hpb.DepartmentEvent(
-            type=event_type, member_id=member_id, reference=event_id, payload=to_struct(payload)
+            type=event_type, member_id=member_id, reference=event_id, payload_json=orjson.dumps(payload)
         ),
     ).SerializeToString()
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from safetynet_core.contracts import EventType, RiskType
+from safetynet_core.contracts import EVENT_TYPES, EventType, RiskType
 from safetynet_core.policy.risk import Fact, Metric, RiskPolicy
 from safetynet_risk.memo import per_policy
 
@@ -175,13 +175,10 @@ def _derived_facts(event: StoredFact, policy: RiskPolicy, working: set[str]) -> 
     return found
 
 
-_EVENT_TYPES: dict[str, EventType] = {event_type.value: event_type for event_type in EventType}
-
-
 def _risk_types_of(event: StoredFact, policy: RiskPolicy) -> list[str]:
     mapping = policy.risk_types
     found: list[str] = []
-    event_type = _EVENT_TYPES.get(event.type)
+    event_type = EVENT_TYPES.get(event.type)
     mapped = None if event_type is None else mapping.by_event.get(event_type)
     if mapped is not None:
         found.append(mapped.value)

@@ -26,23 +26,23 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#safetynet/v1/household_events.proto\x12\x0csafetynet.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd6\x02\n\x0eHouseholdEvent\x12\x16\n\x0eschema_version\x18\x01 \x01(\r\x12\x10\n\x08\x65vent_id\x18\x02 \x01(\t\x12\x14\n\x0chousehold_id\x18\x03 \x01(\t\x12\x12\n\ndepartment\x18\x04 \x01(\t\x12\x11\n\tclient_id\x18\x05 \x01(\t\x12/\n\x0boccurred_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0breceived_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x39\n\x10\x64\x65partment_event\x18\n \x01(\x0b\x32\x1d.safetynet.v1.DepartmentEventH\x00\x12\x38\n\x0fregistry_record\x18\x0b \x01(\x0b\x32\x1d.safetynet.v1.HouseholdRecordH\x00\x42\x06\n\x04\x62ody\"o\n\x0f\x44\x65partmentEvent\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x11\n\tmember_id\x18\x02 \x01(\t\x12\x11\n\treference\x18\x03 \x01(\t\x12(\n\x07payload\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\"\xa1\x01\n\x06Member\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x18\n\x10id_number_masked\x18\x03 \x01(\t\x12\x12\n\nbirth_date\x18\x04 \x01(\t\x12\x35\n\x0flabour_capacity\x18\x05 \x01(\x0e\x32\x1c.safetynet.v1.LabourCapacity\x12\x11\n\tin_school\x18\x06 \x01(\x08\"\xe0\x01\n\x0fHouseholdRecord\x12\x14\n\x0chousehold_id\x18\x01 \x01(\t\x12\x13\n\x0bregion_code\x18\x02 \x01(\t\x12\x33\n\x0epoverty_status\x18\x03 \x01(\x0e\x32\x1b.safetynet.v1.PovertyStatus\x12%\n\x07members\x18\x04 \x03(\x0b\x32\x14.safetynet.v1.Member\x12\x1d\n\x15\x61nnual_net_income_cny\x18\x05 \x01(\x01\x12\x16\n\x0ehead_member_id\x18\x06 \x01(\t\x12\x0f\n\x07grid_id\x18\x07 \x01(\t*f\n\rPovertyStatus\x12\x1e\n\x1aPOVERTY_STATUS_UNSPECIFIED\x10\x00\x12\x19\n\x15POVERTY_STATUS_LIFTED\x10\x01\x12\x1a\n\x16POVERTY_STATUS_GENERAL\x10\x02*\x82\x01\n\x0eLabourCapacity\x12\x1f\n\x1bLABOUR_CAPACITY_UNSPECIFIED\x10\x00\x12\x18\n\x14LABOUR_CAPACITY_FULL\x10\x01\x12\x1b\n\x17LABOUR_CAPACITY_PARTIAL\x10\x02\x12\x18\n\x14LABOUR_CAPACITY_NONE\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#safetynet/v1/household_events.proto\x12\x0csafetynet.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd6\x02\n\x0eHouseholdEvent\x12\x16\n\x0eschema_version\x18\x01 \x01(\r\x12\x10\n\x08\x65vent_id\x18\x02 \x01(\t\x12\x14\n\x0chousehold_id\x18\x03 \x01(\t\x12\x12\n\ndepartment\x18\x04 \x01(\t\x12\x11\n\tclient_id\x18\x05 \x01(\t\x12/\n\x0boccurred_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0breceived_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x39\n\x10\x64\x65partment_event\x18\n \x01(\x0b\x32\x1d.safetynet.v1.DepartmentEventH\x00\x12\x38\n\x0fregistry_record\x18\x0b \x01(\x0b\x32\x1d.safetynet.v1.HouseholdRecordH\x00\x42\x06\n\x04\x62ody\"\x85\x01\n\x0f\x44\x65partmentEvent\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x11\n\tmember_id\x18\x02 \x01(\t\x12\x11\n\treference\x18\x03 \x01(\t\x12(\n\x07payload\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x14\n\x0cpayload_json\x18\x05 \x01(\x0c\"\xa1\x01\n\x06Member\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x18\n\x10id_number_masked\x18\x03 \x01(\t\x12\x12\n\nbirth_date\x18\x04 \x01(\t\x12\x35\n\x0flabour_capacity\x18\x05 \x01(\x0e\x32\x1c.safetynet.v1.LabourCapacity\x12\x11\n\tin_school\x18\x06 \x01(\x08\"\xe0\x01\n\x0fHouseholdRecord\x12\x14\n\x0chousehold_id\x18\x01 \x01(\t\x12\x13\n\x0bregion_code\x18\x02 \x01(\t\x12\x33\n\x0epoverty_status\x18\x03 \x01(\x0e\x32\x1b.safetynet.v1.PovertyStatus\x12%\n\x07members\x18\x04 \x03(\x0b\x32\x14.safetynet.v1.Member\x12\x1d\n\x15\x61nnual_net_income_cny\x18\x05 \x01(\x01\x12\x16\n\x0ehead_member_id\x18\x06 \x01(\t\x12\x0f\n\x07grid_id\x18\x07 \x01(\t*f\n\rPovertyStatus\x12\x1e\n\x1aPOVERTY_STATUS_UNSPECIFIED\x10\x00\x12\x19\n\x15POVERTY_STATUS_LIFTED\x10\x01\x12\x1a\n\x16POVERTY_STATUS_GENERAL\x10\x02*\x82\x01\n\x0eLabourCapacity\x12\x1f\n\x1bLABOUR_CAPACITY_UNSPECIFIED\x10\x00\x12\x18\n\x14LABOUR_CAPACITY_FULL\x10\x01\x12\x1b\n\x17LABOUR_CAPACITY_PARTIAL\x10\x02\x12\x18\n\x14LABOUR_CAPACITY_NONE\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'safetynet.v1.household_events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_POVERTYSTATUS']._serialized_start=965
-  _globals['_POVERTYSTATUS']._serialized_end=1067
-  _globals['_LABOURCAPACITY']._serialized_start=1070
-  _globals['_LABOURCAPACITY']._serialized_end=1200
+  _globals['_POVERTYSTATUS']._serialized_start=988
+  _globals['_POVERTYSTATUS']._serialized_end=1090
+  _globals['_LABOURCAPACITY']._serialized_start=1093
+  _globals['_LABOURCAPACITY']._serialized_end=1223
   _globals['_HOUSEHOLDEVENT']._serialized_start=117
   _globals['_HOUSEHOLDEVENT']._serialized_end=459
-  _globals['_DEPARTMENTEVENT']._serialized_start=461
-  _globals['_DEPARTMENTEVENT']._serialized_end=572
-  _globals['_MEMBER']._serialized_start=575
-  _globals['_MEMBER']._serialized_end=736
-  _globals['_HOUSEHOLDRECORD']._serialized_start=739
-  _globals['_HOUSEHOLDRECORD']._serialized_end=963
+  _globals['_DEPARTMENTEVENT']._serialized_start=462
+  _globals['_DEPARTMENTEVENT']._serialized_end=595
+  _globals['_MEMBER']._serialized_start=598
+  _globals['_MEMBER']._serialized_end=759
+  _globals['_HOUSEHOLDRECORD']._serialized_start=762
+  _globals['_HOUSEHOLDRECORD']._serialized_end=986
 # @@protoc_insertion_point(module_scope)

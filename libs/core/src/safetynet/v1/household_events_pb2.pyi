@@ -54,16 +54,18 @@ class HouseholdEvent(_message.Message):
     def __init__(self, schema_version: _Optional[int] = ..., event_id: _Optional[str] = ..., household_id: _Optional[str] = ..., department: _Optional[str] = ..., client_id: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., department_event: _Optional[_Union[DepartmentEvent, _Mapping]] = ..., registry_record: _Optional[_Union[HouseholdRecord, _Mapping]] = ...) -> None: ...
 
 class DepartmentEvent(_message.Message):
-    __slots__ = ("type", "member_id", "reference", "payload")
+    __slots__ = ("type", "member_id", "reference", "payload", "payload_json")
     TYPE_FIELD_NUMBER: _ClassVar[int]
     MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
     REFERENCE_FIELD_NUMBER: _ClassVar[int]
     PAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_JSON_FIELD_NUMBER: _ClassVar[int]
     type: str
     member_id: str
     reference: str
     payload: _struct_pb2.Struct
-    def __init__(self, type: _Optional[str] = ..., member_id: _Optional[str] = ..., reference: _Optional[str] = ..., payload: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+    payload_json: bytes
+    def __init__(self, type: _Optional[str] = ..., member_id: _Optional[str] = ..., reference: _Optional[str] = ..., payload: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., payload_json: _Optional[bytes] = ...) -> None: ...
 
 class Member(_message.Message):
     __slots__ = ("member_id", "name", "id_number_masked", "birth_date", "labour_capacity", "in_school")
