@@ -239,8 +239,8 @@ async def bench_single_posts(settings: Settings, work: Path) -> BenchResult:
         await asyncio.sleep(2)  # let the relay finish the tail before the server stops
         backlog = await _count(settings, "select count(*) from outbox where published_at is null")
     ratios = [r["intake"]["c64"]["rps"] / r["bare"]["c64"]["rps"] for r in rounds]
-    median = rounds[sorted(range(len(rounds)), key=ratios.__getitem__)[len(rounds) // 2]]
-    ratio = median["intake"]["c64"]["rps"] / median["bare"]["c64"]["rps"]
+    middle = sorted(range(len(rounds)), key=ratios.__getitem__)[len(rounds) // 2]
+    median, ratio = rounds[middle], ratios[middle]
     p99_16_ms = statistics.median(r["intake"]["c16"]["p99_us"] for r in rounds) / 1000
     details = {
         "intake": {c: _summary(median["intake"][c]) for c in ("c16", "c64")},

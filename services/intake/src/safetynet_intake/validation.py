@@ -150,6 +150,33 @@ def validate_event(document: Any, loc: list[Any], now: datetime, future_skew: ti
     return _valid_event(document, now, future_skew) or _checked_event(document, loc, now, future_skew)
 
 
+def _rule_errors(
+    fields: _EnvelopeFields, event_type: EventType, loc: list[Any], now: datetime, future_skew: timedelta
+) -> ErrorList:
+    """The rules beyond field types: a member for some types, `occurred_at` between 2000 and now."""
+    errors: ErrorList = []
+    if event_type in MEMBER_REQUIRED and not fields.member_id:
+        errors.append(error_item([*loc, "member_id"], f"member_id is required for {event_type.value}", "missing"))
+    if fields.occurred_at > now + future_skew:
+        errors.append(error_item([*loc, "occurred_at"], "occurred_at is in the future", "value_error"))
+    elif fields.occurred_at < EARLIEST_OCCURRED_AT:
+        errors.append(error_item([*loc, "occurred_at"], "occurred_at is before 2000-01-01", "value_error"))
+    return errors
+
+
+def _valid(fields: _EnvelopeFields, event_type: EventType, payload: dict[str, Any], document: Any) -> ValidEvent:
+    return ValidEvent(
+        fields.event_id,
+        event_type,
+        fields.household_id,
+        fields.member_id,
+        fields.occurred_at,
+        fields.reference,
+        payload,
+        body_hash(document),
+    )
+
+
 def _valid_event(document: Any, now: datetime, future_skew: timedelta) -> ValidEvent | None:
     """The event when every rule holds, checked in one validator call; None when any fails, for
     `_checked_event` to say which."""
@@ -158,20 +185,9 @@ def _valid_event(document: Any, now: datetime, future_skew: timedelta) -> ValidE
     except ValidationError:
         return None
     event_type = EVENT_TYPES[typed.type]
-    if event_type in MEMBER_REQUIRED and not typed.member_id:
+    if _rule_errors(typed, event_type, [], now, future_skew):
         return None
-    if not EARLIEST_OCCURRED_AT <= typed.occurred_at <= now + future_skew:
-        return None
-    return ValidEvent(
-        typed.event_id,
-        event_type,
-        typed.household_id,
-        typed.member_id,
-        typed.occurred_at,
-        typed.reference,
-        typed.payload.model_dump(mode="json", exclude_none=True),
-        body_hash(document),
-    )
+    return _valid(typed, event_type, typed.payload.model_dump(mode="json", exclude_none=True), document)
 
 
 def _checked_event(document: Any, loc: list[Any], now: datetime, future_skew: timedelta) -> ValidEvent:
@@ -188,24 +204,10 @@ def _checked_event(document: Any, loc: list[Any], now: datetime, future_skew: ti
         payload = model.model_dump(mode="json", exclude_none=True)
     except ValidationError as exc:
         errors.extend(_prefixed(exc, [*loc, "payload"]))
-    if envelope.type in MEMBER_REQUIRED and not envelope.member_id:
-        errors.append(error_item([*loc, "member_id"], f"member_id is required for {envelope.type.value}", "missing"))
-    if envelope.occurred_at > now + future_skew:
-        errors.append(error_item([*loc, "occurred_at"], "occurred_at is in the future", "value_error"))
-    elif envelope.occurred_at < EARLIEST_OCCURRED_AT:
-        errors.append(error_item([*loc, "occurred_at"], "occurred_at is before 2000-01-01", "value_error"))
+    errors.extend(_rule_errors(envelope, envelope.type, loc, now, future_skew))
     if errors:
         raise InvalidInput(errors)
-    return ValidEvent(
-        envelope.event_id,
-        envelope.type,
-        envelope.household_id,
-        envelope.member_id,
-        envelope.occurred_at,
-        envelope.reference,
-        payload,
-        body_hash(data),
-    )
+    return _valid(envelope, envelope.type, payload, data)
 
 
 def validate_household(document: Any, loc: list[Any], household_id: str | None = None) -> HouseholdRecordIn:

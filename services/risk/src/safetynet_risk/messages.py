@@ -4,7 +4,6 @@ assessments, and build household-event messages for tests, the bench and the dem
 from __future__ import annotations
 
 import functools
-import math
 import re
 from collections.abc import Hashable
 from dataclasses import dataclass
@@ -12,8 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-from google.protobuf import struct_pb2
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from safetynet.v1 import household_events_pb2 as hpb
 from safetynet.v1 import risk_assessments_pb2 as rpb
@@ -21,9 +19,9 @@ from safetynet_core.contracts import (
     EVENT_TYPES,
     PAYLOAD_MODELS,
     SCHEMA_VERSION,
-    EventType,
     HouseholdEvent,
     PoisonRecord,
+    department_payload,
     from_timestamp,
     now_utc,
     parse_record,
@@ -58,41 +56,7 @@ class Incoming:
         return self.registry.recorded_at
 
 
-def _value(value: struct_pb2.Value) -> Any:
-    """One protobuf Value as plain Python, exactly as `json_format.MessageToDict` renders it (numbers are
-    floats) but without its generic reflection; NaN and infinity are refused as MessageToDict does."""
-    kind = value.WhichOneof("kind")
-    if kind == "number_value":
-        number = value.number_value
-        if math.isinf(number) or math.isnan(number):
-            raise ValueError("payload numbers must be finite")
-        return number
-    if kind == "string_value":
-        return value.string_value
-    if kind == "bool_value":
-        return value.bool_value
-    if kind == "struct_value":
-        return struct_dict(value.struct_value)
-    if kind == "list_value":
-        return [_value(item) for item in value.list_value.values]
-    return None
-
-
-def struct_dict(struct: struct_pb2.Struct) -> dict[str, Any]:
-    """A protobuf Struct as a dict (the payload intake validated and published)."""
-    fields = struct.fields
-    return {key: _value(fields[key]) for key in fields}
-
-
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def _payload_model(event_type: EventType, event: hpb.DepartmentEvent) -> BaseModel:
-    """The typed payload from `payload_json`, or from the Struct that records written before it carry."""
-    model = PAYLOAD_MODELS[event_type]
-    if event.payload_json:
-        return model.model_validate_json(event.payload_json)
-    return model.model_validate(struct_dict(event.payload))
 
 
 def _moment(timestamp: Any) -> datetime:
@@ -143,7 +107,7 @@ def decode(value: bytes | None) -> Incoming:
     if event_type is None:
         raise PoisonRecord("unknown_type", f"unknown event type {event.type[:60]!r}")
     try:
-        payload = _payload_model(event_type, event).model_dump(mode="json")
+        payload = PAYLOAD_MODELS[event_type].model_validate(department_payload(event)).model_dump(mode="json")
     except ValidationError as exc:
         raise PoisonRecord("invalid_payload", f"{event.type} payload: {exc.errors(include_input=False)}") from exc
     except ValueError as exc:
