@@ -6,13 +6,17 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
 
 from safetynet_core import kafka
 from safetynet_core.testing import eventually
 from safetynet_intake import metrics
+from safetynet_intake.info import SERVICE
+from safetynet_intake.relay import LOCK_BATCH, SELECT_BATCH
 from safetynet_intake.samples import medical_event, ndjson
+from safetynet_intake.settings import Settings
 from safetynet_intake.store import EVENT_STATUS, EVENTS_WITH_OUTBOX
 
 pytestmark = pytest.mark.integration
@@ -78,3 +82,28 @@ async def _relay_failed(before: float) -> bool:
 async def _accepted_order(intake: Any) -> list[dict[str, Any]]:
     rows = await intake.db.fetch("select event_id from outbox order by id")
     return [{"event_id": r["event_id"]} for r in rows]
+
+
+async def test_relay_batches_walk_the_unpublished_index_while_statistics_are_stale(
+    isolated_settings: Any, provision: Any
+) -> None:
+    """Right after a burst (table never analyzed) each batch still reads `limit` rows in id order off the
+    partial index instead of sorting the whole backlog."""
+    settings = isolated_settings(Settings)
+    await provision(settings, SERVICE)
+    conn = await asyncpg.connect(settings.asyncpg_dsn, server_settings={"search_path": settings.db_schema})
+    try:
+        await conn.execute(
+            "insert into outbox (topic, key, value) select 't', 'H' || g, '\\x00' from generate_series(1, 20000) g"
+        )
+        async with conn.transaction():
+            assert await conn.fetchval(LOCK_BATCH) is True
+            plan = "\n".join(r[0] for r in await conn.fetch("explain " + SELECT_BATCH, 1000))
+            first = await conn.fetch(SELECT_BATCH, 1000)
+        assert "Index Scan using outbox_unpublished" in plan, plan
+        assert "Sort" not in plan, plan
+        assert [r["id"] for r in first] == sorted(r["id"] for r in first)
+        assert len(first) == 1000
+        assert await conn.fetchval("show enable_sort") == "on"  # the setting ended with the transaction
+    finally:
+        await conn.close()

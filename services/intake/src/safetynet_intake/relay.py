@@ -30,7 +30,17 @@ log = get_logger(__name__)
 ProducerFactory = Callable[[], AIOKafkaProducer]
 BACKLOG_REFRESH_SECONDS = 2.0
 
-_SELECT_BATCH = """
+# Taken first in each batch's transaction. The planner settings (local to the transaction) keep the batch
+# query on the ordered walk of `outbox_unpublished` that stops after `limit` rows: right after a burst the
+# table's statistics still describe it as nearly empty, and the planner then sorts every unpublished row
+# for each batch (measured: 20-35 ms per 1,000-row batch over a 100k backlog instead of ~2 ms).
+LOCK_BATCH = """
+select pg_try_advisory_xact_lock(hashtext('safetynet_intake_relay:' || current_schema()))
+    and set_config('enable_sort', 'off', true) is not null
+    and set_config('enable_bitmapscan', 'off', true) is not null
+"""
+
+SELECT_BATCH = """
 select id, topic, key, value, created_at from outbox
 where published_at is null order by id limit $1
 """
@@ -97,11 +107,9 @@ events they carry read `published` from them: the relay never rewrites an event 
         producer = await self._ensure_producer()
         pool = await self.db.pool()
         async with pool.acquire() as conn, conn.transaction():
-            if not await conn.fetchval(
-                "select pg_try_advisory_xact_lock(hashtext('safetynet_intake_relay:' || current_schema()))"
-            ):
+            if not await conn.fetchval(LOCK_BATCH):
                 return 0  # another relay is publishing this schema's outbox
-            rows = await conn.fetch(_SELECT_BATCH, self.settings.relay_batch_size)
+            rows = await conn.fetch(SELECT_BATCH, self.settings.relay_batch_size)
             if not rows:
                 return 0
             messages = ((row["topic"], row["key"].encode(), row["value"]) for row in rows)
