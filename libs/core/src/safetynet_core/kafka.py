@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
@@ -187,3 +188,110 @@ async def stop_clients(*clients: AIOKafkaConsumer | AIOKafkaProducer | None, tim
             await asyncio.wait_for(client.stop(), timeout)
         except Exception as exc:  # includes the timeout
             log.warning("kafka_client_stop_abandoned", client=type(client).__name__, error=f"{type(exc).__name__}")
+
+
+
+class RenewingProducer:
+    """A producer shared by many senders and replaced when a send is not acknowledged within `ack_timeout`
+    seconds (or fails): after a broker restart an idempotent aiokafka producer can keep a partition's
+    batches waiting forever, and every retry through that producer would wait too."""
+
+    def __init__(self, factory: Callable[[], AIOKafkaProducer], ack_timeout: float) -> None:
+        self._factory = factory
+        self.ack_timeout = ack_timeout
+        self._producer: AIOKafkaProducer | None = None
+        self._lock = asyncio.Lock()
+        self.renewals = 0
+
+    async def current(self) -> AIOKafkaProducer:
+        async with self._lock:
+            if self._producer is None:
+                producer = self._factory()
+                try:
+                    await producer.start()
+                except BaseException:
+                    await stop_clients(producer, timeout=5)
+                    raise
+                self._producer = producer
+            return self._producer
+
+    async def send_keyed(self, messages: Iterable[tuple[str, bytes, bytes]]) -> None:
+        """Send (topic, key, value) messages (see `send_keyed`) and wait for every ack; a producer that does
+        not deliver in time is dropped (the next send starts a fresh one) and the error raised."""
+        producer = await self.current()
+        try:
+            await asyncio.wait_for(asyncio.gather(*await send_keyed(producer, messages)), self.ack_timeout)
+        except Exception as exc:
+            log.warning("kafka_producer_renewed", error=f"{type(exc).__name__}: {exc}"[:200])
+            async with self._lock:
+                if self._producer is producer:
+                    self._producer = None
+                    self.renewals += 1
+            await stop_clients(producer, timeout=5)
+            raise
+
+    async def close(self) -> None:
+        async with self._lock:
+            producer, self._producer = self._producer, None
+        await stop_clients(producer)
+
+class ConsumerStalled(RuntimeError):
+    """A consumer stopped making progress; raised so the supervisor restarts its loop with fresh clients."""
+
+
+class MembershipWatch:
+    """Catches an idle consumer that silently dropped out of its group: after a broker restart aiokafka can
+    leave the group for good, or keep its partitions and never fetch again, and the loop just polls nothing.
+    Call `fetched()` whenever records arrive and `await idle(consumer)` after an empty poll; once idle for
+    `stall_seconds` (and then every `check_every` seconds) it checks that partitions are assigned and none has
+    records waiting, and raises ConsumerStalled otherwise."""
+
+    def __init__(self, stall_seconds: float, check_every: float = 10.0) -> None:
+        self.stall_seconds = stall_seconds
+        self.check_every = check_every
+        self._fetched_at = time.monotonic()
+        self._checked_at = 0.0
+
+    def fetched(self) -> None:
+        self._fetched_at = time.monotonic()
+
+    async def idle(self, consumer: AIOKafkaConsumer) -> None:
+        now = time.monotonic()
+        idle_for = now - self._fetched_at
+        if idle_for < self.stall_seconds or now - self._checked_at < self.check_every:
+            return
+        self._checked_at = now
+        assigned = consumer.assignment()
+        if not assigned:
+            raise ConsumerStalled(f"no partitions assigned for {idle_for:.0f} s")
+        ends = await asyncio.wait_for(consumer.end_offsets(list(assigned)), 30)
+        behind = {tp.partition for tp in assigned if await consumer.position(tp) < ends[tp]}
+        if behind:
+            raise ConsumerStalled(f"records waiting on partitions {sorted(behind)}, none fetched for {idle_for:.0f} s")
+
+
+async def consume_batches(
+    consumer: AIOKafkaConsumer,
+    handle: Callable[[list[ConsumerRecord]], Awaitable[None]],
+    *,
+    max_records: int,
+    stall_seconds: float,
+    timeout_ms: int = 1000,
+) -> None:
+    """Start `consumer` and run the at-least-once loop: each non-empty poll goes to `handle`, then its offsets
+    are committed; an empty poll lets MembershipWatch check that the consumer is still fetching. Runs until
+    cancelled or until `handle` (or the watch) raises; stops the consumer either way."""
+    watch = MembershipWatch(stall_seconds)
+    try:
+        await consumer.start()
+        while True:
+            batches = await consumer.getmany(timeout_ms=timeout_ms, max_records=max_records)
+            records = [record for partition in batches.values() for record in partition]
+            if not records:
+                await watch.idle(consumer)
+                continue
+            watch.fetched()
+            await handle(records)
+            await consumer.commit()
+    finally:
+        await stop_clients(consumer)

@@ -37,6 +37,9 @@ class CoreSettings(BaseSettings):
     topic_risk_assessments: str = "safetynet.risk-assessments.v1"
     topic_case_events: str = "safetynet.case-events.v1"
     topic_partitions: int = Field(12, ge=1, le=1000)
+    # A consumer idle this long with records waiting (or no partitions) has dropped out of its group and is
+    # restarted with fresh clients; the risk consumer also restarts a loop with no completed iteration.
+    stall_seconds: float = Field(90.0, gt=0)
     log_level: str = "INFO"
     log_json: bool = True
     max_body_bytes: int = Field(10 * 1024 * 1024, gt=0)

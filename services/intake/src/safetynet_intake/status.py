@@ -60,16 +60,14 @@ class StatusConsumer:
             self.settings.topic_risk_assessments,
             self.settings.topic_case_events,
         )
-        await consumer.start()
+
+        async def apply(records: list[ConsumerRecord]) -> None:
+            await self.apply(records, dead_letters)
+
         try:
-            while True:
-                batches = await consumer.getmany(timeout_ms=1000, max_records=500)
-                records = [r for batch in batches.values() for r in batch]
-                if records:
-                    await self.apply(records, dead_letters)
-                    await consumer.commit()
+            await kafka.consume_batches(consumer, apply, max_records=500, stall_seconds=self.settings.stall_seconds)
         finally:
-            await kafka.stop_clients(consumer, producer)
+            await kafka.stop_clients(producer)
 
     async def apply(self, records: list[ConsumerRecord], dead_letters: kafka.DeadLetters) -> None:
         assessed: list[tuple[Any, ...]] = []

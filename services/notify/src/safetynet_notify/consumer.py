@@ -189,15 +189,17 @@ class CaseEventConsumer:
         )
         producer: AIOKafkaProducer = kafka.make_producer(self._settings)
         await producer.start()
-        await consumer.start()
         dead_letters = kafka.DeadLetters(producer, self._settings, "notify")
+
+        async def handle(records: list[ConsumerRecord]) -> None:
+            await self.handle(records, dead_letters)
+
         try:
-            while True:
-                batches = await consumer.getmany(timeout_ms=1000, max_records=self._settings.consume_batch)
-                records = [r for rs in batches.values() for r in rs]
-                if not records:
-                    continue
-                await self.handle(records, dead_letters)
-                await consumer.commit()
+            await kafka.consume_batches(
+                consumer,
+                handle,
+                max_records=self._settings.consume_batch,
+                stall_seconds=self._settings.stall_seconds,
+            )
         finally:
-            await kafka.stop_clients(consumer, producer)
+            await kafka.stop_clients(producer)

@@ -31,6 +31,7 @@ from aiokafka import (
 from safetynet_core import kafka
 from safetynet_core.contracts import PoisonRecord, now_utc
 from safetynet_core.db import Database, raw_transaction
+from safetynet_core.kafka import ConsumerStalled, MembershipWatch
 from safetynet_core.logging import configure_logging, get_logger
 from safetynet_core.policy import Policy, cached_policy
 from safetynet_risk import metrics, store
@@ -45,10 +46,6 @@ POLL_AHEAD_WAIT_MS = 10  # how long one fetch while a transaction runs waits for
 DECODE_SLICE = 500  # records decoded between yields to a running transaction
 # Test hook: awaited at "before_db_commit", "after_db_commit" and "after_publish"; raising simulates a crash.
 FaultHook = Callable[[str], Awaitable[None]]
-
-
-class ConsumerStalled(RuntimeError):
-    """The consume loop made no progress for longer than `stall_seconds`."""
 
 
 class _Rebalance(ConsumerRebalanceListener):
@@ -88,8 +85,7 @@ class RiskConsumer:
         self.consumed = 0
         self._publishing: asyncio.Task[None] | None = None
         self._progress_at = time.monotonic()
-        self._records_at = time.monotonic()
-        self._membership_checked_at = 0.0
+        self.membership = MembershipWatch(settings.stall_seconds)
         self.cache = HouseholdCache(settings.household_cache_size, settings.household_cache_facts)
 
     async def _hook(self, stage: str) -> None:
@@ -221,7 +217,7 @@ class RiskConsumer:
                 await asyncio.gather(consuming, return_exceptions=True)
 
     async def _consume(self, stop: asyncio.Event | None) -> None:
-        """The consume loop; an idle loop checks that it is still a working group member (_check_membership).
+        """The consume loop; an idle loop checks that it is still a working group member (MembershipWatch).
 
         Pipelined without changing the order of commits for any one batch (database commit, then publish,
         then offsets): while batch N's transaction runs, the next records are fetched and decoded; batch
@@ -238,7 +234,7 @@ class RiskConsumer:
         publishing: asyncio.Task[None] | None = None
         try:
             await consumer.start()
-            self._records_at = time.monotonic()
+            self.membership.fetched()
             dead_letters = kafka.DeadLetters(producer, settings, SERVICE.name)
             await self.publish_backlog(producer)
             ahead: tuple[list[ConsumerRecord], list[Incoming]] | None = None
@@ -259,9 +255,9 @@ class RiskConsumer:
                 if records:  # under a backlog, one transaction takes what is already fetched
                     await self._top_up(consumer, dead_letters, records, incoming)
                 if not records:
-                    await self._check_membership(consumer)
+                    await self.membership.idle(consumer)
                 if records:
-                    self._records_at = time.monotonic()
+                    self.membership.fetched()
                     started = time.perf_counter()
                     stored = asyncio.Event()
                     polling = asyncio.create_task(self._poll_ahead(consumer, dead_letters, stored))
@@ -286,22 +282,6 @@ class RiskConsumer:
                 publishing.cancel()
                 await asyncio.gather(publishing, return_exceptions=True)
             await kafka.stop_clients(consumer, producer)
-
-    async def _check_membership(self, consumer: AIOKafkaConsumer) -> None:
-        """An idle consumer that has records waiting, or no partitions at all, has silently dropped out of
-        its group (aiokafka can leave the group for good after a broker restart): raise ConsumerStalled."""
-        now = time.monotonic()
-        idle_for = now - self._records_at
-        if idle_for < self._settings.stall_seconds or now - self._membership_checked_at < 10:
-            return
-        self._membership_checked_at = now
-        assigned = consumer.assignment()
-        if not assigned:
-            raise ConsumerStalled(f"no partitions assigned for {idle_for:.0f} s")
-        ends = await asyncio.wait_for(consumer.end_offsets(list(assigned)), 30)
-        behind = {tp.partition for tp in assigned if await consumer.position(tp) < ends[tp]}
-        if behind:
-            raise ConsumerStalled(f"records waiting on partitions {sorted(behind)}, none fetched for {idle_for:.0f} s")
 
     @staticmethod
     async def _poll(consumer: AIOKafkaConsumer, timeout_ms: int, max_records: int) -> list[ConsumerRecord]:

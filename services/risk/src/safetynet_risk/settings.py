@@ -26,5 +26,3 @@ class Settings(CoreSettings):
     # A publish not acknowledged in this long fails the consumer, which restarts with a fresh producer
     # (an idempotent aiokafka producer can wait forever after the broker restarted).
     publish_timeout_seconds: float = Field(30.0, gt=0)
-    # A consume loop with no completed iteration for this long is cancelled and restarted.
-    stall_seconds: float = Field(90.0, gt=0)

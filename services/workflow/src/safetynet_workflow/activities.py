@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
 from temporalio import activity
 from temporalio.client import Client
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from safetynet_core import kafka
 from safetynet_core.logging import get_logger
 from safetynet_core.policy import cached_policy
 from safetynet_workflow.cases import case_input, search_attributes
@@ -28,15 +28,23 @@ from safetynet_workflow.models import (
 from safetynet_workflow.sampling import stratified_sample
 from safetynet_workflow.settings import Settings
 from safetynet_workflow.store import Store, since
-from safetynet_workflow.workflows import PROJECT_ACTIVITY, REOPEN_ACTIVITY, SAMPLE_ACTIVITY
+from safetynet_workflow.workflows import ACTIVITY_TIMEOUT, PROJECT_ACTIVITY, REOPEN_ACTIVITY, SAMPLE_ACTIVITY
 
 log = get_logger(__name__)
+
+
+def case_event_producer(settings: Settings) -> kafka.RenewingProducer:
+    """The activities' producer: one not acknowledging within a third of the activity timeout is replaced
+    before Temporal cancels the activity, so the retry publishes through a fresh one."""
+    return kafka.RenewingProducer(
+        lambda: kafka.make_producer(settings), ack_timeout=ACTIVITY_TIMEOUT.total_seconds() / 3
+    )
 
 
 class WorkflowActivities:
     """Activity implementations bound to the service's adapters."""
 
-    def __init__(self, settings: Settings, store: Store, producer: AIOKafkaProducer, client: Client) -> None:
+    def __init__(self, settings: Settings, store: Store, producer: kafka.RenewingProducer, client: Client) -> None:
         self.settings = settings
         self.store = store
         self.producer = producer

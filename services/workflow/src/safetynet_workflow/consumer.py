@@ -12,7 +12,7 @@ from aiokafka import AIOKafkaProducer, ConsumerRecord
 from temporalio.client import Client
 
 from safetynet_core.contracts import PoisonRecord
-from safetynet_core.kafka import DeadLetters, make_consumer
+from safetynet_core.kafka import DeadLetters, consume_batches, make_consumer
 from safetynet_core.logging import get_logger
 from safetynet_core.policy import cached_policy
 from safetynet_workflow.cases import evidence_from, open_case, parse_assessment
@@ -44,16 +44,13 @@ class AssessmentConsumer:
             self.settings.topic_risk_assessments,
             max_poll_records=self.settings.consumer_batch,
         )
-        await consumer.start()
-        try:
-            while True:
-                batches = await consumer.getmany(timeout_ms=500, max_records=self.settings.consumer_batch)
-                records = [r for partition in batches.values() for r in partition]
-                if records:
-                    await self.handle(records)
-                    await consumer.commit()
-        finally:
-            await consumer.stop()
+        await consume_batches(
+            consumer,
+            self.handle,
+            max_records=self.settings.consumer_batch,
+            stall_seconds=self.settings.stall_seconds,
+            timeout_ms=500,
+        )
 
     async def handle(self, records: list[ConsumerRecord]) -> None:
         by_household: dict[str, list[Evidence]] = defaultdict(list)

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from aiokafka import AIOKafkaProducer
-
 from safetynet_core.contracts import SCHEMA_VERSION, CaseEventMessage, to_struct, to_timestamp
+from safetynet_core.kafka import RenewingProducer
 from safetynet_workflow.metrics import EVENTS_PUBLISHED
 from safetynet_workflow.models import Change, Entry, TaskState
 
@@ -41,16 +40,15 @@ def case_event(change: Change, entry: Entry, task: TaskState | None) -> CaseEven
     return message
 
 
-async def publish(producer: AIOKafkaProducer, topic: str, change: Change) -> None:
-    """Publish the change's public entries and wait for the broker's acks (at least once)."""
+async def publish(producer: RenewingProducer, topic: str, change: Change) -> None:
+    """Publish the change's public entries, in order, and wait for the broker's acks (at least once: a
+    failed or timed-out publish fails the activity, whose retry goes through a fresh producer)."""
     tasks = {t.task_id: t for t in change.tasks}
-    futures = []
-    for entry in change.entries:
-        if entry.publish:
-            message = case_event(change, entry, tasks.get(entry.task_id or ""))
-            futures.append(
-                await producer.send(topic, value=message.SerializeToString(), key=change.household_id.encode())
-            )
-            EVENTS_PUBLISHED.labels(entry.name).inc()
-    for future in futures:
-        await future
+    key = change.household_id.encode()
+    published = [entry for entry in change.entries if entry.publish]
+    await producer.send_keyed(
+        (topic, key, case_event(change, entry, tasks.get(entry.task_id or "")).SerializeToString())
+        for entry in published
+    )
+    for entry in published:
+        EVENTS_PUBLISHED.labels(entry.name).inc()

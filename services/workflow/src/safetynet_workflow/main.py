@@ -21,7 +21,7 @@ from safetynet_core.db import Database
 from safetynet_core.logging import configure_logging, get_logger
 from safetynet_core.policy import cached_policy
 from safetynet_core.service import supervise
-from safetynet_workflow.activities import WorkflowActivities
+from safetynet_workflow.activities import WorkflowActivities, case_event_producer
 from safetynet_workflow.api import router
 from safetynet_workflow.audit_api import router as audit_router
 from safetynet_workflow.consumer import AssessmentConsumer
@@ -96,8 +96,9 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         client = temporal_client or await connect_temporal(settings)
         state["client"] = client
-        producer = kafka.make_producer(settings)
+        producer = kafka.make_producer(settings)  # dead letters of the consumers
         await producer.start()
+        case_events = case_event_producer(settings)
         app.state.settings, app.state.db, app.state.store, app.state.temporal = settings, db, store, client
         app.state.report_store, app.state.notify = ReportStore(db), notify or NotifyClient()
         loops: list[asyncio.Task[None]] = [
@@ -107,7 +108,7 @@ def create_app(
         field_ops: FieldOpsActivities | None = None
         worker_run: asyncio.Task[None] | None = None
         if settings.run_worker:
-            activities = WorkflowActivities(settings, store, producer, client)
+            activities = WorkflowActivities(settings, store, case_events, client)
             field_ops = FieldOpsActivities(settings, db)
             worker = Worker(
                 client,
@@ -135,6 +136,7 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
             await producer.stop()
+            await case_events.close()
             if field_ops is not None:
                 await field_ops.close()
             await app.state.notify.close()

@@ -12,11 +12,10 @@ import signal
 
 from temporalio.worker import Worker
 
-from safetynet_core import kafka
 from safetynet_core.db import Database
 from safetynet_core.logging import configure_logging, get_logger
 from safetynet_core.service import supervise
-from safetynet_workflow.activities import WorkflowActivities
+from safetynet_workflow.activities import WorkflowActivities, case_event_producer
 from safetynet_workflow.fieldops import FIELD_OPS_WORKFLOWS, FieldOpsActivities
 from safetynet_workflow.info import SERVICE
 from safetynet_workflow.main import connect_temporal, workflow_runner
@@ -30,8 +29,7 @@ log = get_logger(__name__)
 async def run_worker(settings: Settings, store: Store) -> None:
     """One worker life: connect, poll until cancelled or failed, then shut down cleanly."""
     client = await connect_temporal(settings)
-    producer = kafka.make_producer(settings)
-    await producer.start()
+    producer = case_event_producer(settings)
     field_ops = FieldOpsActivities(settings, store.db)
     try:
         worker = Worker(
@@ -45,7 +43,7 @@ async def run_worker(settings: Settings, store: Store) -> None:
         await worker.run()  # cancelling it shuts the worker down gracefully; a fatal error raises
     finally:
         await field_ops.close()
-        await producer.stop()
+        await producer.close()
 
 
 async def main() -> None:

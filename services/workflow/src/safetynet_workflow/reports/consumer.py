@@ -13,7 +13,7 @@ from sqlalchemy.dialects.postgresql import insert
 from safetynet.v1 import household_events_pb2 as hpb
 from safetynet_core.contracts import HouseholdEvent, PoisonRecord, from_timestamp, parse_record
 from safetynet_core.db import Database
-from safetynet_core.kafka import DeadLetters, ensure_topics, make_consumer
+from safetynet_core.kafka import DeadLetters, consume_batches, ensure_topics, make_consumer
 from safetynet_core.logging import get_logger
 from safetynet_workflow.cases import parse_assessment
 from safetynet_workflow.reports.tables import (
@@ -142,16 +142,9 @@ class ReportsConsumer:
         """The consume loop (restarted by `supervise`; uncommitted records are read again)."""
         topics = (self.settings.topic_household_events, self.settings.topic_risk_assessments)
         consumer = make_consumer(self.settings, CONSUMER, *topics, max_poll_records=self.batch)
-        await consumer.start()
-        try:
-            while True:
-                batches = await consumer.getmany(timeout_ms=500, max_records=self.batch)
-                records = [r for partition in batches.values() for r in partition]
-                if records:
-                    await self.handle(records)
-                    await consumer.commit()
-        finally:
-            await consumer.stop()
+        await consume_batches(
+            consumer, self.handle, max_records=self.batch, stall_seconds=self.settings.stall_seconds, timeout_ms=500
+        )
 
     async def handle(self, records: list[ConsumerRecord]) -> None:
         rows = Rows()
