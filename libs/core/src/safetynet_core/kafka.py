@@ -222,11 +222,11 @@ class RenewingProducer:
         try:
             await asyncio.wait_for(asyncio.gather(*await send_keyed(producer, messages)), self.ack_timeout)
         except Exception as exc:
-            log.warning("kafka_producer_renewed", error=f"{type(exc).__name__}: {exc}"[:200])
             async with self._lock:
-                if self._producer is producer:
+                if self._producer is producer:  # the first sender to see it fail drops it
                     self._producer = None
                     self.renewals += 1
+                    log.warning("kafka_producer_renewed", error=f"{type(exc).__name__}: {exc}"[:200])
             await stop_clients(producer, timeout=5)
             raise
 
