@@ -190,13 +190,12 @@ async def stop_clients(*clients: AIOKafkaConsumer | AIOKafkaProducer | None, tim
             log.warning("kafka_client_stop_abandoned", client=type(client).__name__, error=f"{type(exc).__name__}")
 
 
-
 class RenewingProducer:
-    """A producer shared by many senders and replaced when a send is not acknowledged within `ack_timeout`
-    seconds (or fails): after a broker restart an idempotent aiokafka producer can keep a partition's
-    batches waiting forever, and every retry through that producer would wait too."""
+    """A producer started on first use and replaced when a send fails or is not acknowledged within
+    `ack_timeout` seconds (None: no limit): after a broker restart an idempotent aiokafka producer can keep a
+    partition's batches waiting forever, and every retry through that producer would wait too."""
 
-    def __init__(self, factory: Callable[[], AIOKafkaProducer], ack_timeout: float) -> None:
+    def __init__(self, factory: Callable[[], AIOKafkaProducer], ack_timeout: float | None) -> None:
         self._factory = factory
         self.ack_timeout = ack_timeout
         self._producer: AIOKafkaProducer | None = None
@@ -234,6 +233,7 @@ class RenewingProducer:
         async with self._lock:
             producer, self._producer = self._producer, None
         await stop_clients(producer)
+
 
 class ConsumerStalled(RuntimeError):
     """A consumer stopped making progress; raised so the supervisor restarts its loop with fresh clients."""

@@ -59,9 +59,8 @@ class OutboxRelay:
     def __init__(self, settings: Settings, db: Database, producer_factory: ProducerFactory | None = None) -> None:
         self.settings = settings
         self.db = db
-        self.producer_factory = producer_factory or default_producer_factory(settings)
+        self.producer = kafka.RenewingProducer(producer_factory or default_producer_factory(settings), ack_timeout=None)
         self._wakeup = asyncio.Event()
-        self._producer: AIOKafkaProducer | None = None
         self._listener: asyncpg.Connection | None = None
         self._backlog_checked = 0.0
 
@@ -84,7 +83,6 @@ class OutboxRelay:
                 except Exception as exc:
                     metrics.RELAY_FAILURES.inc()
                     log.warning("relay_batch_failed", error=f"{type(exc).__name__}: {exc}"[:300], retry_in=delay)
-                    await self._drop_producer()
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, self.settings.relay_backoff_max)
                     continue
@@ -96,7 +94,7 @@ class OutboxRelay:
                     # a handful at a time (the batch's fixed cost is most of the relay's work).
                     await asyncio.sleep(self.settings.relay_linger_seconds)
         finally:
-            await self._drop_producer()
+            await self.producer.close()
             if self._listener is not None:
                 with contextlib.suppress(Exception):
                     await self._listener.close()
@@ -104,7 +102,6 @@ class OutboxRelay:
     async def publish_batch(self) -> int:
         """Publish one batch in one transaction; the rows are marked only after Kafka acknowledged all (the
 events they carry read `published` from them: the relay never rewrites an event row)."""
-        producer = await self._ensure_producer()
         pool = await self.db.pool()
         async with pool.acquire() as conn, conn.transaction():
             if not await conn.fetchval(LOCK_BATCH):
@@ -113,7 +110,7 @@ events they carry read `published` from them: the relay never rewrites an event 
             if not rows:
                 return 0
             messages = ((row["topic"], row["key"].encode(), row["value"]) for row in rows)
-            await asyncio.gather(*await kafka.send_keyed(producer, messages))
+            await self.producer.send_keyed(messages)
             published_at = now_utc()
             await conn.execute(
                 "update outbox set published_at = $2 where id = any($1::bigint[])",
@@ -124,22 +121,6 @@ events they carry read `published` from them: the relay never rewrites an event 
         for row in rows:
             metrics.PUBLISH_LATENCY.observe(max(0.0, (published_at - row["created_at"]).total_seconds()))
         return len(rows)
-
-    async def _ensure_producer(self) -> AIOKafkaProducer:
-        if self._producer is None:
-            producer = self.producer_factory()
-            try:
-                await producer.start()
-            except BaseException:
-                with contextlib.suppress(Exception):
-                    await producer.stop()
-                raise
-            self._producer = producer
-        return self._producer
-
-    async def _drop_producer(self) -> None:
-        producer, self._producer = self._producer, None
-        await kafka.stop_clients(producer, timeout=5)
 
     async def _ensure_listener(self) -> None:
         """LISTEN for inserts made by app processes that do not run the relay themselves."""
