@@ -34,10 +34,11 @@ from bench.common import BenchResult
 from safetynet_core import kafka
 from safetynet_core.db import migrate
 from safetynet_core.testing import drop_schema, eventually, sample_assessment, serve
-from safetynet_workflow.admin import create_user
+from safetynet_workflow.auth.admin import create_user
 from safetynet_workflow.info import SERVICE
-from safetynet_workflow.main import connect_temporal, create_app, workflow_runner
+from safetynet_workflow.main import create_app
 from safetynet_workflow.settings import Settings
+from safetynet_workflow.temporal import connect_temporal, workflow_runner
 
 CASES = int(os.environ.get("BENCH_WORKFLOW_CASES", "400"))
 CONCURRENCY = 64

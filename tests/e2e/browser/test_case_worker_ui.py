@@ -20,7 +20,7 @@ from playwright.async_api import Browser, Page, ViewportSize, async_playwright
 from safetynet_core.kafka import make_producer
 from safetynet_core.settings import REPO_ROOT
 from safetynet_core.testing import eventually, sample_assessment, serve, unique
-from safetynet_workflow.admin import create_user
+from safetynet_workflow.auth.admin import create_user
 from safetynet_workflow.info import SERVICE
 from safetynet_workflow.main import create_app
 from safetynet_workflow.settings import Settings

@@ -22,7 +22,7 @@ from safetynet_core.contracts import SCHEMA_VERSION, HouseholdEvent, to_timestam
 from safetynet_core.db import Database
 from safetynet_core.kafka import make_producer
 from safetynet_core.testing import eventually, sample_assessment, serve, unique
-from safetynet_workflow.admin import create_user
+from safetynet_workflow.auth.admin import create_user
 from safetynet_workflow.info import SERVICE
 from safetynet_workflow.main import create_app
 from safetynet_workflow.reports.tables import report_households

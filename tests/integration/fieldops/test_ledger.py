@@ -13,8 +13,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from safetynet_core.policy import load_policy
 from safetynet_core.testing import eventually, unique
-from safetynet_workflow.models import InspectionInput
-from safetynet_workflow.workflows import InspectionTaskWorkflow
+from safetynet_workflow.inspection.models import InspectionInput
+from safetynet_workflow.inspection.workflow import InspectionTaskWorkflow
 
 from .conftest import StartWorkflow, WorkflowService
 

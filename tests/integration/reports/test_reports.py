@@ -22,13 +22,13 @@ from safetynet_core.contracts import HouseholdEvent, RiskAssessmentMessage, to_s
 from safetynet_core.db import Database
 from safetynet_core.kafka import delete_topics, make_producer
 from safetynet_core.testing import eventually, free_port, serve, unique
+from safetynet_workflow.clients.notify import NotifyClient
 from safetynet_workflow.info import SERVICE
 from safetynet_workflow.main import create_app
-from safetynet_workflow.models import CaseRow, Change, Entry, TaskState
+from safetynet_workflow.projection.models import CaseRow, Change, Entry, TaskState
+from safetynet_workflow.projection.store import ProjectionStore
 from safetynet_workflow.reports.consumer import CONSUMER, ReportsConsumer
-from safetynet_workflow.reports.notify import NotifyClient
 from safetynet_workflow.settings import Settings
-from safetynet_workflow.store import Store
 
 pytestmark = pytest.mark.integration
 
@@ -177,8 +177,8 @@ async def test_summary_notices_and_case_notifications(
     db = Database(settings, settings.db_schema or SERVICE.schema)
     identified = Entry(key="C5-identified", name="case.identified", at=NOW, details={"days": 20.0})
     try:
-        await Store(db).apply(change("C1", "H1"))
-        await Store(db).apply(change("C5", "H5", closed=True, entries=[identified]))
+        await ProjectionStore(db).apply(change("C1", "H1"))
+        await ProjectionStore(db).apply(change("C5", "H5", closed=True, entries=[identified]))
     finally:
         await db.close()
     await publish(settings)

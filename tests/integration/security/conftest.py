@@ -15,7 +15,7 @@ from safetynet_core.testing import serve, unique
 from safetynet_intake.info import SERVICE as INTAKE
 from safetynet_intake.main import create_app as create_intake
 from safetynet_intake.settings import Settings as IntakeSettings
-from safetynet_workflow.admin import create_user
+from safetynet_workflow.auth.admin import create_user
 from safetynet_workflow.info import SERVICE as WORKFLOW
 from safetynet_workflow.main import create_app as create_workflow
 from safetynet_workflow.settings import Settings as WorkflowSettings

@@ -13,10 +13,13 @@ from typer.testing import CliRunner
 from safetynet_cli.main import app as cli
 from safetynet_core.auth import Principal, Role, verify_secret
 from safetynet_core.db import Database
+from safetynet_workflow.auth.store import UserStore
+from safetynet_workflow.cases.store import CaseStore
 from safetynet_workflow.info import SERVICE
-from safetynet_workflow.models import CaseRow, Change, Entry, TaskState
+from safetynet_workflow.projection.models import CaseRow, Change, Entry, TaskState
+from safetynet_workflow.projection.store import ProjectionStore
 from safetynet_workflow.settings import Settings
-from safetynet_workflow.store import Store
+from safetynet_workflow.tasks.store import TaskStore
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
@@ -82,7 +85,7 @@ async def test_projection_is_idempotent_and_versioned(
 ) -> None:
     settings: Settings = await provision(isolated_settings(Settings), SERVICE)
     db = Database(settings, settings.db_schema or "")
-    store = Store(db)
+    store, tasks, cases = ProjectionStore(db), TaskStore(db), CaseStore(db)
     try:
         opened = [_entry("C1:1", "case.opened"), _entry("C1:2", "task.assigned")]
         assert len(await store.apply(_change(2, "open", opened))) == 2
@@ -100,10 +103,10 @@ async def test_projection_is_idempotent_and_versioned(
         await store.apply(_change(3, "claimed", []))  # late, older write: must not win
         cadre = Principal("c", Role.VILLAGE_CADRE, "610327100201")
         township = Principal("t", Role.TOWNSHIP_OFFICER, "610327100")
-        assert await store.list_tasks(cadre, cadre.region, None, None, 10) == []
-        [task] = await store.list_tasks(township, township.region, None, None, 10)
+        assert await tasks.list_tasks(cadre, cadre.region, None, None, 10) == []
+        [task] = await tasks.list_tasks(township, township.region, None, None, 10)
         assert task["status"] == "open" and task["role"] == "township_officer"
-        detail = await store.case_detail("C1")
+        detail = await cases.case_detail("C1")
         assert [e["name"] for e in detail["timeline"]] == ["case.opened", "task.assigned", "task.escalated"]
         assert detail["escalations"][0]["to_level"] == "township"
         hr = Principal("h", Role.DEPARTMENT_OFFICER, "610327", "human_resources")
@@ -112,9 +115,9 @@ async def test_projection_is_idempotent_and_versioned(
                 6, "open", [], kind="measure", role="department_officer", region="610327", department="human_resources"
             )
         )
-        assert [t["kind"] for t in await store.list_tasks(hr, hr.region, None, None, 10)] == ["measure"]
+        assert [t["kind"] for t in await tasks.list_tasks(hr, hr.region, None, None, 10)] == ["measure"]
         other = Principal("e", Role.DEPARTMENT_OFFICER, "610327", "education")
-        assert await store.list_tasks(other, other.region, None, None, 10) == []
+        assert await tasks.list_tasks(other, other.region, None, None, 10) == []
     finally:
         await db.close()
 
@@ -126,13 +129,13 @@ async def test_a_replayed_workflow_task_overwrites_an_entry_that_never_happened(
     re-run numbers entries afresh, so the replay's entry must replace the phantom one under its key."""
     settings: Settings = await provision(isolated_settings(Settings), SERVICE)
     db = Database(settings, settings.db_schema or "")
-    store = Store(db)
+    store, cases = ProjectionStore(db), CaseStore(db)
     try:
         await store.apply(_change(2, "open", [_entry("C1:1", "case.opened"), _entry("C1:2", "task.claimed")]))
         replayed = [_entry("C1:1", "case.opened"), _entry("C1:2", "task.assigned")]
         assert [e.key for e in await store.apply(_change(2, "open", replayed))] == ["C1:2"]
         assert await store.apply(_change(2, "open", replayed)) == []  # an identical replay is not new
-        detail = await store.case_detail("C1")
+        detail = await cases.case_detail("C1")
         assert [e["name"] for e in detail["timeline"]] == ["case.opened", "task.assigned"]
     finally:
         await db.close()
@@ -172,7 +175,7 @@ async def test_users_create_cli(isolated_settings: Callable[..., Any], provision
     assert bad.exit_code == 2
     db = Database(settings, settings.db_schema or "")
     try:
-        user = await Store(db).user("li")
+        user = await UserStore(db).user("li")
     finally:
         await db.close()
     assert user is not None and user["department"] == "education" and user["email"] == "li@example.org"

@@ -17,13 +17,14 @@ from safetynet_core.kafka import header, make_consumer, make_producer
 from safetynet_core.policy import load_policy
 from safetynet_core.settings import DEFAULT_POLICY_FILE
 from safetynet_core.testing import eventually, sample_assessment, serve, unique
-from safetynet_workflow.admin import create_user
+from safetynet_workflow.auth.admin import create_user
 from safetynet_workflow.info import SERVICE
-from safetynet_workflow.main import connect_temporal, create_app
-from safetynet_workflow.models import InspectionInput
+from safetynet_workflow.inspection.models import InspectionInput
+from safetynet_workflow.inspection.workflow import InspectionTaskWorkflow
+from safetynet_workflow.main import create_app
 from safetynet_workflow.settings import Settings
+from safetynet_workflow.temporal import connect_temporal
 from safetynet_workflow.ui.session import SESSION_COOKIE
-from safetynet_workflow.workflows import InspectionTaskWorkflow
 
 pytestmark = pytest.mark.integration
 

@@ -12,10 +12,10 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from safetynet_workflow.workflows import WORKFLOWS
-
 sys.path.insert(0, str(Path(__file__).parent))
 from workflow_harness import Harness, Recorder
+
+from safetynet_workflow.registry import WORKFLOWS
 
 
 @pytest.fixture

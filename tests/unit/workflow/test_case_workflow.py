@@ -23,16 +23,13 @@ from workflow_harness import (
     evidence,
 )
 
-from safetynet_workflow.models import (
-    CaseRow,
-    CompleteRequest,
-    InspectionInput,
-    ObjectionRequest,
-    SampledCase,
-    SamplerInput,
-    Step,
-)
-from safetynet_workflow.workflows import CaseWorkflow, InspectionSamplerWorkflow, InspectionTaskWorkflow
+from safetynet_core.vocabulary import Step
+from safetynet_workflow.cases.models import ObjectionRequest
+from safetynet_workflow.cases.workflow import CaseWorkflow
+from safetynet_workflow.inspection.models import InspectionInput, SampledCase, SamplerInput
+from safetynet_workflow.inspection.workflow import InspectionSamplerWorkflow, InspectionTaskWorkflow
+from safetynet_workflow.projection.models import CaseRow
+from safetynet_workflow.tasks.models import CompleteRequest
 
 
 def household() -> str:

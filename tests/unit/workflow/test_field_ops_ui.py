@@ -15,15 +15,18 @@ from fastapi.testclient import TestClient
 from safetynet_core.auth import Principal, Role
 from safetynet_core.errors import ApiError
 from safetynet_core.policy.workflow import WorkflowPolicy
-from safetynet_workflow.corrections import CorrectionRequest
-from safetynet_workflow.ledger_api import Finding
+from safetynet_workflow.clients.intake import IntakeClient
+from safetynet_workflow.corrections import pages as correction_pages
+from safetynet_workflow.corrections.models import CorrectionRequest
+from safetynet_workflow.corrections.pages import typed_value
+from safetynet_workflow.ledger import pages as ledger_pages
+from safetynet_workflow.ledger.service import ReportedFinding
+from safetynet_workflow.quality import pages as quality_pages
+from safetynet_workflow.quality.pages import fetch_issues
 from safetynet_workflow.settings import Settings
-from safetynet_workflow.sweeps_api import SweepLaunch
-from safetynet_workflow.ui import correction_pages, ledger_pages, quality_pages
-from safetynet_workflow.ui.correction_pages import typed_value
+from safetynet_workflow.sweeps.service import SweepLaunch
 from safetynet_workflow.ui.i18n import Lang
 from safetynet_workflow.ui.links import owner_href, return_href, task_href
-from safetynet_workflow.ui.quality_pages import fetch_issues
 from safetynet_workflow.ui.records import submit
 from safetynet_workflow.ui.render import page
 from safetynet_workflow.ui.taskforms import Widget, form_fields, model_fields
@@ -64,7 +67,7 @@ def test_entry_forms_come_from_the_api_request_models(policy: WorkflowPolicy) ->
         "evidence.0.reference",
         "evidence.0.description",
     ]
-    finding = {s.name: s for s in model_fields(Finding, policy)}
+    finding = {s.name: s for s in model_fields(ReportedFinding, policy)}
     assert finding["problem"].widget is Widget.TEXTAREA and finding["source"].choices == ("audit", "report")
 
 
@@ -183,7 +186,7 @@ async def test_data_quality_asks_intake_with_the_callers_token() -> None:
         seen.append(request)
         return httpx.Response(200, json={"issues": [issue]})
 
-    found = await fetch_issues(Settings(), "jwt-of-user", "duplicate", httpx.MockTransport(intake))
+    found = await fetch_issues(IntakeClient(Settings(), httpx.MockTransport(intake)), "jwt-of-user", "duplicate")
     assert found.error is None and found.issues[0]["finding"] == f"ID {ID_NUMBER} also in H2"
     assert seen[0].headers["authorization"] == "Bearer jwt-of-user" and seen[0].url.params["check"] == "duplicate"
     assert "region" not in seen[0].url.params  # intake scopes by the token alone
@@ -200,11 +203,13 @@ async def test_data_quality_says_when_intake_cannot_answer() -> None:
     def down(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("connection refused", request=request)
 
-    unreachable = await fetch_issues(Settings(), "t", None, httpx.MockTransport(down))
+    unreachable = await fetch_issues(IntakeClient(Settings(), httpx.MockTransport(down)), "t", None)
     assert unreachable.error == "quality.unavailable" and unreachable.issues == []
-    refused = await fetch_issues(Settings(), "t", None, httpx.MockTransport(lambda _: httpx.Response(403)))
+    refusing = IntakeClient(Settings(), httpx.MockTransport(lambda _: httpx.Response(403)))
+    refused = await fetch_issues(refusing, "t", None)
     assert refused.error == "quality.forbidden"
-    broken = await fetch_issues(Settings(), "t", None, httpx.MockTransport(lambda _: httpx.Response(500)))
+    failing = IntakeClient(Settings(), httpx.MockTransport(lambda _: httpx.Response(500)))
+    broken = await fetch_issues(failing, "t", None)
     assert broken.error == "quality.unavailable"
     html = render(
         "listing.html", Lang.ZH, principal=TOWNSHIP, area="quality", columns=quality_pages.COLUMNS, rows=[],

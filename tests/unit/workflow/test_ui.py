@@ -17,11 +17,11 @@ from safetynet_core.auth import Principal, Role, issue_token
 from safetynet_core.policy import load_policy
 from safetynet_core.policy.workflow import WorkflowPolicy
 from safetynet_core.settings import DEFAULT_POLICY_FILE
-from safetynet_workflow.forms import FORMS, FormInvalid, validate_form
+from safetynet_workflow.clients.intake import IntakeClient
 from safetynet_workflow.main import create_app
 from safetynet_workflow.settings import Settings
+from safetynet_workflow.tasks.forms import FORMS, FormInvalid, validate_form
 from safetynet_workflow.ui.i18n import LANG_COOKIE, Lang, translator
-from safetynet_workflow.ui.intake_reads import household_record
 from safetynet_workflow.ui.render import environment, page
 from safetynet_workflow.ui.session import SESSION_COOKIE, safe_next
 from safetynet_workflow.ui.taskforms import Widget, form_fields, form_state, parse_form
@@ -224,16 +224,16 @@ async def test_the_case_page_shows_the_households_registry_record_from_intake() 
         asked.append(request)
         return httpx.Response(200, json=record) if request.url.path == "/v1/households/H1" else httpx.Response(404)
 
-    found, error = await household_record(Settings(), "jwt-of-user", "H1", httpx.MockTransport(intake))
+    found, error = await IntakeClient(Settings(), httpx.MockTransport(intake)).household("jwt-of-user", "H1")
     assert (found, error) == (record, None)
     assert asked[0].headers["authorization"] == "Bearer jwt-of-user"
-    missing = await household_record(Settings(), "t", "H9", httpx.MockTransport(intake))
+    missing = await IntakeClient(Settings(), httpx.MockTransport(intake)).household("t", "H9")
     assert missing == (None, "case.household_missing")
 
     def down(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("refused", request=request)
 
-    assert await household_record(Settings(), "t", "H1", httpx.MockTransport(down)) == (
+    assert await IntakeClient(Settings(), httpx.MockTransport(down)).household("t", "H1") == (
         None, "case.household_unavailable"
     )  # fmt: skip
 

@@ -9,13 +9,21 @@ from typing import Any
 import pytest
 from workflow_harness import PLAN, POLICY, SAFETY_PLAN, VISIT
 
-from safetynet_core.contracts import SCHEMA_VERSION, PoisonRecord, RiskAssessmentMessage, from_struct, to_timestamp
-from safetynet_workflow.admin import _check
-from safetynet_workflow.cases import evidence_from, monitoring_line, parse_assessment
-from safetynet_workflow.events import case_event
-from safetynet_workflow.forms import FormInvalid, validate_form
-from safetynet_workflow.models import Change, Entry, SampledCase, TaskState
-from safetynet_workflow.sampling import stratified_sample
+from safetynet_core.contracts import (
+    SCHEMA_VERSION,
+    PoisonRecord,
+    RiskAssessmentMessage,
+    from_struct,
+    parse_assessment,
+    to_timestamp,
+)
+from safetynet_workflow.auth.admin import check_account
+from safetynet_workflow.cases.opening import evidence_from
+from safetynet_workflow.inspection.models import SampledCase
+from safetynet_workflow.inspection.sampling import stratified_sample
+from safetynet_workflow.projection.events import case_event
+from safetynet_workflow.projection.models import Change, Entry, TaskState
+from safetynet_workflow.tasks.forms import FormInvalid, validate_form
 
 RULES = POLICY.workflow
 
@@ -134,7 +142,7 @@ def test_assessments_become_evidence_or_poison() -> None:
         evidence_from(_assessment(region_code="6103"))
     with pytest.raises(PoisonRecord):
         evidence_from(_assessment(assessment_id=""))
-    assert monitoring_line(POLICY, "610327100201") == 8500
+    assert POLICY.risk.monitoring_line("610327100201", 2026) == 8500
 
 
 def test_case_event_carries_the_task_and_key() -> None:
@@ -178,8 +186,8 @@ def test_case_event_carries_the_task_and_key() -> None:
 
 
 def test_user_checks() -> None:
-    _check("village_cadre", "610327100201", None)
-    _check("admin", "", None)
+    check_account("village_cadre", "610327100201", None)
+    check_account("admin", "", None)
     for role, region, department in (
         ("mayor", "6103", None),
         ("village_cadre", "61x", None),
@@ -187,4 +195,4 @@ def test_user_checks() -> None:
         ("department_officer", "610327", "nasa"),
     ):
         with pytest.raises(ValueError):
-            _check(role, region, department)
+            check_account(role, region, department)

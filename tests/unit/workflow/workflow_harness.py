@@ -15,20 +15,11 @@ from temporalio.testing import WorkflowEnvironment
 from safetynet_core.policy import load_policy
 from safetynet_core.policy.workflow import WorkflowPolicy
 from safetynet_core.settings import DEFAULT_POLICY_FILE
-from safetynet_workflow.models import (
-    CaseInput,
-    CaseSnapshot,
-    Change,
-    ClaimRequest,
-    CompleteRequest,
-    Evidence,
-    ReopenRequest,
-    SampledCase,
-    SampleRequest,
-    TaskState,
-    case_workflow_id,
-)
-from safetynet_workflow.workflows import CaseWorkflow
+from safetynet_workflow.cases.models import CaseInput, CaseSnapshot, Evidence, case_workflow_id
+from safetynet_workflow.cases.workflow import CaseWorkflow
+from safetynet_workflow.inspection.models import ReopenRequest, SampledCase, SampleRequest
+from safetynet_workflow.projection.models import Change, TaskState
+from safetynet_workflow.tasks.models import ClaimRequest, CompleteRequest
 
 POLICY = load_policy(DEFAULT_POLICY_FILE)
 

@@ -7,6 +7,7 @@ import json
 
 import typer
 
+from safetynet_cli.users import users_app
 from safetynet_core import kafka
 from safetynet_core.db import migrate as run_migrations
 from safetynet_core.policy import PolicyError, load_policy
@@ -17,7 +18,6 @@ from safetynet_intake.grids_admin import grids_app
 from safetynet_intake.info import SERVICE as INTAKE
 from safetynet_notify.info import SERVICE as NOTIFY
 from safetynet_risk.info import SERVICE as RISK
-from safetynet_workflow.admin import users_app
 from safetynet_workflow.info import SERVICE as WORKFLOW
 
 SERVICES: dict[str, ServiceInfo] = {s.name: s for s in (INTAKE, RISK, WORKFLOW, NOTIFY)}

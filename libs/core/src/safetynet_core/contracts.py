@@ -17,8 +17,8 @@ from safetynet.v1 import case_events_pb2, household_events_pb2, risk_assessments
 
 SCHEMA_VERSION = 1
 MessageT = TypeVar("MessageT", bound=Message)
-# The levels an assessment can carry (CONTRACT.md, risk read API).
-ASSESSMENT_LEVELS = frozenset({"none", "low", "medium", "high", "critical"})
+# The levels an assessment can carry, lowest first (CONTRACT.md, risk read API).
+ASSESSMENT_LEVELS = ("none", "low", "medium", "high", "critical")
 # Every case-events record is named `case.*`, `task.*` or `notice.*`; anything else is of an unknown type.
 CASE_EVENT_PREFIXES = ("case.", "task.", "notice.")
 
@@ -233,4 +233,12 @@ def parse_record(cls: type[MessageT], value: bytes | None) -> MessageT:
     version = getattr(message, "schema_version", SCHEMA_VERSION)
     if version > SCHEMA_VERSION:
         raise PoisonRecord("schema_version", f"schema_version {version} is newer than {SCHEMA_VERSION}")
+    return message
+
+
+def parse_assessment(value: bytes | None) -> RiskAssessmentMessage:
+    """A risk-assessments record; PoisonRecord when undecodable, from a newer schema or of an unknown level."""
+    message = parse_record(RiskAssessmentMessage, value)
+    if message.level not in ASSESSMENT_LEVELS:
+        raise PoisonRecord("unknown_type", f"unknown level {message.level[:60]!r}")
     return message

@@ -14,7 +14,7 @@ DEFAULT_POLICY_FILE = REPO_ROOT / "policy" / "default.yaml"
 class CoreSettings(BaseSettings):
     """Connection and platform settings every service reads from the environment."""
 
-    model_config = SettingsConfigDict(env_prefix="SAFETYNET_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(env_prefix="SAFETYNET_", extra="ignore", frozen=True, populate_by_name=True)
 
     database_url: str = Field(
         "postgresql://safetynet:safetynet@127.0.0.1:55432/safetynet",

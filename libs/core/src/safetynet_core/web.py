@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -45,6 +45,18 @@ def require_roles(*roles: Role) -> Callable[[Principal], Principal]:
         return principal
 
     return check
+
+
+def require_role(principal: Principal, roles: Iterable[str], action: str) -> None:
+    """403 unless the caller has one of `roles` (admin always may)."""
+    if principal.role is not Role.ADMIN and principal.role.value not in roles:
+        raise ApiError(403, f"role {principal.role.value} may not {action}", ["header", "Authorization"])
+
+
+def require_in_scope(principal: Principal, region_code: str, loc: list[str | int]) -> None:
+    """403 unless the region lies inside the caller's scope."""
+    if not principal.can_see(region_code):
+        raise ApiError(403, f"region {region_code} is outside your scope", loc)
 
 
 def listing_region(principal: Principal, region_filter: str | None) -> str:

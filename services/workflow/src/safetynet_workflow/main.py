@@ -1,4 +1,6 @@
-"""Workflow service composition root: API, Temporal worker, assessment consumer, inspection sampler."""
+"""The workflow service: the API and the case-worker UI, and (unless run apart) the Temporal worker, the
+assessment and reports consumers and the inspection sampler. What runs comes from `registry.py`, the
+adapters from `bootstrap.py`."""
 
 from __future__ import annotations
 
@@ -11,70 +13,41 @@ from datetime import UTC, datetime
 from fastapi import FastAPI
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+from temporalio.worker import Worker
 
 from safetynet_core import kafka
 from safetynet_core.app import create_app as create_service_app
-from safetynet_core.db import Database
 from safetynet_core.logging import configure_logging, get_logger
-from safetynet_core.policy import cached_policy
 from safetynet_core.service import supervise
-from safetynet_workflow.activities import WorkflowActivities, case_event_producer
-from safetynet_workflow.api import router
-from safetynet_workflow.audit_api import router as audit_router
-from safetynet_workflow.consumer import AssessmentConsumer
-from safetynet_workflow.fieldops import FIELD_OPS_ROUTERS, FIELD_OPS_WORKFLOWS, FieldOpsActivities
-from safetynet_workflow.grids import GridDirectory
+from safetynet_workflow import registry
+from safetynet_workflow.bootstrap import Adapters, bootstrap
+from safetynet_workflow.cases.consumer import AssessmentConsumer
+from safetynet_workflow.cases.store import CaseStore
+from safetynet_workflow.clients.notify import NotifyClient
 from safetynet_workflow.info import SERVICE
+from safetynet_workflow.inspection.models import INSPECTION_SAMPLER_WORKFLOW, SamplerInput
 from safetynet_workflow.metrics import refresh_gauges
-from safetynet_workflow.models import INSPECTION_SAMPLER_WORKFLOW, SamplerInput
-from safetynet_workflow.reports.api import router as reports_router
+from safetynet_workflow.projection.activities import case_event_producer
 from safetynet_workflow.reports.consumer import ReportsConsumer
-from safetynet_workflow.reports.notify import NotifyClient
-from safetynet_workflow.reports.store import ReportStore
 from safetynet_workflow.settings import Settings
-from safetynet_workflow.store import Store
-from safetynet_workflow.ui import router as ui_router
-from safetynet_workflow.workflows import WORKFLOWS
+from safetynet_workflow.temporal import connect_temporal, workflow_runner
 
 log = get_logger(__name__)
 
 
-async def connect_temporal(settings: Settings) -> Client:
-    """A Temporal client with the pydantic converter every workflow payload here needs."""
-    return await Client.connect(
-        settings.temporal_address,
-        namespace=settings.temporal_namespace,
-        data_converter=pydantic_data_converter,
-    )
-
-
-def workflow_runner(settings: Settings) -> WorkflowRunner:
-    """The sandbox, by default with every module passed through (not re-imported per run: about twice
-    the case throughput); the restrictions on non-deterministic calls stay. Tests run the full sandbox."""
-    if settings.workflow_sandbox == "off":
-        return UnsandboxedWorkflowRunner()
-    restrictions = SandboxRestrictions.default
-    if settings.workflow_sandbox == "passthrough":
-        restrictions = restrictions.with_passthrough_all_modules()
-    return SandboxedWorkflowRunner(restrictions=restrictions)
-
-
-async def start_sampler(client: Client, settings: Settings) -> None:
+async def start_sampler(client: Client, adapters: Adapters) -> None:
     """The inspection sampler: one long-lived loop workflow per task queue (kept if already running)."""
-    policy = cached_policy(str(settings.policy_file))
+    queue = adapters.settings.workflow_task_queue
     await client.start_workflow(
         INSPECTION_SAMPLER_WORKFLOW,
-        SamplerInput(policy=policy.workflow, task_queue=settings.workflow_task_queue),
-        id=f"inspection-sampler-{settings.workflow_task_queue}",
-        task_queue=settings.workflow_task_queue,
+        SamplerInput(policy=adapters.policy.workflow, task_queue=queue),
+        id=f"inspection-sampler-{queue}",
+        task_queue=queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
     )
 
 
-async def _refresh_gauges(store: Store, every: float) -> None:
+async def _refresh_gauges(store: CaseStore, every: float) -> None:
     while True:
         refresh_gauges(await store.gauges(datetime.now(UTC)))
         await asyncio.sleep(every)
@@ -85,8 +58,7 @@ def create_app(
 ) -> FastAPI:
     settings = settings or Settings()
     configure_logging(SERVICE.name, settings.log_level, settings.log_json)
-    db = Database(settings, settings.db_schema or SERVICE.schema)
-    store = Store(db)
+    adapters = bootstrap(settings, notify=notify)
     state: dict[str, Client] = {}
 
     async def temporal_ready() -> None:
@@ -99,32 +71,30 @@ def create_app(
         producer = kafka.make_producer(settings)  # dead letters of the consumers
         await producer.start()
         case_events = case_event_producer(settings)
-        app.state.settings, app.state.db, app.state.store, app.state.temporal = settings, db, store, client
-        app.state.report_store, app.state.notify = ReportStore(db), notify or NotifyClient()
+        app.state.settings, app.state.adapters, app.state.temporal = settings, adapters, client
         loops: list[asyncio.Task[None]] = [
-            asyncio.create_task(supervise("gauges", lambda: _refresh_gauges(store, settings.gauge_refresh_seconds)))
+            asyncio.create_task(
+                supervise("gauges", lambda: _refresh_gauges(adapters.cases, settings.gauge_refresh_seconds))
+            )
         ]
         worker: Worker | None = None
-        field_ops: FieldOpsActivities | None = None
         worker_run: asyncio.Task[None] | None = None
         if settings.run_worker:
-            activities = WorkflowActivities(settings, store, case_events, client)
-            field_ops = FieldOpsActivities(settings, db)
             worker = Worker(
                 client,
                 task_queue=settings.workflow_task_queue,
                 workflow_runner=workflow_runner(settings),
-                workflows=[*WORKFLOWS, *FIELD_OPS_WORKFLOWS],
-                activities=[*activities.all(), *field_ops.all()],
+                workflows=registry.WORKFLOWS,
+                activities=registry.activities(adapters, client, case_events),
             )
             worker_run = asyncio.create_task(worker.run())
         if settings.run_consumer:
-            consumer = AssessmentConsumer(settings, client, producer, GridDirectory(db))
+            consumer = AssessmentConsumer(settings, adapters.policy, client, producer, adapters.grids)
             loops.append(asyncio.create_task(supervise("assessment-consumer", consumer.run)))
-            reports = ReportsConsumer(settings, db, producer)
+            reports = ReportsConsumer(settings, adapters.db, producer)
             loops.append(asyncio.create_task(supervise("reports-consumer", reports.run)))
         if settings.inspection_enabled:
-            await start_sampler(client, settings)
+            await start_sampler(client, adapters)
         try:
             yield
         finally:
@@ -137,22 +107,21 @@ def create_app(
                     await task
             await producer.stop()
             await case_events.close()
-            if field_ops is not None:
-                await field_ops.close()
-            await app.state.notify.close()
-            await db.close()
+            await adapters.close()
 
     app = create_service_app(
         service=SERVICE.name,
         title="SafetyNet workflow",
-        readiness={"postgres": db.ping, "kafka": lambda: kafka.ping(settings), "temporal": temporal_ready},
+        readiness={
+            "postgres": adapters.db.ping,
+            "kafka": lambda: kafka.ping(settings),
+            "temporal": temporal_ready,
+        },
         lifespan=lifespan,
         max_body_bytes=settings.max_body_bytes,
     )
-    app.include_router(router)
-    app.include_router(reports_router)
-    app.include_router(audit_router)
-    for field_ops_router in FIELD_OPS_ROUTERS:
-        app.include_router(field_ops_router)
-    app.include_router(ui_router)
+    for router in registry.API_ROUTERS:
+        app.include_router(router)
+    for router in registry.PAGE_ROUTERS:
+        app.include_router(router, include_in_schema=False)
     return app

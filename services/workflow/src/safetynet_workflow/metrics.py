@@ -11,7 +11,8 @@ from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from safetynet_workflow.models import Entry
+from safetynet_core.vocabulary import CaseEventName
+from safetynet_workflow.projection.models import Entry, TimelineName
 
 DAY_BUCKETS = (0.25, 0.5, 1, 2, 3, 5, 7, 10, 15, 20, 30, 60, 120, 240)
 
@@ -37,17 +38,17 @@ def observe(entries: Iterable[Entry], close_reason: str | None) -> None:
     """Count what newly recorded timeline entries mean."""
     for entry in entries:
         details = entry.details
-        if entry.name == "task.escalated":
+        if entry.name == CaseEventName.TASK_ESCALATED:
             ESCALATIONS.labels(details["to"]["level"]).inc()
-        elif entry.name == "task.reminder":
+        elif entry.name == CaseEventName.TASK_REMINDER:
             REMINDERS.inc()
-        elif entry.name == "case.identified":
+        elif entry.name == TimelineName.IDENTIFIED:
             IDENTIFICATION.observe(float(details["days"]))
-        elif entry.name == "case.identification_breached":
+        elif entry.name == TimelineName.IDENTIFICATION_BREACHED:
             BREACHES.inc()
-        elif entry.name == "case.opened":
+        elif entry.name == CaseEventName.CASE_OPENED:
             OPENED.inc()
-        elif entry.name == "case.closed":
+        elif entry.name == CaseEventName.CASE_CLOSED:
             CLOSED.labels(close_reason or "unknown").inc()
         if "seconds_in_step" in details:
             TIME_IN_STEP.labels(details.get("from", "unknown")).observe(float(details["seconds_in_step"]) / 86400)

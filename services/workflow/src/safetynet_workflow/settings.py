@@ -2,7 +2,7 @@
 
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr
 
 from safetynet_core.settings import CoreSettings
 
@@ -22,5 +22,9 @@ class Settings(CoreSettings):
     # Field operations post to intake like any department: sweep findings as `grid_report` events (a
     # `grid` client's key), approved registry corrections as registry updates (a `rural_revitalization` key).
     intake_url: str = "http://127.0.0.1:8001"
+    # Case pages and reports show notify's deliveries (asked with the caller's own token).
+    notify_url: str = Field(
+        "http://127.0.0.1:8004", validation_alias=AliasChoices("SAFETYNET_NOTIFY_URL", "NOTIFY_URL")
+    )
     intake_grid_api_key: SecretStr | None = None
     intake_registry_api_key: SecretStr | None = None

@@ -1,9 +1,28 @@
 """Tables owned by the workflow service (its own Postgres schema): the read projection of cases and
-tasks for fast inboxes, the case timeline, escalations, and case-worker users.
+tasks for fast inboxes, the case timeline, escalations, the append-only audit log, case-worker users,
+and the field operations (sweeps and their targets, registry corrections, the rectification ledger),
+whose tasks live in the task projection like case tasks. The reporting tables are in `reports/tables.py`.
 
 Temporal stays the source of truth for the process; these rows are rebuilt from its activities."""
 
-from sqlalchemy import Boolean, Column, DateTime, Float, Index, Integer, String, Table, Text
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    Identity,
+    Index,
+    Integer,
+    Select,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import SQLModel
 
@@ -109,3 +128,95 @@ users = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("grid_id", String(100)),
 )
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("audit_id", BigInteger, Identity(always=True), primary_key=True),
+    Column("case_id", String(64), nullable=False),
+    Column("event_key", String(200), nullable=False),
+    Column("action", String(60), nullable=False),
+    Column("task_id", String(160)),
+    Column("actor", String(200), nullable=False),
+    Column("case_status", String(20), nullable=False),
+    Column("case_step", String(20), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+TZ = DateTime(timezone=True)
+REGION_OPS = {"region_code": "text_pattern_ops"}
+
+sweeps = Table(
+    "sweeps",
+    metadata,
+    Column("sweep_id", String(64), primary_key=True),
+    Column("kind", String(20), nullable=False),
+    Column("region_code", String(12), nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("target", JSONB, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("targeted", Integer, nullable=False, server_default="0"),
+    Column("launched_by", String(100), nullable=False),
+    Column("created_at", TZ, nullable=False),
+    Column("closed_at", TZ),
+    Index("ix_sweeps_region", "region_code", postgresql_ops=REGION_OPS),
+)
+
+sweep_targets = Table(
+    "sweep_targets",
+    metadata,
+    Column("sweep_id", String(64), primary_key=True),
+    Column("household_id", String(64), primary_key=True),
+    Column("region_code", String(12), nullable=False),
+    Column("grid_id", String(100)),
+    Column("groups", JSONB, nullable=False),
+    Column("batch_no", Integer, nullable=False),
+    Index("ix_sweep_targets_batch", "sweep_id", "batch_no"),
+)
+
+corrections = Table(
+    "corrections",
+    metadata,
+    Column("correction_id", String(64), primary_key=True),
+    Column("household_id", String(64), nullable=False, index=True),
+    Column("region_code", String(12), nullable=False),
+    Column("field", String(100), nullable=False),
+    Column("member_id", String(100)),
+    Column("value", JSONB, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("evidence", JSONB, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("filed_by", String(100), nullable=False),
+    Column("created_at", TZ, nullable=False),
+    Column("decided_at", TZ),
+    Column("outcome", JSONB, nullable=False, server_default="{}"),
+    Index("ix_corrections_region", "region_code", postgresql_ops=REGION_OPS),
+)
+
+ledger_items = Table(
+    "ledger_items",
+    metadata,
+    Column("item_id", String(64), primary_key=True),
+    Column("source", String(20), nullable=False),
+    Column("source_ref", String(200), nullable=False),
+    Column("household_id", String(64)),
+    Column("region_code", String(12), nullable=False),
+    Column("problem", Text, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("created_by", String(100), nullable=False),
+    Column("created_at", TZ, nullable=False),
+    Column("closed_at", TZ),
+    Column("evidence", JSONB, nullable=False, server_default="{}"),
+    UniqueConstraint("source", "source_ref", name="uq_ledger_items_source"),
+    Index("ix_ledger_items_region", "region_code", postgresql_ops=REGION_OPS),
+)
+
+
+def region_listing(query: Select[Any], table: Table, prefix: str, limit: int, **equal: str | None) -> Select[Any]:
+    """`query` limited to rows under a region prefix and the given column values (None: any), newest first."""
+    query = query.where(table.c.region_code.startswith(prefix, autoescape=True))
+    for column, value in equal.items():
+        if value:
+            query = query.where(table.c[column] == value)
+    return query.order_by(table.c.created_at.desc()).limit(limit)

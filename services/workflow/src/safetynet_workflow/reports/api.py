@@ -8,15 +8,13 @@ import io
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from safetynet_core.auth import Role
-from safetynet_core.policy import cached_policy
 from safetynet_core.web import CurrentPrincipal, scoped_region
-from safetynet_workflow.deps import SettingsDep
-from safetynet_workflow.reports.notify import NotifyUnavailable, bearer_token, notify_client
-from safetynet_workflow.reports.store import ReportStore
+from safetynet_workflow.clients.notify import NotifyClient, NotifyUnavailable
+from safetynet_workflow.deps import BearerToken, NotifyDep, PolicyDep, ReportStoreDep
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 PERIODS = {"week": timedelta(days=7), "month": timedelta(days=30), "quarter": timedelta(days=91)}
@@ -24,17 +22,9 @@ MISSED_GRACE = timedelta(minutes=10)  # a fresh flag gets this long to become a 
 MISSED_LIMIT = 1000
 
 
-def report_store(request: Request) -> ReportStore:
-    store: ReportStore = request.app.state.report_store
-    return store
-
-
-ReportStoreDep = Annotated[ReportStore, Depends(report_store)]
-
-
-async def _notifications(request: Request, prefix: str, since: datetime) -> dict[str, Any]:
+async def _notifications(notify: NotifyClient, token: str, prefix: str, since: datetime) -> dict[str, Any]:
     try:
-        summary = await notify_client(request).summary(bearer_token(request), prefix, since)
+        summary = await notify.summary(token, prefix, since)
     except NotifyUnavailable as exc:
         return {"notifications_sent": None, "notifications_by_status": {}, "notifications_error": str(exc)}
     return {
@@ -77,7 +67,9 @@ async def summary(
     request: Request,
     principal: CurrentPrincipal,
     store: ReportStoreDep,
-    settings: SettingsDep,
+    policy: PolicyDep,
+    notify: NotifyDep,
+    token: BearerToken,
     region: Annotated[str | None, Query(pattern=r"^\d{1,12}$")] = None,
     period: Literal["week", "month", "quarter"] = "month",
     fmt: Annotated[Literal["json", "csv"] | None, Query(alias="format")] = None,
@@ -89,7 +81,7 @@ async def summary(
     prefix = (region or "") if principal.role is Role.ADMIN else scoped_region(principal, region)
     now = datetime.now(UTC)
     since = now - PERIODS[period]
-    limit_days = cached_policy(str(settings.policy_file)).workflow.identification_days
+    limit_days = policy.workflow.identification_days
     body = await store.summary(
         prefix, since, now, limit_days=limit_days, grace=MISSED_GRACE, missed_limit=MISSED_LIMIT, grid=grid
     )
@@ -100,7 +92,7 @@ async def summary(
         "since": since.isoformat(),
         "until": now.isoformat(),
         **body,
-        **await _notifications(request, prefix, since),
+        **await _notifications(notify, token, prefix, since),
     }
     wants_csv = fmt == "csv" or (fmt is None and "text/csv" in request.headers.get("accept", ""))
     if wants_csv:

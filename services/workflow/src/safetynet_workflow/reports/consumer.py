@@ -11,11 +11,10 @@ from aiokafka import AIOKafkaProducer, ConsumerRecord
 from sqlalchemy.dialects.postgresql import insert
 
 from safetynet.v1 import household_events_pb2 as hpb
-from safetynet_core.contracts import HouseholdEvent, PoisonRecord, from_timestamp, parse_record
+from safetynet_core.contracts import HouseholdEvent, PoisonRecord, from_timestamp, parse_assessment, parse_record
 from safetynet_core.db import Database
 from safetynet_core.kafka import DeadLetters, consume_batches, ensure_topics, make_consumer
 from safetynet_core.logging import get_logger
-from safetynet_workflow.cases import parse_assessment
 from safetynet_workflow.reports.tables import (
     report_assessed_events,
     report_assessments,
@@ -122,10 +121,11 @@ class Rows:
             (INSERT_ASSESSMENT, self.assessments),
             (INSERT_ASSESSED, self.assessed),
         )
-        async with db.engine.begin() as conn:
+        async with db.unit_of_work() as uow:
             for statement, rows in statements:
                 if rows:
-                    await conn.execute(statement, rows)
+                    await uow.execute(statement, rows)
+            await uow.commit()
 
 
 class ReportsConsumer:

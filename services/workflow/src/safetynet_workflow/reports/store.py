@@ -9,9 +9,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from safetynet_core.db import Database
+from safetynet_core.db import Database, UnitOfWork
 
 IN_REGION = "like :prefix || '%'"
 
@@ -128,7 +127,7 @@ class ReportStore:
         grid: str | None = None,
     ) -> dict[str, Any]:
         params = {"prefix": prefix, "since": since, "now": now, "grid": grid}
-        async with self.db.engine.connect() as conn:
+        async with self.db.unit_of_work() as conn:
             report = {
                 **await self._events(conn, params),
                 **await self._flagged(conn, params),
@@ -154,7 +153,7 @@ class ReportStore:
         return report
 
     @staticmethod
-    async def _events(conn: AsyncConnection, params: dict[str, Any]) -> dict[str, Any]:
+    async def _events(conn: UnitOfWork, params: dict[str, Any]) -> dict[str, Any]:
         rows = _rows(await conn.execute(EVENTS, params))
         return {
             "events_by_department": _tally(rows, "department", "events"),
@@ -163,7 +162,7 @@ class ReportStore:
         }
 
     @staticmethod
-    async def _flagged(conn: AsyncConnection, params: dict[str, Any]) -> dict[str, Any]:
+    async def _flagged(conn: UnitOfWork, params: dict[str, Any]) -> dict[str, Any]:
         rows = _rows(await conn.execute(FLAGGED, params))
         by_risk: dict[str, int] = {}
         for row in rows:
@@ -176,7 +175,7 @@ class ReportStore:
         }
 
     @staticmethod
-    async def _cases(conn: AsyncConnection, params: dict[str, Any]) -> dict[str, Any]:
+    async def _cases(conn: UnitOfWork, params: dict[str, Any]) -> dict[str, Any]:
         rows = _rows(await conn.execute(CASES, params))
         closed = [r for r in rows if r["status"] == "closed"]
         eliminated = [r for r in closed if r["close_reason"] == "risk_eliminated"]
@@ -191,7 +190,7 @@ class ReportStore:
         }
 
     @staticmethod
-    async def _tasks(conn: AsyncConnection, params: dict[str, Any]) -> dict[str, Any]:
+    async def _tasks(conn: UnitOfWork, params: dict[str, Any]) -> dict[str, Any]:
         rows = _rows(await conn.execute(OPEN_TASKS, params))
         return {
             "tasks_open": sum(int(r["open"]) for r in rows),

@@ -1,14 +1,13 @@
-"""The case-worker web UI, served by the workflow service from `/` (server-rendered Jinja2, a little
-plain JS, no build step, nothing fetched from the internet).
+"""What every page of the case-worker web UI shares (server-rendered Jinja2, a little plain JS, no build
+step, nothing fetched from the internet): rendering, the session, languages, links, forms made from the
+API's models, list and record pages, and the UI's static files (the route below).
 
-Layout, and how to add a page family (sweeps, corrections, data quality, ledger ...):
-- `<area>_pages.py`: an `APIRouter` whose handlers take `UiPrincipal` (login redirect), call the JSON
-  API's own handler functions for data (same queries and scoping; their `ApiError` becomes
-  `error_page`) and return `page(request, "<template>.html", **context)`;
-- `templates/<template>.html` extending `base.html` (`t("key")` texts, `dt(value)` times);
-- texts in `messages.yaml` under both languages; task forms come from `forms.py` via `taskforms.py`;
-- include the router in `PAGE_ROUTERS` below and, if it needs one, add a link in `base.html`'s nav.
-"""
+The pages themselves live with their domain (`tasks/pages.py`, `cases/pages.py`, `sweeps/pages.py`,
+...). To add a page family: an `APIRouter` in `<domain>/pages.py` whose handlers take `UiPrincipal`
+(login redirect), call the domain's store or service for data (their `ApiError` becomes `error_page`)
+and return `page(request, "<template>.html", **context)`; a template in `ui/templates/` extending
+`base.html` (`t("key")` texts, `dt(value)` times); texts in `messages.yaml` under both languages; the
+router in `registry.PAGE_ROUTERS` and, if it needs one, a link in `base.html`'s nav."""
 
 from __future__ import annotations
 
@@ -20,30 +19,10 @@ from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
 
 from safetynet_core.errors import ApiError
-from safetynet_workflow.ui import (
-    auth_pages,
-    case_pages,
-    correction_pages,
-    ledger_pages,
-    notice_pages,
-    quality_pages,
-    sweep_pages,
-)
 
 STATIC = Path(__file__).parent / "static"
-PAGE_ROUTERS = (
-    auth_pages.router,
-    case_pages.router,
-    notice_pages.router,
-    sweep_pages.router,
-    correction_pages.router,
-    ledger_pages.router,
-    quality_pages.router,
-)
 
-router = APIRouter(include_in_schema=False)
-for page_router in PAGE_ROUTERS:
-    router.include_router(page_router)
+router = APIRouter()
 
 
 @router.get("/static/ui/{name}")

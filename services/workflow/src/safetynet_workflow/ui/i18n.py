@@ -15,6 +15,8 @@ import yaml
 from babel.dates import format_datetime
 from fastapi import Request
 
+from safetynet_core.policy.workflow import WorkflowPolicy
+
 CATALOGUE = Path(__file__).parent / "messages.yaml"
 LANG_COOKIE = "safetynet_lang"
 DISPLAY_ZONE = ZoneInfo("Asia/Shanghai")
@@ -92,3 +94,8 @@ def date_formatter(lang: Lang) -> Callable[[datetime | str | None], str]:
         return format_datetime(moment, pattern, tzinfo=DISPLAY_ZONE, locale=lang.babel_locale)
 
     return fmt
+
+
+def task_titles(policy: WorkflowPolicy, lang: Lang) -> dict[str, str]:
+    """Task kind -> title in `lang`, from the policy."""
+    return {kind: d.title_zh if lang is Lang.ZH else d.title_en for kind, d in policy.tasks.items()}

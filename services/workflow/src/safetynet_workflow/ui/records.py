@@ -16,9 +16,8 @@ from pydantic import BaseModel, ValidationError
 
 from safetynet_core.auth import Principal, Role
 from safetynet_core.errors import ApiError, validation_detail
-from safetynet_core.policy import cached_policy
-from safetynet_workflow.settings import Settings
-from safetynet_workflow.store import Store
+from safetynet_core.policy.workflow import WorkflowPolicy
+from safetynet_workflow.projection.models import OPEN_TASK_STATUSES
 from safetynet_workflow.ui.render import page
 from safetynet_workflow.ui.taskforms import (
     FieldSpec,
@@ -49,12 +48,9 @@ class Column:
     prefix: str = ""
 
 
-OPEN_STATUSES = ("open", "claimed")
-
-
 def is_late(row: dict[str, Any], now: datetime | None = None) -> bool:
     """Open and past its deadline (or already marked overdue)."""
-    if row.get("task_status", row.get("status")) not in OPEN_STATUSES:
+    if row.get("task_status", row.get("status")) not in OPEN_TASK_STATUSES:
         return False
     due = row.get("due_at")
     return bool(row.get("overdue")) or (isinstance(due, datetime) and due < (now or datetime.now(UTC)))
@@ -62,15 +58,6 @@ def is_late(row: dict[str, Any], now: datetime | None = None) -> bool:
 
 def may(principal: Principal, roles: Iterable[str]) -> bool:
     return principal.role is Role.ADMIN or principal.role.value in roles
-
-
-async def workable_tasks(principal: Principal, store: Store, tasks: list[dict[str, Any]]) -> set[str]:
-    """Ids of the open tasks the caller may work on (what their inbox would show)."""
-    return {
-        t["task_id"]
-        for t in tasks
-        if t.get("status") in OPEN_STATUSES and await store.visible_task(principal, t["task_id"]) is not None
-    }
 
 
 def listing(
@@ -131,14 +118,14 @@ class EntryForm:
     whole: str = ""
     prepare: Callable[[dict[str, Any]], dict[str, Any]] = lambda data: data
 
-    def fields(self, settings: Settings) -> list[FieldSpec]:
-        return model_fields(self.model, cached_policy(str(settings.policy_file)).workflow, self.skip)
+    def fields(self, policy: WorkflowPolicy) -> list[FieldSpec]:
+        return model_fields(self.model, policy, self.skip)
 
     def page(
         self,
         request: Request,
         principal: Principal,
-        settings: Settings,
+        policy: WorkflowPolicy,
         state: FormState | None = None,
         status_code: int = 200,
         **context: Any,
@@ -146,14 +133,14 @@ class EntryForm:
         """The form: fresh, prefilled (a state without errors) or shown again with its errors."""
         return page(
             request, "entry.html", status_code=status_code, principal=principal, area=self.area,
-            specs=self.fields(settings), state=state, list_href=self.list_href, **context,
+            specs=self.fields(policy), state=state, list_href=self.list_href, **context,
         )  # fmt: skip
 
     async def handle(
         self,
         request: Request,
         principal: Principal,
-        settings: Settings,
+        policy: WorkflowPolicy,
         call: Callable[[Any], Awaitable[dict[str, Any]]],
         done: Callable[[dict[str, Any]], str],
         **context: Any,
@@ -161,10 +148,10 @@ class EntryForm:
         """Submit through the API's handler `call`; then see the page `done(result)` names."""
         values = submitted_values(await request.form())
         result, state, status = await submit(
-            self.model, self.fields(settings), values, call, whole=self.whole, prepare=self.prepare
+            self.model, self.fields(policy), values, call, whole=self.whole, prepare=self.prepare
         )
         if result is None:
-            return self.page(request, principal, settings, state, status, **context)
+            return self.page(request, principal, policy, state, status, **context)
         return RedirectResponse(done(result), status_code=303)
 
 

@@ -65,11 +65,3 @@ def start_session(response: Response, request: Request, token: str, max_age: int
 
 def end_session(response: Response) -> None:
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")
-
-
-def as_bearer_request(request: Request) -> Request:
-    """This request as the JSON API sees a caller: the session token as `Authorization: Bearer`, so
-    API code that passes the caller's token on (notify) works unchanged."""
-    headers = [(k, v) for k, v in request.scope["headers"] if k != b"authorization"]
-    headers.append((b"authorization", f"Bearer {session_token(request) or ''}".encode()))
-    return Request({**request.scope, "headers": headers}, request.receive)

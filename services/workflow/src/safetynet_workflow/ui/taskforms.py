@@ -17,7 +17,7 @@ from starlette.datastructures import FormData
 
 from safetynet_core.contracts import RiskType
 from safetynet_core.policy.workflow import WorkflowPolicy
-from safetynet_workflow.forms import FORMS
+from safetynet_workflow.tasks.forms import FORMS
 
 MEASURE_ROWS = 3
 TEXTAREA_FIELDS = frozenset({"notes", "findings", "description", "evidence", "reason", "problem"})

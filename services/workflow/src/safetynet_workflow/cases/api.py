@@ -1,0 +1,61 @@
+"""The case API (CONTRACT.md, Workflow API): case lists and pages, objections during a public notice,
+running notices and a case's audit log. Scoped server-side by the caller's region prefix."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from safetynet_core.web import CurrentPrincipal, listing_region
+from safetynet_workflow.cases import service
+from safetynet_workflow.cases.service import Objection
+from safetynet_workflow.cases.store import case_json
+from safetynet_workflow.deps import BearerToken, CaseStoreDep, ClientDep, NotifyDep
+
+router = APIRouter(prefix="/v1", tags=["cases"])
+
+
+@router.post("/cases/{case_id}/objections", status_code=202)
+async def file_objection(
+    case_id: str, body: Objection, principal: CurrentPrincipal, store: CaseStoreDep, client: ClientDep
+) -> dict[str, str]:
+    """An objection during the case's public notice: the case goes back to the home visit."""
+    return await service.file_objection(principal, store, client, case_id, body)
+
+
+@router.get("/cases")
+async def list_cases(
+    principal: CurrentPrincipal,
+    store: CaseStoreDep,
+    status: str | None = None,
+    step: str | None = None,
+    region: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> dict[str, Any]:
+    prefix = listing_region(principal, region)
+    return {"cases": [case_json(r) for r in await store.list_cases(prefix, status, step, limit)]}
+
+
+@router.get("/cases/{case_id}")
+async def get_case(
+    case_id: str, principal: CurrentPrincipal, store: CaseStoreDep, notify: NotifyDep, token: BearerToken
+) -> dict[str, Any]:
+    """The case with its timeline: events, assessments (with reasons), steps, tasks, escalations and
+    notifications (from notify; empty with `notifications_error` set when notify does not answer)."""
+    return await service.case_page(principal, store, notify, token, case_id)
+
+
+@router.get("/cases/{case_id}/audit")
+async def case_audit(case_id: str, principal: CurrentPrincipal, store: CaseStoreDep) -> dict[str, Any]:
+    """Every recorded state change of a case, oldest first: action, actor, case status and step, time."""
+    await service.visible_case(principal, store, case_id)
+    return {"case_id": case_id, "audit": await store.audit(case_id)}
+
+
+@router.get("/notices")
+async def notices(principal: CurrentPrincipal, store: CaseStoreDep, region: str | None = None) -> dict[str, Any]:
+    """Running public notices: case, village, category and end date only (no personal data)."""
+    prefix = listing_region(principal, region)
+    return {"notices": await store.notices(prefix, datetime.now(UTC))}

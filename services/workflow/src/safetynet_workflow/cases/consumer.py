@@ -1,0 +1,93 @@
+"""Consumer (group "workflow") of risk assessments: flagged ones open or join the household's case.
+
+Offsets are committed only after every Temporal call of the batch succeeded; poison records go to
+`<topic>.dlq.workflow`. One household's records are handled in order, households concurrently."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+
+from aiokafka import AIOKafkaProducer, ConsumerRecord
+from temporalio.client import Client
+
+from safetynet_core.contracts import PoisonRecord, parse_assessment
+from safetynet_core.kafka import DeadLetters, consume_batches, make_consumer
+from safetynet_core.logging import get_logger
+from safetynet_core.policy import Policy
+from safetynet_workflow.cases.models import Evidence
+from safetynet_workflow.cases.opening import evidence_from, open_case
+from safetynet_workflow.metrics import ASSESSMENTS
+from safetynet_workflow.settings import Settings
+from safetynet_workflow.tasks.grids import GridDirectory
+
+log = get_logger(__name__)
+
+
+class AssessmentConsumer:
+    """Turns the risk-assessments topic into case workflows."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        policy: Policy,
+        client: Client,
+        producer: AIOKafkaProducer,
+        grids: GridDirectory | None = None,
+    ) -> None:
+        self.settings = settings
+        self.policy = policy
+        self.client = client
+        self.grids = grids
+        self.dead_letters = DeadLetters(producer, settings, "workflow")
+        self._slots = asyncio.Semaphore(settings.consumer_concurrency)
+
+    async def run(self) -> None:
+        """The consume loop (restarted by `supervise`; uncommitted records are read again)."""
+        consumer = make_consumer(
+            self.settings,
+            self.settings.consumer_group,
+            self.settings.topic_risk_assessments,
+            max_poll_records=self.settings.consumer_batch,
+        )
+        await consume_batches(
+            consumer,
+            self.handle,
+            max_records=self.settings.consumer_batch,
+            stall_seconds=self.settings.stall_seconds,
+            timeout_ms=500,
+        )
+
+    async def handle(self, records: list[ConsumerRecord]) -> None:
+        by_household: dict[str, list[Evidence]] = defaultdict(list)
+        for record in records:
+            try:
+                message = parse_assessment(record.value)
+                if not message.opens_case:
+                    ASSESSMENTS.labels("not_flagged").inc()
+                    continue
+                evidence = evidence_from(message)
+            except PoisonRecord as exc:
+                ASSESSMENTS.labels("dead_lettered").inc()
+                await self.dead_letters.send(record, exc.reason, str(exc))
+                continue
+            by_household[evidence.household_id].append(evidence)
+        if self.grids is not None and by_household:
+            grid_of = await self.grids.grids_of(list(by_household))
+            for household_id, grid_id in grid_of.items():
+                by_household[household_id] = [
+                    e.model_copy(update={"grid_id": grid_id}) for e in by_household[household_id]
+                ]
+        await asyncio.gather(*(self._open_in_order(items) for items in by_household.values()))
+
+    async def _open_in_order(self, items: list[Evidence]) -> None:
+        async with self._slots:
+            for evidence in items:
+                await open_case(
+                    self.client,
+                    self.policy,
+                    evidence,
+                    task_queue=self.settings.workflow_task_queue,
+                    use_search_attributes=self.settings.temporal_search_attributes,
+                )
+                ASSESSMENTS.labels("case_signalled").inc()

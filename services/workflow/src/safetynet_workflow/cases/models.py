@@ -1,0 +1,94 @@
+"""What the case workflow takes and answers: its input, the evidence (flagged assessments) that joins a
+case, objections during a public notice, and the snapshot query. Pure data: safe inside the sandbox."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+from temporalio.common import SearchAttributeKey
+
+from safetynet_core.policy.workflow import WorkflowPolicy
+from safetynet_core.vocabulary import Step
+from safetynet_workflow.projection.models import CaseRow, TaskState
+
+CASE_WORKFLOW = "CaseWorkflow"
+# Search attributes of a case run (registered on the Temporal server by `make up`).
+HOUSEHOLD_ID = SearchAttributeKey.for_keyword("HouseholdId")
+REGION_CODE = SearchAttributeKey.for_keyword("RegionCode")
+CASE_STEP = SearchAttributeKey.for_keyword("CaseStep")
+CASE_STATUS = SearchAttributeKey.for_keyword("CaseStatus")
+
+
+def case_workflow_id(household_id: str) -> str:
+    """One workflow id per household: Temporal then refuses a second open case for it."""
+    return f"case-{household_id}"
+
+
+class Reason(BaseModel):
+    rule: str
+    points: float = 0
+    reason_zh: str = ""
+    reason_en: str = ""
+
+
+class Evidence(BaseModel):
+    """One flagged risk assessment joined to a case (deduplicated by assessment_id)."""
+
+    assessment_id: str
+    household_id: str
+    region_code: str
+    category: str = ""
+    level: str = ""
+    score: float = 0
+    risk_types: list[str] = []
+    warnings: list[str] = []
+    reasons: list[Reason] = []
+    policy_version: str = ""
+    event_ids: list[str] = []
+    assessed_at: datetime
+    income_pc: float = 0
+    grid_id: str | None = None  # the household's grid (网格) when known: village tasks go to its worker
+
+
+class CaseInput(BaseModel):
+    """Everything a case run needs, fixed at start: a policy change never touches a running case."""
+
+    household_id: str
+    region_code: str
+    policy: WorkflowPolicy
+    policy_version: str
+    monitoring_line_cny: float = 8500
+    evidence: list[Evidence] = []
+    first_lead_at: datetime | None = None
+    case_id: str | None = None
+    resume_step: Step | None = None
+    seq_start: int = 0
+    measures_in_place: int = 0
+    members: int | None = None
+    has_labour: bool | None = None
+    opened_at: datetime | None = None
+    search_attributes: bool = True
+    grid_id: str | None = None
+    # Continue-as-new during evaluate (history stays bounded): the case and its counters carry over.
+    reviews_per_run: int = Field(12, ge=1)
+    carry: CaseRow | None = None
+    stable_months: int = 0
+    reviews: int = 0
+    evidence_ids: list[str] = []
+
+
+class ObjectionRequest(BaseModel):
+    username: str
+    reason: str = Field(min_length=1, max_length=4000)
+
+
+class CaseSnapshot(BaseModel):
+    """The `snapshot` query: the case and its tasks as the workflow sees them now."""
+
+    case: CaseRow
+    tasks: list[TaskState]
+    evidence_ids: list[str]
+    notice_open: bool
+    stable_months: int
+    reviews: int

@@ -1,0 +1,64 @@
+"""What the case API and the case pages both do: find a case the caller may see, put its page together
+(timeline, assessments, steps, tasks, escalations, notifications) and file objections."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+from temporalio.client import Client
+
+from safetynet_core.auth import Principal
+from safetynet_core.errors import ApiError
+from safetynet_core.vocabulary import STEP_EVENTS, CaseStatus
+from safetynet_workflow.cases.models import ObjectionRequest
+from safetynet_workflow.cases.store import CaseStore, case_json
+from safetynet_workflow.clients.notify import NotifyClient
+from safetynet_workflow.projection.models import TimelineName
+from safetynet_workflow.tasks.service import send_update
+from safetynet_workflow.tasks.store import task_json
+
+
+class Objection(BaseModel):
+    reason: str = Field(min_length=1, max_length=4000)
+
+
+async def visible_case(principal: Principal, store: CaseStore, case_id: str) -> dict[str, Any]:
+    """The case row; 404 when it does not exist or lies outside the caller's scope."""
+    row = await store.get_case(case_id)
+    if row is None or not principal.can_see(row["region_code"]):
+        raise ApiError(404, f"case {case_id} not found", ["path", "case_id"])
+    return row
+
+
+async def case_page(
+    principal: Principal, store: CaseStore, notify: NotifyClient, token: str, case_id: str
+) -> dict[str, Any]:
+    """The case with its timeline: events, assessments (with reasons), steps, tasks, escalations and
+    notifications (from notify, asked with the caller's token; empty with `notifications_error` set when
+    notify does not answer)."""
+    row = await visible_case(principal, store, case_id)
+    detail = await store.case_detail(case_id)
+    timeline = detail["timeline"]
+    return {
+        **case_json(row),
+        "timeline": timeline,
+        "events": [e for e in timeline if e["published"]],
+        "assessments": [e["details"] for e in timeline if e["name"] == TimelineName.ASSESSMENT],
+        "steps": [e for e in timeline if e["name"] in STEP_EVENTS],
+        "tasks": [task_json(t) for t in detail["tasks"]],
+        "escalations": detail["escalations"],
+        **await notify.case_notifications(token, case_id),
+    }
+
+
+async def file_objection(
+    principal: Principal, store: CaseStore, client: Client, case_id: str, body: Objection
+) -> dict[str, str]:
+    """An objection during the case's public notice: the case goes back to the home visit."""
+    row = await visible_case(principal, store, case_id)
+    if row["status"] == CaseStatus.CLOSED:
+        raise ApiError(409, "the case is closed", ["path", "case_id"])
+    request = ObjectionRequest(username=principal.subject, reason=body.reason)
+    await send_update(client, row["workflow_id"], "file_objection", request)
+    return {"status": "accepted", "case_id": case_id}

@@ -1,0 +1,131 @@
+"""Case reads: lists and pages scoped by region prefix, a case's timeline, tasks, escalations and audit
+log, running public notices, recently closed cases for sampling, what a reopened run carries over, and
+the counts behind the service's gauges."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, or_, select
+
+from safetynet_core.db import Database
+from safetynet_workflow.projection.models import OPEN_TASK_STATUSES
+from safetynet_workflow.tables import audit_log, cases, escalations, tasks, timeline
+
+CASE_FIELDS = (
+    "case_id",
+    "household_id",
+    "region_code",
+    "status",
+    "step",
+    "close_reason",
+    "category",
+    "level",
+    "score",
+    "risk_types",
+    "green_channel",
+    "policy_version",
+    "opened_at",
+    "closed_at",
+    "step_since",
+    "identification_due_at",
+    "identified_at",
+    "identification_breached",
+    "notice_until",
+)
+AUDIT_FIELDS = ("audit_id", "event_key", "action", "task_id", "actor", "case_status", "case_step", "at", "recorded_at")
+
+
+def case_json(row: dict[str, Any]) -> dict[str, Any]:
+    """A case as the API shows it (CONTRACT.md, Workflow API)."""
+    return {k: row.get(k) for k in CASE_FIELDS}
+
+
+def since(days: float, now: datetime | None = None) -> datetime:
+    return (now or datetime.now(UTC)) - timedelta(days=days)
+
+
+class CaseStore:
+    """Reads of the case projection."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def _rows(self, query: Any) -> list[dict[str, Any]]:
+        async with self.db.unit_of_work() as uow:
+            return [dict(r._mapping) for r in await uow.execute(query)]
+
+    async def list_cases(self, prefix: str, status: str | None, step: str | None, limit: int) -> list[dict[str, Any]]:
+        query = select(cases).where(cases.c.region_code.startswith(prefix, autoescape=True))
+        if status:
+            query = query.where(cases.c.status == status)
+        if step:
+            query = query.where(cases.c.step == step)
+        return await self._rows(query.order_by(cases.c.opened_at.desc()).limit(limit))
+
+    async def get_case(self, case_id: str) -> dict[str, Any] | None:
+        found = await self._rows(select(cases).where(cases.c.case_id == case_id))
+        return found[0] if found else None
+
+    async def case_detail(self, case_id: str) -> dict[str, list[dict[str, Any]]]:
+        """Timeline, tasks and escalations of one case, oldest first."""
+        queries = {
+            "timeline": select(timeline)
+            .where(timeline.c.case_id == case_id)
+            .order_by(timeline.c.at, timeline.c.event_key),
+            "tasks": select(tasks).where(tasks.c.case_id == case_id).order_by(tasks.c.created_at),
+            "escalations": select(escalations).where(escalations.c.case_id == case_id).order_by(escalations.c.at),
+        }
+        async with self.db.unit_of_work() as uow:
+            return {name: [dict(r._mapping) for r in await uow.execute(q)] for name, q in queries.items()}
+
+    async def audit(self, case_id: str) -> list[dict[str, Any]]:
+        """Every recorded state change of a case, oldest first."""
+        query = select(*(audit_log.c[f] for f in AUDIT_FIELDS)).where(audit_log.c.case_id == case_id)
+        return await self._rows(query.order_by(audit_log.c.audit_id))
+
+    async def notices(self, prefix: str, now: datetime) -> list[dict[str, Any]]:
+        query = (
+            select(cases.c.case_id, cases.c.region_code, cases.c.category, cases.c.step, cases.c.notice_until)
+            .where(cases.c.region_code.startswith(prefix, autoescape=True), cases.c.notice_until > now)
+            .order_by(cases.c.notice_until)
+        )
+        return await self._rows(query)
+
+    async def recently_closed(self, since: datetime) -> list[dict[str, Any]]:
+        """Cases closed since a moment: id, household, village and close reason."""
+        query = select(cases.c.case_id, cases.c.household_id, cases.c.region_code, cases.c.close_reason).where(
+            cases.c.status == "closed", cases.c.closed_at >= since
+        )
+        return await self._rows(query)
+
+    async def reopen_facts(self, case_id: str) -> dict[str, Any] | None:
+        """What a reopened run carries over: version (so keys continue), labour, measures in place."""
+        found = await self._rows(
+            select(cases.c.version, cases.c.labour, cases.c.opened_at).where(cases.c.case_id == case_id)
+        )
+        if not found:
+            return None
+        measures = await self._rows(
+            select(func.count().label("n"))
+            .select_from(tasks)
+            .where(tasks.c.case_id == case_id, tasks.c.kind == "measure", tasks.c.status == "done")
+        )
+        row = found[0]
+        return {"version": row["version"], "labour": row["labour"], "opened_at": row["opened_at"],
+                "measures": int(measures[0]["n"])}  # fmt: skip
+
+    async def gauges(self, now: datetime) -> dict[str, list[tuple[Any, ...]]]:
+        """Cases by step and status; open and late tasks by kind and level (for the service's gauges)."""
+        late = or_(tasks.c.overdue, tasks.c.due_at < now)
+        async with self.db.unit_of_work() as uow:
+            by_step = await uow.execute(
+                select(cases.c.step, cases.c.status, func.count()).group_by(cases.c.step, cases.c.status)
+            )
+            open_tasks = await uow.execute(
+                select(tasks.c.kind, tasks.c.level, func.count(), func.count().filter(late))
+                .where(tasks.c.status.in_(OPEN_TASK_STATUSES))
+                .group_by(tasks.c.kind, tasks.c.level)
+            )
+            return {"cases": [tuple(r) for r in by_step], "tasks": [tuple(r) for r in open_tasks]}

@@ -1,0 +1,1 @@
+"""Sampling inspection of closed cases: the sampler, the auditors' inspection tasks, reopening on failure."""

@@ -1,0 +1,36 @@
+"""The projection activity every task-hosting workflow calls: write the change, then publish its public
+entries on the case-events topic."""
+
+from __future__ import annotations
+
+from temporalio import activity
+
+from safetynet_core import kafka
+from safetynet_core.settings import CoreSettings
+from safetynet_workflow.activity_options import ACTIVITY_TIMEOUT
+from safetynet_workflow.metrics import observe
+from safetynet_workflow.projection.events import publish
+from safetynet_workflow.projection.models import PROJECT_ACTIVITY, Change
+from safetynet_workflow.projection.store import ProjectionStore
+
+
+def case_event_producer(settings: CoreSettings) -> kafka.RenewingProducer:
+    """The activities' producer: one not acknowledging within a third of the activity timeout is replaced
+    before Temporal cancels the activity, so the retry publishes through a fresh one."""
+    return kafka.RenewingProducer(
+        lambda: kafka.make_producer(settings), ack_timeout=ACTIVITY_TIMEOUT.total_seconds() / 3
+    )
+
+
+class ProjectionActivities:
+    def __init__(self, store: ProjectionStore, producer: kafka.RenewingProducer, topic: str) -> None:
+        self.store = store
+        self.producer = producer
+        self.topic = topic
+
+    @activity.defn(name=PROJECT_ACTIVITY)
+    async def project(self, change: Change) -> None:
+        """Upsert the projection (versioned, idempotent), then publish the public entries."""
+        new = await self.store.apply(change)
+        observe(new, change.close_reason)
+        await publish(self.producer, self.topic, change)

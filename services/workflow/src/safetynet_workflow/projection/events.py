@@ -1,0 +1,54 @@
+"""Case events on the case-events topic (protobuf safetynet.v1.CaseEvent), keyed by household id."""
+
+from __future__ import annotations
+
+from safetynet_core.contracts import SCHEMA_VERSION, CaseEventMessage, to_struct, to_timestamp
+from safetynet_core.kafka import RenewingProducer
+from safetynet_workflow.metrics import EVENTS_PUBLISHED
+from safetynet_workflow.projection.models import Change, Entry, TaskState
+
+
+def case_event(change: Change, entry: Entry, task: TaskState | None) -> CaseEventMessage:
+    """One timeline entry as the CaseEvent notify consumes (event_key is the dedupe key)."""
+    message = CaseEventMessage(
+        schema_version=SCHEMA_VERSION,
+        event_key=entry.key,
+        name=entry.name,
+        case_id=change.case_id,
+        household_id=change.household_id,
+        region_code=change.region_code,
+        step=change.step,
+        status=change.status,
+        close_reason=change.close_reason or "",
+    )
+    message.occurred_at.CopyFrom(to_timestamp(entry.at))
+    message.details.CopyFrom(to_struct(entry.details))
+    if task is not None:
+        ref = message.task
+        ref.task_id, ref.kind, ref.role, ref.region_code = (
+            task.task_id,
+            task.kind,
+            task.role,
+            task.region_code,
+        )
+        ref.assignee, ref.escalation_level, ref.department = (
+            task.assignee or "",
+            task.escalation_level,
+            task.department or "",
+        )
+        ref.due_at.CopyFrom(to_timestamp(task.due_at))
+    return message
+
+
+async def publish(producer: RenewingProducer, topic: str, change: Change) -> None:
+    """Publish the change's public entries, in order, and wait for the broker's acks (at least once: a
+    failed or timed-out publish fails the activity, whose retry goes through a fresh producer)."""
+    tasks = {t.task_id: t for t in change.tasks}
+    key = change.household_id.encode()
+    published = [entry for entry in change.entries if entry.publish]
+    await producer.send_keyed(
+        (topic, key, case_event(change, entry, tasks.get(entry.task_id or "")).SerializeToString())
+        for entry in published
+    )
+    for entry in published:
+        EVENTS_PUBLISHED.labels(entry.name).inc()

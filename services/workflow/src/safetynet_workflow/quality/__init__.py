@@ -1,0 +1,1 @@
+"""The data-quality page (the issues themselves live in intake)."""

@@ -1,0 +1,101 @@
+"""Inbox queries: the tasks a caller may see (region prefix and role, or department, or grid), enforced
+in SQL, and a task as the API shows it (CONTRACT.md, Workflow API)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Select, and_, select, true
+
+from safetynet_core.auth import Principal, Role
+from safetynet_core.db import Database
+from safetynet_workflow.projection.models import OPEN_TASK_STATUSES
+from safetynet_workflow.tables import tasks
+from safetynet_workflow.tasks.grids import grid_worker_scope
+
+TASK_FIELDS = (
+    "task_id",
+    "case_id",
+    "household_id",
+    "kind",
+    "step",
+    "role",
+    "level",
+    "region_code",
+    "department",
+    "status",
+    "assignee",
+    "created_at",
+    "due_at",
+    "escalation_level",
+    "overdue",
+    "subject",
+    "completed_by",
+    "completed_at",
+    "grid_id",
+)
+
+
+def task_json(row: dict[str, Any]) -> dict[str, Any]:
+    """A task as the API shows it."""
+    return {k: row.get(k) for k in TASK_FIELDS}
+
+
+def _task_scope(principal: Principal) -> Any:
+    if principal.role is Role.ADMIN:
+        return true()
+    if principal.role is Role.DEPARTMENT_OFFICER:
+        return and_(
+            tasks.c.kind == "measure",
+            tasks.c.role == Role.DEPARTMENT_OFFICER.value,
+            tasks.c.department == (principal.department or ""),
+        )
+    if principal.role is Role.GRID_WORKER:
+        return grid_worker_scope(principal.subject)
+    return tasks.c.role == principal.role.value
+
+
+def _visible_tasks(principal: Principal, prefix: str) -> Select[Any]:
+    return select(tasks).where(tasks.c.region_code.startswith(prefix, autoescape=True), _task_scope(principal))
+
+
+class TaskStore:
+    """Reads of the task projection, scoped to the caller."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def list_tasks(
+        self,
+        principal: Principal,
+        prefix: str,
+        status: str | None,
+        kind: str | None,
+        limit: int,
+        grid: str | None = None,
+    ) -> list[dict[str, Any]]:
+        query = _visible_tasks(principal, prefix)
+        if grid:
+            query = query.where(tasks.c.grid_id == grid)
+        query = query.where(tasks.c.status == status if status else tasks.c.status.in_(OPEN_TASK_STATUSES))
+        if kind:
+            query = query.where(tasks.c.kind == kind)
+        query = query.order_by(tasks.c.due_at).limit(limit)
+        async with self.db.unit_of_work() as uow:
+            return [dict(r._mapping) for r in await uow.execute(query)]
+
+    async def visible_task(self, principal: Principal, task_id: str) -> dict[str, Any] | None:
+        query = _visible_tasks(principal, "" if principal.role is Role.ADMIN else principal.region)
+        async with self.db.unit_of_work() as uow:
+            row = (await uow.execute(query.where(tasks.c.task_id == task_id))).first()
+        return dict(row._mapping) if row else None
+
+    async def workable(self, principal: Principal, rows: list[dict[str, Any]]) -> set[str]:
+        """Ids of the open tasks among `rows` the caller may work on (what their inbox would show)."""
+        ids = [r["task_id"] for r in rows if r.get("status") in OPEN_TASK_STATUSES]
+        if not ids:
+            return set()
+        query = _visible_tasks(principal, "" if principal.role is Role.ADMIN else principal.region)
+        async with self.db.unit_of_work() as uow:
+            found = await uow.execute(query.with_only_columns(tasks.c.task_id).where(tasks.c.task_id.in_(ids)))
+            return {r.task_id for r in found}
