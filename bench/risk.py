@@ -17,6 +17,7 @@ from bench.common import BenchResult
 from safetynet_core import kafka
 from safetynet_core.contracts import now_utc
 from safetynet_core.db import Database, migrate
+from safetynet_core.policy import load_policy
 from safetynet_core.testing import drop_schema, unique
 from safetynet_risk.consumer import RiskConsumer
 from safetynet_risk.info import SERVICE
@@ -121,7 +122,7 @@ async def consume_only(settings: Settings, count: int) -> float:
 async def score_all(settings: Settings, count: int) -> tuple[float, int]:
     """Seconds for the risk consumer to store, score, publish and commit `count` records."""
     db = Database(settings, settings.db_schema or SERVICE.schema)
-    consumer = RiskConsumer(settings, db)
+    consumer = RiskConsumer(settings, db, load_policy(settings.policy_file))
     started = time.perf_counter()
     task = asyncio.create_task(consumer.run())
     try:

@@ -20,12 +20,16 @@ from safetynet_core.auth import Principal, Role, issue_token
 from safetynet_core.contracts import HouseholdEvent, now_utc
 from safetynet_core.db import Database, raw_transaction
 from safetynet_core.kafka import header
+from safetynet_core.policy import load_policy
+from safetynet_core.settings import DEFAULT_POLICY_FILE
 from safetynet_core.testing import eventually, serve, unique
 from safetynet_risk.consumer import RiskConsumer
 from safetynet_risk.info import SERVICE
 from safetynet_risk.main import create_app
 from safetynet_risk.messages import department_event, registry_record
 from safetynet_risk.settings import Settings
+
+POLICY = load_policy(DEFAULT_POLICY_FILE)
 
 pytestmark = pytest.mark.integration
 VILLAGE = "610327101201"
@@ -158,11 +162,11 @@ async def test_events_become_explained_assessments(settings: Settings) -> None:
 
 async def test_replay_from_offset_zero_creates_no_second_assessment(settings: Settings, db: Database) -> None:
     await produce(settings, scenario())
-    first = RiskConsumer(settings, db)
+    first = RiskConsumer(settings, db, POLICY)
     async with running(first):
         await eventually(lambda: _consumed(first, 6), message="first pass consumed")
     stored = await count_rows(db, "assessments")
-    replay = RiskConsumer(settings.model_copy(update={"consumer_group": unique("replay")}), db)
+    replay = RiskConsumer(settings.model_copy(update={"consumer_group": unique("replay")}), db, POLICY)
     async with running(replay):
         await eventually(lambda: _consumed(replay, 6), message="replay consumed")
     assert await count_rows(db, "assessments") == stored
@@ -184,10 +188,10 @@ async def test_a_crash_mid_batch_loses_nothing_and_duplicates_nothing(
         if at == stage:
             raise RuntimeError(f"injected crash at {at}")
 
-    crashing = RiskConsumer(settings, db, fault=crash_once)
+    crashing = RiskConsumer(settings, db, POLICY, fault=crash_once)
     with pytest.raises(RuntimeError, match="injected crash"):
         await asyncio.wait_for(crashing.run(), timeout=60)
-    restarted = RiskConsumer(settings, db)
+    restarted = RiskConsumer(settings, db, POLICY)
     async with TopicReader(settings, settings.topic_risk_assessments) as reader, running(restarted):
 
         async def all_assessed_once() -> bool:
@@ -225,7 +229,7 @@ async def test_poison_messages_go_to_the_dlq_and_the_consumer_keeps_going(
     async with (
         TopicReader(settings, dlq_topic) as dlq,
         TopicReader(settings, settings.topic_risk_assessments) as out,
-        running(RiskConsumer(settings, db)),
+        running(RiskConsumer(settings, db, POLICY)),
     ):
         await eventually(lambda: _at_least(dlq, 4), message="poison dead-lettered")
         await eventually(lambda: _event_assessed(out, "g2"), message="good events still assessed")
@@ -239,7 +243,7 @@ async def test_poison_messages_go_to_the_dlq_and_the_consumer_keeps_going(
 
 async def test_read_api_answers_inside_the_callers_region(settings: Settings, db: Database) -> None:
     await produce(settings, scenario())
-    consumer = RiskConsumer(settings, db)
+    consumer = RiskConsumer(settings, db, POLICY)
     async with running(consumer):
         await eventually(lambda: _consumed(consumer, 6), message="consumed")
     api_settings = settings.model_copy(update={"consumer_enabled": False})
@@ -309,7 +313,7 @@ async def test_backtest_reports_households_that_would_change(
     from safetynet_risk.backtest import run_backtest
 
     await produce(settings, scenario())
-    consumer = RiskConsumer(settings, db)
+    consumer = RiskConsumer(settings, db, POLICY)
     async with running(consumer):
         await eventually(lambda: _consumed(consumer, 6), message="consumed")
     published = await count_rows(db, "assessments")
@@ -347,15 +351,15 @@ async def test_events_stored_concurrently_make_the_batch_retry_as_duplicates(
 ) -> None:
     """Another transaction (e.g. the previous owner during a rebalance) storing some of a batch's events
     after the batch looked makes it roll back and retry; the retry sees them as duplicates."""
-    from safetynet_risk import store
+    from safetynet_risk import batch, store
     from safetynet_risk.messages import decode
 
     incoming = [decode(value) for _, value in scenario()]
-    policy = RiskConsumer(settings, db)._policy
+    policy = RiskConsumer(settings, db, POLICY)._policy
     async with raw_transaction(db) as conn:
-        await store.process_batch(conn, incoming[:2], policy, now_utc())  # r1, e1 stored "elsewhere"
+        await batch.process_batch(conn, incoming[:2], policy, now_utc())  # r1, e1 stored "elsewhere"
 
-    real_new_items = store._new_items
+    real_new_items = batch._new_items
     calls = 0
 
     async def stale_look(conn: Any, items: Any) -> list[Any]:
@@ -363,12 +367,12 @@ async def test_events_stored_concurrently_make_the_batch_retry_as_duplicates(
         calls += 1
         return list(items) if calls == 1 else await real_new_items(conn, items)  # first look misses r1, e1
 
-    monkeypatch.setattr(store, "_new_items", stale_look)
+    monkeypatch.setattr(batch, "_new_items", stale_look)
     with pytest.raises(store.ConcurrentWrite):
         async with raw_transaction(db) as conn:
-            await store.process_batch(conn, incoming, policy, now_utc())
+            await batch.process_batch(conn, incoming, policy, now_utc())
     calls = 0
-    outcome = await RiskConsumer(settings, db).store_batch(incoming)
+    outcome = await RiskConsumer(settings, db, POLICY).store_batch(incoming)
     assert calls == 2  # one stale attempt rolled back, one retry
     assert (outcome.new_facts, outcome.duplicates) == (4, 2)
     async with raw_transaction(db) as conn:
@@ -384,7 +388,7 @@ async def test_households_scored_from_the_cache_get_the_assessments_a_database_r
     """The same batches through process_batch with and without the household cache (two fresh schemas):
     identical assessments, facts and households, including registry updates (newer and older than the
     stored record), a case opened earlier and events waiting for their registry record."""
-    from safetynet_risk import store
+    from safetynet_risk import batch
     from safetynet_risk.cache import HouseholdCache
     from safetynet_risk.messages import decode
 
@@ -416,7 +420,7 @@ async def test_households_scored_from_the_cache_get_the_assessments_a_database_r
         ],
         [department_event("e8", "H3", "housing_safety", {"rating": "D"}), department_event("e9", "H2", "death", {})],
     ]
-    policy = RiskConsumer(settings, db)._policy
+    policy = RiskConsumer(settings, db, POLICY)._policy
     cache = HouseholdCache(100)
     try:
         for number, values in enumerate(batches):
@@ -424,7 +428,7 @@ async def test_households_scored_from_the_cache_get_the_assessments_a_database_r
             results = []
             for database, household_cache in ((db, cache), (uncached_db, None)):
                 async with raw_transaction(database) as conn:
-                    results.append(await store.process_batch(conn, incoming, policy, NOW, household_cache))
+                    results.append(await batch.process_batch(conn, incoming, policy, NOW, household_cache))
             cached, uncached = results
             cache.apply(cached.cache_updates, cache.generation)
             assert cached.assessments == uncached.assessments, number

@@ -14,7 +14,7 @@ from safetynet_risk.settings import Settings
 
 
 async def test_a_wedged_loop_is_cancelled_and_reported() -> None:
-    consumer = RiskConsumer(Settings(stall_seconds=0.3), db=None)  # type: ignore[arg-type]
+    consumer = RiskConsumer(Settings(stall_seconds=0.3), db=None, policy=None)  # type: ignore[arg-type]
     cancelled = asyncio.Event()
 
     async def wedged(_: Any) -> None:
@@ -30,7 +30,7 @@ async def test_a_wedged_loop_is_cancelled_and_reported() -> None:
 
 
 async def test_a_loop_that_finishes_returns_normally() -> None:
-    consumer = RiskConsumer(Settings(stall_seconds=0.3), db=None)  # type: ignore[arg-type]
+    consumer = RiskConsumer(Settings(stall_seconds=0.3), db=None, policy=None)  # type: ignore[arg-type]
 
     async def finishes(_: Any) -> None:
         await asyncio.sleep(0)

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from aiokafka import TopicPartition
 
+from safetynet_risk import batch, store
 from safetynet_risk import consumer as consumer_module
-from safetynet_risk import store
 from safetynet_risk.cache import CachedHousehold, HouseholdCache
 from safetynet_risk.consumer import RiskConsumer, _Rebalance
 from safetynet_risk.settings import Settings
@@ -68,7 +68,7 @@ async def test_a_rebalance_empties_the_cache() -> None:
 
 
 class _Transactions:
-    """Stands in for `raw_transaction` and `store.process_batch`: each batch's outcome, or an exception."""
+    """Stands in for `raw_transaction` and `batch.process_batch`: each batch's outcome, or an exception."""
 
     def __init__(self, *results: Any) -> None:
         self.results = list(results)
@@ -88,8 +88,8 @@ class _Transactions:
         return result
 
 
-def outcome(*household_ids: str) -> store.BatchOutcome:
-    return store.BatchOutcome(
+def outcome(*household_ids: str) -> batch.BatchOutcome:
+    return batch.BatchOutcome(
         new_facts=len(household_ids),
         duplicates=0,
         waiting=0,
@@ -103,7 +103,7 @@ def patched(monkeypatch: pytest.MonkeyPatch) -> Any:
     def install(*results: Any) -> _Transactions:
         fake = _Transactions(*results)
         monkeypatch.setattr(consumer_module, "raw_transaction", fake.transaction)
-        monkeypatch.setattr(store, "process_batch", fake.process_batch)
+        monkeypatch.setattr(batch, "process_batch", fake.process_batch)
         return fake
 
     return install
@@ -155,7 +155,7 @@ async def test_a_rebalance_during_a_transaction_keeps_its_results_out_of_the_cac
         await _Rebalance(_nothing, risk.cache).on_partitions_revoked({TopicPartition("t", 0)})
         return result
 
-    monkeypatch.setattr(store, "process_batch", rebalanced_meanwhile)
+    monkeypatch.setattr(batch, "process_batch", rebalanced_meanwhile)
     await risk.store_batch([])
     assert fake.committed == 1 and risk.cache.get("H1") is None
 
@@ -184,7 +184,7 @@ class _Record:
 
 
 async def test_one_transaction_takes_what_is_already_fetched_up_to_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
-    risk = RiskConsumer(Settings(consume_batch=100, max_transaction_records=250), db=None)  # type: ignore[arg-type]
+    risk = RiskConsumer(Settings(consume_batch=100, max_transaction_records=250), db=None, policy=None)  # type: ignore[arg-type]
 
     async def decode_all(records: Any, _dead_letters: Any) -> list[Any]:
         return [record.offset for record in records]

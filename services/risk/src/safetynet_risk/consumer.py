@@ -32,9 +32,9 @@ from safetynet_core import kafka
 from safetynet_core.contracts import PoisonRecord, now_utc
 from safetynet_core.db import Database, raw_transaction
 from safetynet_core.kafka import ConsumerStalled, MembershipWatch
-from safetynet_core.logging import configure_logging, get_logger
-from safetynet_core.policy import Policy, cached_policy
-from safetynet_risk import metrics, store
+from safetynet_core.logging import get_logger
+from safetynet_core.policy import Policy
+from safetynet_risk import batch, metrics, store
 from safetynet_risk.cache import HouseholdCache
 from safetynet_risk.info import SERVICE
 from safetynet_risk.messages import Incoming, assessment_message, decode
@@ -74,12 +74,10 @@ class _Rebalance(ConsumerRebalanceListener):
 class RiskConsumer:
     """Consumes household events, scores households, publishes assessments."""
 
-    def __init__(
-        self, settings: Settings, db: Database, policy: Policy | None = None, fault: FaultHook | None = None
-    ) -> None:
+    def __init__(self, settings: Settings, db: Database, policy: Policy, fault: FaultHook | None = None) -> None:
         self._settings = settings
         self._db = db
-        self._policy = policy or cached_policy(str(settings.policy_file))
+        self._policy = policy
         self._fault = fault
         self.batches = 0
         self.consumed = 0
@@ -130,7 +128,7 @@ class RiskConsumer:
             await self.publish(producer, rows)
             total += len(rows)
 
-    async def store_batch(self, incoming: Sequence[Incoming]) -> store.BatchOutcome:
+    async def store_batch(self, incoming: Sequence[Incoming]) -> batch.BatchOutcome:
         """Store and score one decoded batch in one transaction (retried when a concurrent consumer, e.g.
         during a rebalance, stored some of its events first: the retry sees them as duplicates)."""
         for attempt in range(1, STORE_ATTEMPTS + 1):
@@ -138,7 +136,7 @@ class RiskConsumer:
             try:
                 with _collector_paused(self._settings.pause_gc_in_transactions):
                     async with raw_transaction(self._db) as conn:
-                        outcome = await store.process_batch(conn, incoming, self._policy, now_utc(), self.cache)
+                        outcome = await batch.process_batch(conn, incoming, self._policy, now_utc(), self.cache)
                         await self._hook("before_db_commit")
             except store.ConcurrentWrite as exc:
                 self.cache.clear()  # another consumer writes these households: trust nothing cached
@@ -152,7 +150,7 @@ class RiskConsumer:
 
     async def handle(
         self, records: Sequence[ConsumerRecord], dead_letters: kafka.DeadLetters, producer: AIOKafkaProducer
-    ) -> store.BatchOutcome:
+    ) -> batch.BatchOutcome:
         """Store, score and commit one batch in one transaction, then publish its assessments."""
         started = time.perf_counter()
         outcome = await self.store_batch(await self._decode_all(records, dead_letters))
@@ -164,7 +162,7 @@ class RiskConsumer:
         return outcome
 
     @staticmethod
-    def _count(outcome: store.BatchOutcome, size: int) -> None:
+    def _count(outcome: batch.BatchOutcome, size: int) -> None:
         metrics.BATCH_SIZE.observe(size)
         metrics.EVENTS.labels("stored").inc(outcome.new_facts)
         metrics.EVENTS.labels("duplicate").inc(outcome.duplicates)
@@ -326,7 +324,7 @@ class RiskConsumer:
         consumer: AIOKafkaConsumer,
         producer: AIOKafkaProducer,
         records: Sequence[ConsumerRecord],
-        outcome: store.BatchOutcome,
+        outcome: batch.BatchOutcome,
         started: float,
     ) -> None:
         """Publish a committed batch's assessments, then commit its offsets."""
@@ -394,20 +392,3 @@ def _next_offsets(records: Sequence[ConsumerRecord]) -> dict[TopicPartition, int
         if record.offset >= ends.get(key, 0):
             ends[key] = record.offset + 1
     return {TopicPartition(topic, partition): end for (topic, partition), end in ends.items()}
-
-
-async def main() -> None:
-    """Run the consumer alone (no HTTP), restarting it with backoff when it crashes."""
-    from safetynet_core.service import supervise
-
-    settings = Settings()
-    configure_logging(SERVICE.name, settings.log_level, settings.log_json)
-    db = Database(settings, settings.db_schema or SERVICE.schema)
-    try:
-        await supervise("risk-consumer", RiskConsumer(settings, db).run)
-    finally:
-        await db.close()
-
-
-if __name__ == "__main__":
-    asyncio.run(main())

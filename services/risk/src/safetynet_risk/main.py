@@ -13,7 +13,7 @@ from safetynet_core import kafka
 from safetynet_core.app import create_app as create_service_app
 from safetynet_core.db import Database
 from safetynet_core.logging import configure_logging
-from safetynet_core.policy import Policy, cached_policy
+from safetynet_core.policy import Policy, load_policy
 from safetynet_core.service import supervise
 from safetynet_risk.api import router
 from safetynet_risk.consumer import FaultHook, RiskConsumer
@@ -26,7 +26,7 @@ def create_app(
 ) -> FastAPI:
     settings = settings or Settings()
     configure_logging(SERVICE.name, settings.log_level, settings.log_json)
-    policy = policy or cached_policy(str(settings.policy_file))
+    policy = policy or load_policy(settings.policy_file)  # the one place risk loads it
     db = Database(settings, settings.db_schema or SERVICE.schema)
 
     @asynccontextmanager
