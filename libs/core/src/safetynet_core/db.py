@@ -102,8 +102,32 @@ def migrate(settings: CoreSettings, schema: str, migrations_dir: Path, revision:
     command.upgrade(config, revision)
 
 
-def run_alembic_env(target_metadata: Any = None) -> None:
-    """Body of every service's migrations/env.py: online migrations into the service schema."""
+def _rename_revisions(connection: Any, script: Any, schema: str, version_table: str, renamed: dict[str, str]) -> None:
+    """Move a database that recorded a revision under its old id to the new id; the recorded ancestors of
+    the new id (which a linear history now runs through) are dropped from the version table."""
+    from sqlalchemy import inspect
+
+    if not inspect(connection).has_table(version_table, schema=schema):
+        return
+    table = f'"{schema}"."{version_table}"'
+    for old, new in renamed.items():
+        moved = connection.execute(
+            text(f"update {table} set version_num = :new where version_num = :old"),
+            {"new": new, "old": old},
+        ).rowcount
+        if moved:
+            ancestors = [r.revision for r in script.iterate_revisions(new, "base") if r.revision != new]
+            connection.execute(
+                text(f"delete from {table} where version_num = any(:ancestors)"),
+                {"ancestors": ancestors},
+            )
+    connection.commit()
+
+
+def run_alembic_env(target_metadata: Any = None, renamed_revisions: dict[str, str] | None = None) -> None:
+    """Body of every service's migrations/env.py: online migrations into the service schema.
+    `renamed_revisions` (old id → new id) lets a database migrated before a history was made linear
+    upgrade like a fresh one."""
     from alembic import context
 
     from safetynet_core.service import run_sync
@@ -111,16 +135,19 @@ def run_alembic_env(target_metadata: Any = None) -> None:
     config = context.config
     settings: CoreSettings = config.attributes.get("safetynet_settings") or CoreSettings()
     schema: str = config.attributes["safetynet_schema"]
+    version_table = config.attributes.get("safetynet_version_table", "alembic_version")
 
     def run(connection: Any) -> None:
         connection.execute(text(f'create schema if not exists "{schema}"'))
         connection.execute(text(f'set search_path to "{schema}", public'))
         connection.commit()
+        if renamed_revisions:
+            _rename_revisions(connection, context.script, schema, version_table, renamed_revisions)
         context.configure(
             connection=connection,
             target_metadata=target_metadata,
             version_table_schema=schema,
-            version_table=config.attributes.get("safetynet_version_table", "alembic_version"),
+            version_table=version_table,
             transaction_per_migration=True,
         )
         with context.begin_transaction():

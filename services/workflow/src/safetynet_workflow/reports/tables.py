@@ -12,7 +12,7 @@ report_households = Table(
     Column("household_id", String(64), primary_key=True),
     Column("region_code", String(12), nullable=False),
     Column("recorded_at", DateTime(timezone=True), nullable=False),
-    # Registry facts the sweep target rule and grid routing read (wf0003_field_ops).
+    # Registry facts the sweep target rule and grid routing read (wf0004_field_ops).
     Column("grid_id", String(100)),
     Column("poverty_status", String(20)),
     Column("members", Integer),

@@ -1,16 +1,17 @@
 """Field operations: grids on users, tasks and the household directory; sweeps and their targets;
 registry corrections; the rectification ledger.
 
-Revision ID: wf0003_field_ops
-Revises: wf0002_reports
+Revision ID: wf0004_field_ops
+Revises: wf0003_audit (until December 2026 it was wf0003_field_ops beside wf0003_audit; env.py moves
+databases that recorded that id)
 """
 
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
-revision = "wf0003_field_ops"
-down_revision = "wf0002_reports"
+revision = "wf0004_field_ops"
+down_revision = "wf0003_audit"
 branch_labels = None
 depends_on = None
 
