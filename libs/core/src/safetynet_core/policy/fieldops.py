@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+from safetynet_core.policy.base import PolicySection
 
 
 class SweepKind(StrEnum):
@@ -17,7 +15,7 @@ class SweepKind(StrEnum):
     CONCENTRATED = "concentrated"
 
 
-class GridRouting(_Frozen):
+class GridRouting(PolicySection):
     """Tasks at these levels go to the household's grid worker first; the first escalation hands them
     to the level's usual role (the village cadre) before they climb the ladder."""
 
@@ -25,7 +23,7 @@ class GridRouting(_Frozen):
     role: str = "grid_worker"
 
 
-class TargetGroup(_Frozen):
+class TargetGroup(PolicySection):
     """One must-visit group: a household belongs when any condition set here holds."""
 
     group: str
@@ -47,13 +45,13 @@ DEFAULT_TARGET = [
 ]
 
 
-class SweepPolicy(_Frozen):
+class SweepPolicy(PolicySection):
     batch_size: int = Field(200, ge=1, le=2000)
     default_target: list[TargetGroup] = DEFAULT_TARGET
     launcher_roles: list[str] = ["township_officer", "county_officer"]
 
 
-class LedgerPolicy(_Frozen):
+class LedgerPolicy(PolicySection):
     """Rectification items (三单一账): their task kind (owner role, level, deadline in `tasks`) and sources."""
 
     task_kind: str = "rectification"

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from safetynet_core.contracts import EventType, RiskType
+from safetynet_core.policy.base import PolicySection
 
 PovertyStatus = Literal["lifted", "general"]
 Category = Literal["unstable_lifted", "marginal", "sudden_hardship"]
@@ -35,11 +36,7 @@ RuleId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
 Scalar = str | int | float | bool
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class MonitoringLine(_Frozen):
+class MonitoringLine(PolicySection):
     """Per-capita annual net income line for a region prefix (longest wins), optionally for one year."""
 
     region_prefix: str = Field("", pattern=r"^\d{0,12}$")
@@ -47,31 +44,31 @@ class MonitoringLine(_Frozen):
     line_cny: float = Field(gt=0)
 
 
-class LevelBand(_Frozen):
+class LevelBand(PolicySection):
     name: str
     min_score: float = Field(ge=0)
 
 
-class FlagRule(_Frozen):
+class FlagRule(PolicySection):
     """A case opens when the level is one of `levels`, or (with `any_warning`) when any warning fired."""
 
     levels: list[str] = ["high", "critical"]
     any_warning: bool = True
 
 
-class HouseholdFilter(_Frozen):
+class HouseholdFilter(PolicySection):
     """Which households a threshold applies to; unset fields match everyone."""
 
     poverty_status: PovertyStatus | None = None
     monitored: bool | None = None
 
 
-class Threshold(_Frozen):
+class Threshold(PolicySection):
     when: HouseholdFilter = HouseholdFilter()
     min_cny: float = Field(gt=0)
 
 
-class RiskTypeMap(_Frozen):
+class RiskTypeMap(PolicySection):
     """How facts become risk types (风险类型); self_application and grid_report carry their own."""
 
     by_event: dict[EventType, RiskType] = {
@@ -98,7 +95,7 @@ class RiskTypeMap(_Frozen):
 # ---- conditions shared by warning and scoring rules -------------------------------------------------
 
 
-class TrailingSumCondition(_Frozen):
+class TrailingSumCondition(PolicySection):
     """A trailing-window sum reaches the first threshold whose filter matches the household."""
 
     kind: Literal["trailing_sum"]
@@ -106,7 +103,7 @@ class TrailingSumCondition(_Frozen):
     thresholds: list[Threshold] = Field(min_length=1)
 
 
-class SingleAmountCondition(_Frozen):
+class SingleAmountCondition(PolicySection):
     """One event in the window (e.g. an inpatient stay) reaches the matching threshold on its own."""
 
     kind: Literal["single_amount"]
@@ -116,13 +113,13 @@ class SingleAmountCondition(_Frozen):
     thresholds: list[Threshold] = Field(min_length=1)
 
 
-class StateValueCondition(_Frozen):
+class StateValueCondition(PolicySection):
     kind: Literal["state_value"]
     state: StateName
     values: list[str] = Field(min_length=1)
 
 
-class FactPresentCondition(_Frozen):
+class FactPresentCondition(PolicySection):
     """Any of `facts` seen in the trailing window (`window`) or among this assessment's events (`trigger`)."""
 
     kind: Literal["fact_present"]
@@ -130,7 +127,7 @@ class FactPresentCondition(_Frozen):
     scope: Literal["window", "trigger"] = "window"
 
 
-class IncomeDropCondition(_Frozen):
+class IncomeDropCondition(PolicySection):
     """Year-on-year household income drop (latest income change in the window) of at least `min_ratio`,
     or any of `also_facts` (e.g. unemployment of a working member)."""
 
@@ -139,7 +136,7 @@ class IncomeDropCondition(_Frozen):
     also_facts: list[Fact] = []
 
 
-class TrailingRatioCondition(_Frozen):
+class TrailingRatioCondition(PolicySection):
     """A trailing-window sum reaches `min_ratio` of the household's annual net income."""
 
     kind: Literal["trailing_ratio"]
@@ -147,17 +144,17 @@ class TrailingRatioCondition(_Frozen):
     min_ratio: float = Field(gt=0)
 
 
-class DistinctRiskTypesCondition(_Frozen):
+class DistinctRiskTypesCondition(PolicySection):
     kind: Literal["distinct_risk_types"]
     min_count: int = Field(ge=1)
 
 
-class WarningFiredCondition(_Frozen):
+class WarningFiredCondition(PolicySection):
     kind: Literal["warning_fired"]
     warnings: list[RuleId] = Field(min_length=1)
 
 
-class _Explained(_Frozen):
+class _Explained(PolicySection):
     id: RuleId
     reason_zh: str
     reason_en: str
@@ -268,7 +265,7 @@ ScoringRule = Annotated[
 ]
 
 
-class RiskPolicy(_Frozen):
+class RiskPolicy(PolicySection):
     trailing_months: int = Field(12, gt=0)
     monitoring_lines: list[MonitoringLine] = Field(min_length=1)
     levels: list[LevelBand] = Field(min_length=1)

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
+from safetynet_core.policy.base import PolicySection
 from safetynet_core.policy.fieldops import GridRouting, LedgerPolicy, SweepPolicy
 
 
@@ -20,11 +21,7 @@ class RegionLevel(StrEnum):
 REGION_PREFIX_LENGTH = {RegionLevel.VILLAGE: 12, RegionLevel.TOWNSHIP: 9, RegionLevel.COUNTY: 6, RegionLevel.CITY: 4}
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class TaskDefinition(_Frozen):
+class TaskDefinition(PolicySection):
     """One human task kind: who does it, at which level, and how long they have."""
 
     step: str
@@ -35,7 +32,7 @@ class TaskDefinition(_Frozen):
     title_en: str
 
 
-class EscalationPolicy(_Frozen):
+class EscalationPolicy(PolicySection):
     reminder_at: float = Field(0.75, gt=0, lt=1)
     overdue_at: float = Field(1.0, gt=0)
     second_escalation_at: float = Field(1.5, gt=0)
@@ -54,14 +51,14 @@ class EscalationPolicy(_Frozen):
         return self
 
 
-class EliminationPolicy(_Frozen):
+class EliminationPolicy(PolicySection):
     min_monitored_months: int = Field(6, ge=0)
     min_measures: int = Field(1, ge=0)
     stable_income_months: int = Field(6, ge=0)
     requires_labour_capacity: bool = True
 
 
-class InspectionSampling(_Frozen):
+class InspectionSampling(PolicySection):
     closed_within_days: int = Field(90, gt=0)
     townships_per_county: tuple[int, int] = (1, 2)
     villages_per_township: tuple[int, int] = (2, 3)
@@ -70,7 +67,7 @@ class InspectionSampling(_Frozen):
     every_days: int = Field(30, gt=0)
 
 
-class WorkflowPolicy(_Frozen):
+class WorkflowPolicy(PolicySection):
     identification_days: float = Field(15, gt=0)
     public_notice_days: float = Field(5, gt=0)
     review_every_days: float = Field(30, gt=0)
