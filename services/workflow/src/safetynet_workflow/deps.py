@@ -19,6 +19,7 @@ from safetynet_workflow.corrections.store import CorrectionStore
 from safetynet_workflow.ledger.store import LedgerStore
 from safetynet_workflow.reports.store import ReportStore
 from safetynet_workflow.settings import Settings
+from safetynet_workflow.starter import Starter
 from safetynet_workflow.sweeps.store import SweepStore
 from safetynet_workflow.tasks.store import TaskStore
 
@@ -45,6 +46,11 @@ def temporal_client(request: Request) -> Client:
     return client
 
 
+def workflow_starter(request: Request) -> Starter:
+    found = adapters(request)
+    return Starter(temporal_client(request), found.policy, found.settings.workflow_task_queue)
+
+
 def bearer_token(request: Request) -> str:
     """The caller's raw JWT (verified by `CurrentPrincipal` on the same route), to pass on to notify."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
@@ -53,6 +59,7 @@ def bearer_token(request: Request) -> str:
 
 AdaptersDep = Annotated[Adapters, Depends(adapters)]
 ClientDep = Annotated[Client, Depends(temporal_client)]
+StarterDep = Annotated[Starter, Depends(workflow_starter)]
 BearerToken = Annotated[str, Depends(bearer_token)]
 SettingsDep = Annotated[Settings, Depends(_adapter(lambda a: a.settings))]
 PolicyDep = Annotated[Policy, Depends(_adapter(lambda a: a.policy))]

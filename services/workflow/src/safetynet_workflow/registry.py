@@ -29,6 +29,7 @@ from safetynet_workflow.ledger.workflow import LedgerItemWorkflow
 from safetynet_workflow.projection.activities import ProjectionActivities
 from safetynet_workflow.quality import pages as quality_pages
 from safetynet_workflow.reports import api as reports_api
+from safetynet_workflow.starter import Starter
 from safetynet_workflow.sweeps import api as sweeps_api
 from safetynet_workflow.sweeps import pages as sweep_pages
 from safetynet_workflow.sweeps.activities import SweepActivities
@@ -76,7 +77,7 @@ def activities(adapters: Adapters, client: Client, case_events: kafka.RenewingPr
     settings, policy = adapters.settings, adapters.policy
     return [
         ProjectionActivities(adapters.projection, case_events, settings.topic_case_events).project,
-        *InspectionActivities(settings, policy, adapters.cases, client).all(),
+        *InspectionActivities(settings, Starter(client, policy, settings.workflow_task_queue), adapters.cases).all(),
         *SweepActivities(policy, adapters.sweeps, adapters.intake).all(),
         *CorrectionActivities(adapters.corrections, adapters.intake).all(),
         *LedgerActivities(adapters.ledger).all(),

@@ -11,22 +11,17 @@ from fastapi import APIRouter, Query
 from safetynet_core.web import CurrentPrincipal, listing_region
 from safetynet_workflow.corrections import service
 from safetynet_workflow.corrections.models import CorrectionRequest, CorrectionStatus
-from safetynet_workflow.deps import ClientDep, CorrectionStoreDep, PolicyDep, SettingsDep
+from safetynet_workflow.deps import CorrectionStoreDep, StarterDep
 
 router = APIRouter(prefix="/v1/corrections", tags=["corrections"])
 
 
 @router.post("", status_code=202)
 async def file_correction(
-    body: CorrectionRequest,
-    principal: CurrentPrincipal,
-    store: CorrectionStoreDep,
-    client: ClientDep,
-    policy: PolicyDep,
-    settings: SettingsDep,
+    body: CorrectionRequest, principal: CurrentPrincipal, store: CorrectionStoreDep, starter: StarterDep
 ) -> dict[str, Any]:
     """File a correction of a household in your region; it goes to township review, then county approval."""
-    return await service.file(principal, body, store, client, policy, settings.workflow_task_queue)
+    return await service.file(principal, body, store, starter)
 
 
 @router.get("")

@@ -17,7 +17,7 @@ from safetynet_workflow.corrections import service
 from safetynet_workflow.corrections.models import VALUE_CHECKS, CorrectionField, CorrectionRequest, CorrectionStatus
 from safetynet_workflow.corrections.service import FILER_ROLES
 from safetynet_workflow.corrections.store import CorrectionStore
-from safetynet_workflow.deps import ClientDep, CorrectionStoreDep, PolicyDep, SettingsDep, TaskStoreDep
+from safetynet_workflow.deps import CorrectionStoreDep, PolicyDep, StarterDep, TaskStoreDep
 from safetynet_workflow.tasks.store import TaskStore
 from safetynet_workflow.ui.i18n import lang_of, task_titles
 from safetynet_workflow.ui.links import record_href
@@ -97,20 +97,13 @@ async def filing_form(request: Request, principal: UiPrincipal, policy: PolicyDe
 
 
 @router.post("/corrections/new")
-async def file(
-    request: Request,
-    principal: UiPrincipal,
-    store: CorrectionStoreDep,
-    client: ClientDep,
-    policy: PolicyDep,
-    settings: SettingsDep,
-) -> Response:
+async def file(request: Request, principal: UiPrincipal, store: CorrectionStoreDep, starter: StarterDep) -> Response:
     """File through the service's own filing; the model's cross-field checks land on the value field."""
     return await FILING.handle(
         request,
         principal,
-        policy.workflow,
-        lambda body: service.file(principal, body, store, client, policy, settings.workflow_task_queue),
+        starter.policy.workflow,
+        lambda body: service.file(principal, body, store, starter),
         lambda filed: record_href("/corrections", filed["correction_id"]),
     )
 

@@ -6,11 +6,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from temporalio.client import Client
-
 from safetynet_core.auth import Principal
 from safetynet_core.errors import ApiError
-from safetynet_core.policy import Policy
 from safetynet_core.web import require_role
 from safetynet_workflow.corrections.models import (
     CORRECTION_WORKFLOW,
@@ -20,17 +17,13 @@ from safetynet_workflow.corrections.models import (
     CorrectionStatus,
 )
 from safetynet_workflow.corrections.store import CorrectionStore
+from safetynet_workflow.starter import Starter
 
 FILER_ROLES = ["grid_worker", "village_cadre", "township_officer", "county_officer"]
 
 
 async def file(
-    principal: Principal,
-    body: CorrectionRequest,
-    store: CorrectionStore,
-    client: Client,
-    policy: Policy,
-    task_queue: str,
+    principal: Principal, body: CorrectionRequest, store: CorrectionStore, starter: Starter
 ) -> dict[str, Any]:
     """File a correction of a household in the caller's region; it goes to township review, then county
     approval (one workflow per correction)."""
@@ -53,17 +46,16 @@ async def file(
         "created_at": datetime.now(UTC),
     }
     await store.create(row)
-    await client.start_workflow(
+    await starter.start(
         CORRECTION_WORKFLOW,
         CorrectionInput(
             correction_id=correction_id,
             household_id=body.household_id,
             region_code=region,
             patch=body.patch(),
-            policy=policy.workflow,
+            policy=starter.policy.workflow,
         ),
-        id=f"correction-{correction_id}",
-        task_queue=task_queue,
+        workflow_id=f"correction-{correction_id}",
     )
     return {**row, "outcome": {}, "decided_at": None}
 

@@ -6,12 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from temporalio import activity
-from temporalio.client import Client
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from safetynet_core.logging import get_logger
-from safetynet_core.policy import Policy
 from safetynet_core.vocabulary import Step
 from safetynet_workflow.cases.models import CASE_WORKFLOW, case_workflow_id
 from safetynet_workflow.cases.opening import case_input, search_attributes
@@ -26,25 +24,23 @@ from safetynet_workflow.inspection.models import (
 from safetynet_workflow.inspection.sampling import stratified_sample
 from safetynet_workflow.ledger.service import record_inspection_finding
 from safetynet_workflow.settings import Settings
+from safetynet_workflow.starter import Starter
 
 log = get_logger(__name__)
 
 
 class InspectionActivities:
-    def __init__(self, settings: Settings, policy: Policy, store: CaseStore, client: Client) -> None:
+    def __init__(self, settings: Settings, starter: Starter, store: CaseStore) -> None:
         self.settings = settings
-        self.policy = policy
+        self.starter = starter
         self.store = store
-        self.client = client
 
     @activity.defn(name=REOPEN_ACTIVITY)
     async def reopen_case(self, request: ReopenRequest) -> str:
         """Start a new run of the household's case under the same case id (a failed inspection), and
         put the finding in the rectification ledger."""
         await record_inspection_finding(
-            self.client,
-            self.policy,
-            self.settings.workflow_task_queue,
+            self.starter,
             inspection_task_id=request.inspection_task_id,
             region_code=request.region_code,
             household_id=request.household_id,
@@ -55,7 +51,7 @@ class InspectionActivities:
             return "unknown case"
         resume = Step.EVALUATE if request.close_reason == "risk_eliminated" else Step.VERIFY
         inp = case_input(
-            self.policy,
+            self.starter.policy,
             request.household_id,
             request.region_code,
             [],
@@ -68,11 +64,10 @@ class InspectionActivities:
             search_attributes=self.settings.temporal_search_attributes,
         )
         try:
-            await self.client.start_workflow(
+            await self.starter.start(
                 CASE_WORKFLOW,
                 inp,
-                id=case_workflow_id(request.household_id),
-                task_queue=self.settings.workflow_task_queue,
+                workflow_id=case_workflow_id(request.household_id),
                 id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
                 search_attributes=search_attributes(inp, self.settings.temporal_search_attributes),
             )

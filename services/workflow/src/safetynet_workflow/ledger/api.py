@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from safetynet_core.web import CurrentPrincipal, listing_region
-from safetynet_workflow.deps import ClientDep, LedgerStoreDep, PolicyDep, SettingsDep
+from safetynet_workflow.deps import LedgerStoreDep, StarterDep
 from safetynet_workflow.ledger import service
 from safetynet_workflow.ledger.service import ReportedFinding
 
@@ -17,11 +17,9 @@ router = APIRouter(prefix="/v1/ledger", tags=["ledger"])
 
 
 @router.post("", status_code=202)
-async def record_finding(
-    body: ReportedFinding, principal: CurrentPrincipal, client: ClientDep, policy: PolicyDep, settings: SettingsDep
-) -> dict[str, Any]:
+async def record_finding(body: ReportedFinding, principal: CurrentPrincipal, starter: StarterDep) -> dict[str, Any]:
     """Enter an audit or report finding: a ledger item with a rectification task for its owner."""
-    return await service.record_finding(principal, body, client, policy, settings.workflow_task_queue)
+    return await service.record_finding(principal, body, starter)
 
 
 @router.get("")

@@ -12,7 +12,7 @@ from fastapi.responses import Response
 
 from safetynet_core.errors import ApiError
 from safetynet_core.web import listing_region
-from safetynet_workflow.deps import ClientDep, LedgerStoreDep, PolicyDep, SettingsDep, TaskStoreDep
+from safetynet_workflow.deps import LedgerStoreDep, PolicyDep, StarterDep, TaskStoreDep
 from safetynet_workflow.ledger import service
 from safetynet_workflow.ledger.service import RECORDER_ROLES, ReportedFinding
 from safetynet_workflow.ui.i18n import lang_of, task_titles
@@ -83,15 +83,13 @@ async def finding_form(request: Request, principal: UiPrincipal, policy: PolicyD
 
 
 @router.post("/ledger/new")
-async def enter_finding(
-    request: Request, principal: UiPrincipal, client: ClientDep, policy: PolicyDep, settings: SettingsDep
-) -> Response:
+async def enter_finding(request: Request, principal: UiPrincipal, starter: StarterDep) -> Response:
     """Enter a finding through the ledger service; the item is listed once its workflow has recorded it."""
     return await FINDING.handle(
         request,
         principal,
-        policy.workflow,
-        lambda body: service.record_finding(principal, body, client, policy, settings.workflow_task_queue),
+        starter.policy.workflow,
+        lambda body: service.record_finding(principal, body, starter),
         lambda recorded: f"/ledger?recorded={quote(recorded['item_id'], safe='')}",
     )
 

@@ -8,16 +8,15 @@ import uuid
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from temporalio.client import Client
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from safetynet_core.auth import Principal
 from safetynet_core.errors import ApiError
-from safetynet_core.policy import Policy
 from safetynet_core.vocabulary import REGION_CODE_PATTERN
 from safetynet_core.web import require_in_scope, require_role
 from safetynet_workflow.ledger.models import LEDGER_ITEM_WORKFLOW, LedgerInput, ledger_workflow_id
 from safetynet_workflow.ledger.store import LedgerStore
+from safetynet_workflow.starter import Starter
 
 RECORDER_ROLES = ["auditor", "county_officer", "township_officer"]
 
@@ -34,19 +33,18 @@ class ReportedFinding(BaseModel):
     household_id: str | None = Field(None, min_length=1, max_length=64)
 
 
-async def record_finding(
-    principal: Principal, body: ReportedFinding, client: Client, policy: Policy, task_queue: str
-) -> dict[str, Any]:
+async def record_finding(principal: Principal, body: ReportedFinding, starter: Starter) -> dict[str, Any]:
     """Enter an audit or report finding: a ledger item with a rectification task for its owner."""
     require_role(principal, RECORDER_ROLES, "record findings")
     require_in_scope(principal, body.region_code, ["body", "region_code"])
     item_id = f"L{uuid.uuid4().hex[:20]}"
     try:
-        await client.start_workflow(
+        await starter.start(
             LEDGER_ITEM_WORKFLOW,
-            LedgerInput(item_id=item_id, created_by=principal.subject, policy=policy.workflow, **body.model_dump()),
-            id=ledger_workflow_id(body.source, body.source_ref),
-            task_queue=task_queue,
+            LedgerInput(
+                item_id=item_id, created_by=principal.subject, policy=starter.policy.workflow, **body.model_dump()
+            ),
+            workflow_id=ledger_workflow_id(body.source, body.source_ref),
         )
     except WorkflowAlreadyStartedError as exc:
         raise ApiError(
@@ -56,9 +54,7 @@ async def record_finding(
 
 
 async def record_inspection_finding(
-    client: Client,
-    policy: Policy,
-    task_queue: str,
+    starter: Starter,
     *,
     inspection_task_id: str,
     region_code: str,
@@ -66,10 +62,10 @@ async def record_inspection_finding(
     findings: str,
 ) -> None:
     """A failed sampling inspection is a finding: a ledger item owned per policy (once per inspection)."""
-    if not policy.workflow.ledger.from_failed_inspections:
+    if not starter.policy.workflow.ledger.from_failed_inspections:
         return
     with contextlib.suppress(WorkflowAlreadyStartedError):
-        await client.start_workflow(
+        await starter.start(
             LEDGER_ITEM_WORKFLOW,
             LedgerInput(
                 item_id=f"L{inspection_task_id}"[:64],
@@ -78,10 +74,9 @@ async def record_inspection_finding(
                 region_code=region_code,
                 household_id=household_id,
                 problem=findings or "sampling inspection failed",
-                policy=policy.workflow,
+                policy=starter.policy.workflow,
             ),
-            id=ledger_workflow_id("inspection", inspection_task_id),
-            task_queue=task_queue,
+            workflow_id=ledger_workflow_id("inspection", inspection_task_id),
         )
 
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from safetynet_core.web import CurrentPrincipal, listing_region
-from safetynet_workflow.deps import ClientDep, PolicyDep, SettingsDep, SweepStoreDep
+from safetynet_workflow.deps import StarterDep, SweepStoreDep
 from safetynet_workflow.sweeps import service
 from safetynet_workflow.sweeps.service import SweepLaunch
 
@@ -17,15 +17,10 @@ router = APIRouter(prefix="/v1/sweeps", tags=["sweeps"])
 
 @router.post("", status_code=202)
 async def launch_sweep(
-    body: SweepLaunch,
-    principal: CurrentPrincipal,
-    store: SweepStoreDep,
-    client: ClientDep,
-    policy: PolicyDep,
-    settings: SettingsDep,
+    body: SweepLaunch, principal: CurrentPrincipal, store: SweepStoreDep, starter: StarterDep
 ) -> dict[str, Any]:
     """Launch a sweep: each targeted household gets a `sweep_visit` task for its grid worker."""
-    return await service.launch(principal, body, store, client, policy, settings.workflow_task_queue)
+    return await service.launch(principal, body, store, starter)
 
 
 @router.get("")

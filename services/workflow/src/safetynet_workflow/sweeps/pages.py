@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from safetynet_core.errors import ApiError
 from safetynet_core.policy import Policy
 from safetynet_core.web import listing_region
-from safetynet_workflow.deps import ClientDep, PolicyDep, SettingsDep, SweepStoreDep
+from safetynet_workflow.deps import PolicyDep, StarterDep, SweepStoreDep
 from safetynet_workflow.sweeps import service
 from safetynet_workflow.sweeps.service import SweepLaunch
 from safetynet_workflow.ui.links import record_href
@@ -77,22 +77,15 @@ async def launch_form(request: Request, principal: UiPrincipal, policy: PolicyDe
 
 
 @router.post("/sweeps/new")
-async def launch(
-    request: Request,
-    principal: UiPrincipal,
-    store: SweepStoreDep,
-    client: ClientDep,
-    policy: PolicyDep,
-    settings: SettingsDep,
-) -> Response:
+async def launch(request: Request, principal: UiPrincipal, store: SweepStoreDep, starter: StarterDep) -> Response:
     """Launch with the policy's default target rule (the service's own launch and checks)."""
     return await LAUNCH.handle(
         request,
         principal,
-        policy.workflow,
-        lambda body: service.launch(principal, body, store, client, policy, settings.workflow_task_queue),
+        starter.policy.workflow,
+        lambda body: service.launch(principal, body, store, starter),
         lambda sweep: record_href("/sweeps", sweep["sweep_id"]),
-        target_groups=target_groups(policy),
+        target_groups=target_groups(starter.policy),
     )
 
 

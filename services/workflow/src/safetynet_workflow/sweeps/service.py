@@ -7,14 +7,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from temporalio.client import Client
 
 from safetynet_core.auth import Principal
 from safetynet_core.errors import ApiError
-from safetynet_core.policy import Policy
 from safetynet_core.policy.fieldops import SweepKind, TargetGroup
 from safetynet_core.vocabulary import REGION_CODE_PATTERN
 from safetynet_core.web import require_in_scope, require_role
+from safetynet_workflow.starter import Starter
 from safetynet_workflow.sweeps.models import SWEEP_WORKFLOW, SweepInput, sweep_workflow_id
 from safetynet_workflow.sweeps.store import SweepStore, sweep_json
 
@@ -30,10 +29,9 @@ class SweepLaunch(BaseModel):
     target: list[TargetGroup] | None = Field(None, min_length=1, max_length=50)
 
 
-async def launch(
-    principal: Principal, body: SweepLaunch, store: SweepStore, client: Client, policy: Policy, task_queue: str
-) -> dict[str, Any]:
+async def launch(principal: Principal, body: SweepLaunch, store: SweepStore, starter: Starter) -> dict[str, Any]:
     """Launch a sweep: each targeted household gets a `sweep_visit` task for its grid worker."""
+    policy = starter.policy
     require_role(principal, policy.workflow.sweeps.launcher_roles, "launch sweeps")
     require_in_scope(principal, body.region_code, ["body", "region_code"])
     target = body.target or policy.workflow.sweeps.default_target
@@ -48,7 +46,7 @@ async def launch(
         "created_at": datetime.now(UTC),
     }
     await store.create(row)
-    await client.start_workflow(
+    await starter.start(
         SWEEP_WORKFLOW,
         SweepInput(
             sweep_id=sweep_id,
@@ -56,10 +54,9 @@ async def launch(
             region_code=body.region_code,
             target=target,
             policy=policy.workflow,
-            task_queue=task_queue,
+            task_queue=starter.task_queue,
         ),
-        id=sweep_workflow_id(sweep_id),
-        task_queue=task_queue,
+        workflow_id=sweep_workflow_id(sweep_id),
     )
     return sweep_json({**row, "status": "selecting", "targeted": 0})
 
