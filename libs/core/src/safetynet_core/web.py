@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from safetynet_core.auth import AuthError, Principal, Role, verify_token
@@ -34,6 +34,8 @@ def current_principal(
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+# A list's region filter: a code prefix (inside the caller's scope, or 403).
+RegionFilter = Annotated[str | None, Query(pattern=r"^\d{2,12}$", description="region code prefix")]
 
 
 def require_roles(*roles: Role) -> Callable[[Principal], Principal]:

@@ -11,24 +11,13 @@ from sqlalchemy import func, select
 
 from safetynet_core.auth import Principal, Role
 from safetynet_core.errors import ApiError
+from safetynet_core.vocabulary import CaseEventName
 from safetynet_core.web import CurrentPrincipal, scoped_region
 from safetynet_notify import store
 from safetynet_notify.deps import Db, SubscriptionAdmin
-from safetynet_notify.events import EVENT_NAMES
 from safetynet_notify.tables import deliveries
 
 router = APIRouter(prefix="/v1")
-EventName = Literal[
-    "case.opened",
-    "case.step_changed",
-    "case.closed",
-    "task.assigned",
-    "task.reminder",
-    "task.overdue",
-    "task.escalated",
-    "notice.published",
-]
-assert set(EventName.__args__) == EVENT_NAMES  # type: ignore[attr-defined]
 
 
 class SubscriptionIn(BaseModel):
@@ -36,7 +25,7 @@ class SubscriptionIn(BaseModel):
 
     url: AnyHttpUrl
     secret: str = Field(min_length=16, max_length=256)
-    events: list[EventName] = Field(min_length=1)
+    events: list[CaseEventName] = Field(min_length=1)
     region_prefix: str = Field("", max_length=12, pattern=r"^\d*$")
 
     @field_validator("events")

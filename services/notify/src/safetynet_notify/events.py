@@ -9,20 +9,9 @@ from typing import Any
 
 from safetynet_core import contracts
 from safetynet_core.logging import mask_id_numbers
+from safetynet_core.vocabulary import TASK_EVENTS, CaseEventName
 
-EVENT_NAMES = frozenset(
-    {
-        "case.opened",
-        "case.step_changed",
-        "case.closed",
-        "task.assigned",
-        "task.reminder",
-        "task.overdue",
-        "task.escalated",
-        "notice.published",
-    }
-)
-TASK_EVENTS = frozenset({"task.assigned", "task.reminder", "task.overdue", "task.escalated"})
+EVENT_NAMES = frozenset(CaseEventName)
 # Keys never copied out of `details`: identity documents, contact data, bank and health details.
 _SENSITIVE_KEY = re.compile(
     r"id_?number|id_?card|identity|phone|mobile|bank|account|diagnos|health|illness|disease|medical|"

@@ -30,7 +30,7 @@ from safetynet_workflow.metrics import refresh_gauges
 from safetynet_workflow.projection.activities import case_event_producer
 from safetynet_workflow.reports.consumer import ReportsConsumer
 from safetynet_workflow.settings import Settings
-from safetynet_workflow.temporal import connect_temporal, workflow_runner
+from safetynet_workflow.temporal import connect_temporal
 
 log = get_logger(__name__)
 
@@ -80,13 +80,7 @@ def create_app(
         worker: Worker | None = None
         worker_run: asyncio.Task[None] | None = None
         if settings.run_worker:
-            worker = Worker(
-                client,
-                task_queue=settings.workflow_task_queue,
-                workflow_runner=workflow_runner(settings),
-                workflows=registry.WORKFLOWS,
-                activities=registry.activities(adapters, client, case_events),
-            )
+            worker = registry.worker(adapters, client, case_events)
             worker_run = asyncio.create_task(worker.run())
         if settings.run_consumer:
             consumer = AssessmentConsumer(settings, adapters.policy, client, producer, adapters.grids)

@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter
 from temporalio.client import Client
+from temporalio.worker import Worker
 
 from safetynet_core import kafka
 from safetynet_workflow.auth import api as auth_api
@@ -36,6 +37,7 @@ from safetynet_workflow.sweeps.activities import SweepActivities
 from safetynet_workflow.sweeps.workflow import SweepBatchWorkflow, SweepWorkflow
 from safetynet_workflow.tasks import api as tasks_api
 from safetynet_workflow.tasks import pages as task_pages
+from safetynet_workflow.temporal import workflow_runner
 from safetynet_workflow.ui import router as ui_static
 
 WORKFLOWS: list[type] = [
@@ -70,6 +72,17 @@ PAGE_ROUTERS: list[APIRouter] = [
     quality_pages.router,
     ui_static,
 ]
+
+
+def worker(adapters: Adapters, client: Client, case_events: kafka.RenewingProducer) -> Worker:
+    """The Temporal worker running every workflow and activity on the service's task queue."""
+    return Worker(
+        client,
+        task_queue=adapters.settings.workflow_task_queue,
+        workflow_runner=workflow_runner(adapters.settings),
+        workflows=WORKFLOWS,
+        activities=activities(adapters, client, case_events),
+    )
 
 
 def activities(adapters: Adapters, client: Client, case_events: kafka.RenewingProducer) -> list[Any]:

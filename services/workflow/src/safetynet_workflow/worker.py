@@ -10,8 +10,6 @@ import asyncio
 import contextlib
 import signal
 
-from temporalio.worker import Worker
-
 from safetynet_core.logging import configure_logging, get_logger
 from safetynet_core.service import supervise
 from safetynet_workflow import registry
@@ -19,7 +17,7 @@ from safetynet_workflow.bootstrap import Adapters, bootstrap
 from safetynet_workflow.info import SERVICE
 from safetynet_workflow.projection.activities import case_event_producer
 from safetynet_workflow.settings import Settings
-from safetynet_workflow.temporal import connect_temporal, workflow_runner
+from safetynet_workflow.temporal import connect_temporal
 
 log = get_logger(__name__)
 
@@ -30,13 +28,7 @@ async def run_worker(adapters: Adapters) -> None:
     client = await connect_temporal(settings)
     producer = case_event_producer(settings)
     try:
-        worker = Worker(
-            client,
-            task_queue=settings.workflow_task_queue,
-            workflow_runner=workflow_runner(settings),
-            workflows=registry.WORKFLOWS,
-            activities=registry.activities(adapters, client, producer),
-        )
+        worker = registry.worker(adapters, client, producer)
         log.info("worker_started", task_queue=settings.workflow_task_queue)
         await worker.run()  # cancelling it shuts the worker down gracefully; a fatal error raises
     finally:

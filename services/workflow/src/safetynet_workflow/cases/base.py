@@ -14,7 +14,7 @@ with workflow.unsafe.imports_passed_through():
     from safetynet_core.contracts import ASSESSMENT_LEVELS
     from safetynet_core.vocabulary import STATUS_OF_STEP, CaseEventName, CaseStatus, Step
     from safetynet_workflow.cases.models import CASE_STATUS, CASE_STEP, CaseInput, Evidence, ObjectionRequest
-    from safetynet_workflow.projection.models import CaseRow, Entry, TimelineName
+    from safetynet_workflow.projection.models import CaseRow, Entry, RecordRef, TimelineName
     from safetynet_workflow.tasks.host import DAY, TaskHost
 
 
@@ -65,16 +65,16 @@ class CaseBase(TaskHost):
         for evidence in inp.evidence:
             self._absorb(evidence)
 
-    def _ref(self) -> dict[str, Any]:
+    def _ref(self) -> RecordRef:
         c = self._case
-        return {
-            "case_id": c.case_id,
-            "household_id": c.household_id,
-            "region_code": c.region_code,
-            "step": c.step.value,
-            "status": c.status.value,
-            "close_reason": c.close_reason,
-        }
+        return RecordRef(
+            case_id=c.case_id,
+            household_id=c.household_id,
+            region_code=c.region_code,
+            step=c.step.value,
+            status=c.status.value,
+            close_reason=c.close_reason,
+        )
 
     def _case_row(self) -> CaseRow | None:
         return self._case.model_copy()

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from safetynet_core.web import CurrentPrincipal, listing_region
+from safetynet_core.web import CurrentPrincipal, RegionFilter, listing_region
 from safetynet_workflow.corrections import service
 from safetynet_workflow.corrections.models import CorrectionRequest, CorrectionStatus
 from safetynet_workflow.deps import CorrectionStoreDep, StarterDep
@@ -28,7 +28,7 @@ async def file_correction(
 async def list_corrections(
     principal: CurrentPrincipal,
     store: CorrectionStoreDep,
-    region: Annotated[str | None, Query(pattern=r"^\d{2,12}$")] = None,
+    region: RegionFilter = None,
     status: Annotated[str | None, Query(pattern="^(" + "|".join(s.value for s in CorrectionStatus) + ")$")] = None,
     household_id: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,

@@ -10,7 +10,7 @@ from typing import Any
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from safetynet_workflow.activity_options import ACTIVITY_RETRY, ACTIVITY_TIMEOUT
+    from safetynet_workflow.activity_options import call_activity
     from safetynet_workflow.corrections.models import (
         APPLY_CORRECTION_ACTIVITY,
         CORRECTION_STATUS_ACTIVITY,
@@ -21,7 +21,9 @@ with workflow.unsafe.imports_passed_through():
         CorrectionStatus,
         StatusChange,
     )
+    from safetynet_workflow.projection.models import RecordRef
     from safetynet_workflow.tasks.host import TaskHost
+
 
 @workflow.defn(name=CORRECTION_WORKFLOW)
 class CorrectionWorkflow(TaskHost):
@@ -32,15 +34,11 @@ class CorrectionWorkflow(TaskHost):
         self._init_host(inp.policy, 0)
         self._inp = inp
 
-    def _ref(self) -> dict[str, Any]:
-        return {
-            "case_id": self._inp.correction_id,
-            "household_id": self._inp.household_id,
-            "region_code": self._inp.region_code,
-            "step": CORRECTION_STEP,
-            "status": "open",
-            "close_reason": None,
-        }
+    def _ref(self) -> RecordRef:
+        inp = self._inp
+        return RecordRef(
+            case_id=inp.correction_id, household_id=inp.household_id, region_code=inp.region_code, step=CORRECTION_STEP
+        )
 
     @workflow.run
     async def run(self, inp: CorrectionInput) -> str:
@@ -53,20 +51,16 @@ class CorrectionWorkflow(TaskHost):
                 return await self._settle(CorrectionStatus.REJECTED, {"rejected_by": kind, "reason": reason})
             if kind in next_status:
                 await self._settle(next_status[kind], {})
-        result: dict[str, Any] = await workflow.execute_activity(
+        result: dict[str, Any] = await call_activity(
             APPLY_CORRECTION_ACTIVITY,
             ApplyRequest(correction_id=inp.correction_id, household_id=inp.household_id, patch=inp.patch),
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=ACTIVITY_RETRY,
         )
         status = CorrectionStatus.APPLIED if result.get("ok") else CorrectionStatus.FAILED
         return await self._settle(status, result)
 
     async def _settle(self, status: CorrectionStatus, outcome: dict[str, Any]) -> str:
-        await workflow.execute_activity(
+        await call_activity(
             CORRECTION_STATUS_ACTIVITY,
             StatusChange(correction_id=self._inp.correction_id, status=status, outcome=outcome, at=workflow.now()),
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=ACTIVITY_RETRY,
         )
         return status.value

@@ -13,7 +13,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
     from safetynet_core.vocabulary import CaseStatus, Step
-    from safetynet_workflow.activity_options import ACTIVITY_RETRY, ACTIVITY_TIMEOUT
+    from safetynet_workflow.activity_options import call_activity
     from safetynet_workflow.inspection.models import (
         INSPECTION_SAMPLER_WORKFLOW,
         INSPECTION_TASK_WORKFLOW,
@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
         SampleRequest,
         SamplerInput,
     )
+    from safetynet_workflow.projection.models import RecordRef
     from safetynet_workflow.tasks.host import TaskHost
 
 
@@ -37,15 +38,12 @@ class InspectionTaskWorkflow(TaskHost):
         self._init_host(inp.policy, 0)
         self._inp = inp
 
-    def _ref(self) -> dict[str, Any]:
-        return {
-            "case_id": self._inp.case_id,
-            "household_id": self._inp.household_id,
-            "region_code": self._inp.region_code,
-            "step": Step.CLOSE.value,
-            "status": CaseStatus.CLOSED.value,
-            "close_reason": self._inp.close_reason,
-        }
+    def _ref(self) -> RecordRef:
+        inp = self._inp
+        return RecordRef(
+            case_id=inp.case_id, household_id=inp.household_id, region_code=inp.region_code,
+            step=Step.CLOSE.value, status=CaseStatus.CLOSED.value, close_reason=inp.close_reason,
+        )  # fmt: skip
 
     def _key_prefix(self) -> str:
         return f"{self._inp.case_id}:inspection{self._inp.round}"
@@ -55,7 +53,7 @@ class InspectionTaskWorkflow(TaskHost):
         form = await self._run_task("inspection", inp.region_code, subject={"close_reason": inp.close_reason})
         if form is not None and form["result"] == "fail":
             task = next(iter(self._tasks.values()))
-            await workflow.execute_activity(
+            await call_activity(
                 REOPEN_ACTIVITY,
                 ReopenRequest(
                     case_id=inp.case_id,
@@ -65,8 +63,6 @@ class InspectionTaskWorkflow(TaskHost):
                     findings=form.get("findings", ""),
                     inspection_task_id=task.task_id,
                 ),
-                start_to_close_timeout=ACTIVITY_TIMEOUT,
-                retry_policy=ACTIVITY_RETRY,
             )
         await workflow.wait_condition(workflow.all_handlers_finished)
         return form
@@ -78,12 +74,10 @@ class InspectionSamplerWorkflow:
 
     @workflow.run
     async def run(self, inp: SamplerInput) -> None:
-        sample: list[SampledCase] = await workflow.execute_activity(
+        sample: list[SampledCase] = await call_activity(
             SAMPLE_ACTIVITY,
             SampleRequest(policy=inp.policy, round=inp.round, now=workflow.now()),
             result_type=list[SampledCase],
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=ACTIVITY_RETRY,
         )
         for case in sample:
             try:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from safetynet_core.web import CurrentPrincipal, listing_region
+from safetynet_core.web import CurrentPrincipal, RegionFilter, listing_region
 from safetynet_workflow.deps import LedgerStoreDep, StarterDep
 from safetynet_workflow.ledger import service
 from safetynet_workflow.ledger.service import ReportedFinding
@@ -26,7 +26,7 @@ async def record_finding(body: ReportedFinding, principal: CurrentPrincipal, sta
 async def list_ledger(
     principal: CurrentPrincipal,
     store: LedgerStoreDep,
-    region: Annotated[str | None, Query(pattern=r"^\d{2,12}$")] = None,
+    region: RegionFilter = None,
     status: Annotated[str | None, Query(pattern="^(open|closed)$")] = None,
     source: Annotated[str | None, Query(pattern="^(inspection|audit|report)$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,

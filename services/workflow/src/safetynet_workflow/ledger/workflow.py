@@ -5,12 +5,10 @@ with evidence. One Temporal workflow per item (id from its source, so a finding 
 
 from __future__ import annotations
 
-from typing import Any
-
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from safetynet_workflow.activity_options import ACTIVITY_RETRY, ACTIVITY_TIMEOUT
+    from safetynet_workflow.activity_options import call_activity
     from safetynet_workflow.ledger.models import (
         CLOSE_LEDGER_ACTIVITY,
         LEDGER_ITEM_WORKFLOW,
@@ -19,6 +17,7 @@ with workflow.unsafe.imports_passed_through():
         LedgerClose,
         LedgerInput,
     )
+    from safetynet_workflow.projection.models import RecordRef
     from safetynet_workflow.tasks.host import TaskHost
 
 
@@ -31,31 +30,23 @@ class LedgerItemWorkflow(TaskHost):
         self._init_host(inp.policy, 0)
         self._inp = inp
 
-    def _ref(self) -> dict[str, Any]:
-        return {
-            "case_id": self._inp.item_id,
-            "household_id": self._inp.household_id or "",
-            "region_code": self._inp.region_code,
-            "step": LEDGER_STEP,
-            "status": "open",
-            "close_reason": None,
-        }
+    def _ref(self) -> RecordRef:
+        inp = self._inp
+        return RecordRef(
+            case_id=inp.item_id, household_id=inp.household_id or "", region_code=inp.region_code, step=LEDGER_STEP
+        )
 
     @workflow.run
     async def run(self, inp: LedgerInput) -> str:
-        await workflow.execute_activity(
-            OPEN_LEDGER_ACTIVITY, inp, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=ACTIVITY_RETRY
-        )
+        await call_activity(OPEN_LEDGER_ACTIVITY, inp)
         subject = {"item_id": inp.item_id, "source": inp.source, "source_ref": inp.source_ref, "problem": inp.problem}
         form = await self._run_task(inp.policy.ledger.task_kind, inp.region_code, subject=subject)
         if form is None:
             return "cancelled"
         task = next(iter(self._tasks.values()))
-        await workflow.execute_activity(
+        await call_activity(
             CLOSE_LEDGER_ACTIVITY,
             LedgerClose(item_id=inp.item_id, evidence={**form, "by": task.completed_by}, at=workflow.now()),
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=ACTIVITY_RETRY,
         )
         await workflow.wait_condition(workflow.all_handlers_finished)
         return "closed"

@@ -110,16 +110,22 @@ class Entry(BaseModel):
     publish: bool = False
 
 
-class Change(BaseModel):
-    """What one projection activity call writes (idempotently) and publishes."""
+class RecordRef(BaseModel):
+    """What every change names: the record its tasks belong to (a case, a sweep, a correction, a ledger
+    item), its household and region, and the record's step and status at the time."""
 
-    version: int
     case_id: str
     household_id: str
     region_code: str
     step: str
-    status: str
+    status: str = "open"
     close_reason: str | None = None
+
+
+class Change(RecordRef):
+    """What one projection activity call writes (idempotently) and publishes."""
+
+    version: int
     case: CaseRow | None = None
     tasks: list[TaskState] = []
     entries: list[Entry] = []

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from safetynet_core.web import CurrentPrincipal, listing_region
+from safetynet_core.web import CurrentPrincipal, RegionFilter, listing_region
 from safetynet_workflow.deps import StarterDep, SweepStoreDep
 from safetynet_workflow.sweeps import service
 from safetynet_workflow.sweeps.service import SweepLaunch
@@ -27,7 +27,7 @@ async def launch_sweep(
 async def list_sweeps(
     principal: CurrentPrincipal,
     store: SweepStoreDep,
-    region: Annotated[str | None, Query(pattern=r"^\d{2,12}$")] = None,
+    region: RegionFilter = None,
     status: Annotated[str | None, Query(pattern="^(selecting|running|closed)$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> dict[str, Any]:

@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
-from typing import Any
 
 from temporalio import workflow
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
-    from safetynet_workflow.activity_options import ACTIVITY_RETRY, ACTIVITY_TIMEOUT
-    from safetynet_workflow.projection.models import TaskState
+    from safetynet_workflow.activity_options import call_activity
+    from safetynet_workflow.projection.models import RecordRef, TaskState
     from safetynet_workflow.sweeps.models import (
         CLOSE_SWEEP_ACTIVITY,
         LOAD_BATCH_ACTIVITY,
@@ -37,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from safetynet_workflow.tasks.host import TaskHost
 
+
 @workflow.defn(name=SWEEP_WORKFLOW)
 class SweepWorkflow:
     """One sweep: select targets, one child per batch, close when every batch has settled."""
@@ -50,7 +50,7 @@ class SweepWorkflow:
 
     @workflow.run
     async def run(self, inp: SweepInput) -> Targeted:
-        targeted: Targeted = await workflow.execute_activity(
+        targeted: Targeted = await call_activity(
             SELECT_TARGETS_ACTIVITY,
             TargetRequest(
                 sweep_id=inp.sweep_id,
@@ -59,8 +59,7 @@ class SweepWorkflow:
                 batch_size=inp.policy.sweeps.batch_size,
             ),
             result_type=Targeted,
-            start_to_close_timeout=timedelta(minutes=5),
-            retry_policy=ACTIVITY_RETRY,
+            timeout=timedelta(minutes=5),
         )
         parent_id = workflow.info().workflow_id
         for batch_no in range(targeted.batches):
@@ -76,9 +75,7 @@ class SweepWorkflow:
             except WorkflowAlreadyStartedError:
                 continue
         await workflow.wait_condition(lambda: len(self._settled) >= targeted.batches)
-        await workflow.execute_activity(
-            CLOSE_SWEEP_ACTIVITY, inp.sweep_id, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=ACTIVITY_RETRY
-        )
+        await call_activity(CLOSE_SWEEP_ACTIVITY, inp.sweep_id)
         return targeted
 
 
@@ -93,21 +90,20 @@ class SweepBatchWorkflow(TaskHost):
         self._grids: dict[str, str | None] = {}
         self._current: SweepTarget | None = None
 
-    def _ref(self) -> dict[str, Any]:
+    def _ref(self) -> RecordRef:
         target = self._current
-        return {
-            "case_id": self._inp.sweep_id,
-            "household_id": target.household_id if target else "",
-            "region_code": target.region_code if target else "",
-            "step": SWEEP_STEP,
-            "status": "running",
-            "close_reason": None,
-        }
+        return RecordRef(
+            case_id=self._inp.sweep_id,
+            household_id=target.household_id if target else "",
+            region_code=target.region_code if target else "",
+            step=SWEEP_STEP,
+            status="running",
+        )
 
-    def _ref_for(self, tasks: list[TaskState] | tuple[TaskState, ...]) -> dict[str, Any]:
+    def _ref_for(self, tasks: list[TaskState] | tuple[TaskState, ...]) -> RecordRef:
         ref = self._ref()
         if tasks:
-            ref.update(household_id=tasks[0].household_id, region_code=tasks[0].base_region)
+            ref = ref.model_copy(update={"household_id": tasks[0].household_id, "region_code": tasks[0].base_region})
         return ref
 
     def _key_prefix(self) -> str:
@@ -125,12 +121,10 @@ class SweepBatchWorkflow(TaskHost):
 
     @workflow.run
     async def run(self, inp: BatchInput) -> int:
-        targets: list[SweepTarget] = await workflow.execute_activity(
+        targets: list[SweepTarget] = await call_activity(
             LOAD_BATCH_ACTIVITY,
             BatchRequest(sweep_id=inp.sweep_id, batch_no=inp.batch_no),
             result_type=list[SweepTarget],
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=ACTIVITY_RETRY,
         )
         settle = asyncio.create_task(self._tell_parent_when_settled(len(targets)))
         visits = await asyncio.gather(*(self._visit(t) for t in targets))
@@ -147,7 +141,7 @@ class SweepBatchWorkflow(TaskHost):
         if not form or not form.get("risk_types"):
             return False
         task = next(t for t in self._tasks.values() if t.household_id == target.household_id)
-        await workflow.execute_activity(
+        await call_activity(
             REPORT_RISK_ACTIVITY,
             RiskReport(
                 task_id=task.task_id,
@@ -157,8 +151,6 @@ class SweepBatchWorkflow(TaskHost):
                 reported_by=task.completed_by or "",
                 occurred_at=task.completed_at or workflow.now(),
             ),
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=ACTIVITY_RETRY,
         )
         return True
 

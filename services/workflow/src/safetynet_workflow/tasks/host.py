@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
         CaseRow,
         Change,
         Entry,
+        RecordRef,
         TaskState,
         TaskStatus,
         TimelineName,
@@ -60,21 +61,21 @@ class TaskHost:
         self._deferred: list[Entry] = []
 
     # What every change names: overridden by the concrete workflows.
-    def _ref(self) -> dict[str, Any]:
+    def _ref(self) -> RecordRef:
         raise NotImplementedError
 
     def _case_row(self) -> CaseRow | None:
         return None
 
-    def _ref_for(self, tasks: list[TaskState] | tuple[TaskState, ...]) -> dict[str, Any]:
+    def _ref_for(self, tasks: list[TaskState] | tuple[TaskState, ...]) -> RecordRef:
         """What a change about `tasks` names (a workflow hosting many households' tasks overrides it)."""
         return self._ref()
 
     def _key_prefix(self) -> str:
-        return str(self._ref()["case_id"])
+        return self._ref().case_id
 
     def _task_id(self, kind: str) -> str:
-        return f"{self._ref()['case_id']}-{kind}-{self._task_no}"
+        return f"{self._ref().case_id}-{kind}-{self._task_no}"
 
     def _grid(self) -> str | None:
         """The household's grid, if known: tasks at the policy's grid levels go to its grid worker."""
@@ -116,7 +117,7 @@ class TaskHost:
             case=self._case_row(),
             tasks=[t.model_copy() for t in tasks],
             entries=[*deferred, *entries],
-            **self._ref_for(tasks),
+            **self._ref_for(tasks).model_dump(),
         )
         await workflow.execute_local_activity(
             PROJECT_ACTIVITY, change, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=ACTIVITY_RETRY
@@ -137,9 +138,9 @@ class TaskHost:
         sla = definition.sla_days * DAY
         task = TaskState(
             task_id=self._task_id(kind),
-            case_id=ref["case_id"],
+            case_id=ref.case_id,
             workflow_id=workflow.info().workflow_id,
-            household_id=ref["household_id"],
+            household_id=ref.household_id,
             kind=kind,
             step=definition.step,
             role=definition.role,
