@@ -18,7 +18,6 @@ from safetynet_workflow.projection.store import ProjectionStore
 from safetynet_workflow.reports.store import ReportStore
 from safetynet_workflow.settings import Settings
 from safetynet_workflow.sweeps.store import SweepStore
-from safetynet_workflow.tasks.grids import GridDirectory
 from safetynet_workflow.tasks.store import TaskStore
 
 
@@ -32,7 +31,6 @@ class Adapters:
     cases: CaseStore
     users: UserStore
     reports: ReportStore
-    grids: GridDirectory
     sweeps: SweepStore
     corrections: CorrectionStore
     ledger: LedgerStore
@@ -65,7 +63,6 @@ def bootstrap(
         cases=CaseStore(db),
         users=UserStore(db),
         reports=ReportStore(db),
-        grids=GridDirectory(db),
         sweeps=SweepStore(db),
         corrections=CorrectionStore(db),
         ledger=LedgerStore(db),

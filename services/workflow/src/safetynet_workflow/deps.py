@@ -1,42 +1,35 @@
-"""Annotated FastAPI dependencies of the workflow service: its adapters (built by `bootstrap`), the
-Temporal client, and the caller's raw bearer token (passed on to notify)."""
+"""Annotated FastAPI dependencies shared by the workflow service's routes: the adapters `bootstrap` built
+(looked up by type, so this module knows no package: each package's API declares its own store), the
+Temporal client, a workflow starter and the caller's raw bearer token (passed on to notify)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import fields
 from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
 from temporalio.client import Client
 
 from safetynet_core.policy import Policy
-from safetynet_workflow.auth.store import UserStore
-from safetynet_workflow.bootstrap import Adapters
-from safetynet_workflow.cases.store import CaseStore
 from safetynet_workflow.clients.intake import IntakeClient
 from safetynet_workflow.clients.notify import NotifyClient
-from safetynet_workflow.corrections.store import CorrectionStore
-from safetynet_workflow.ledger.store import LedgerStore
-from safetynet_workflow.reports.store import ReportStore
 from safetynet_workflow.settings import Settings
 from safetynet_workflow.starter import Starter
-from safetynet_workflow.sweeps.store import SweepStore
-from safetynet_workflow.tasks.store import TaskStore
-
-
-def adapters(request: Request) -> Adapters:
-    found: Adapters = request.app.state.adapters
-    return found
-
 
 T = TypeVar("T")
 
 
-def _adapter(pick: Callable[[Adapters], T]) -> Callable[[Request], T]:
-    """A dependency handing out one of the adapters."""
+def adapter(kind: type[T]) -> Callable[[Request], T]:
+    """A dependency handing out the service's adapter of type `kind` (see `bootstrap.Adapters`)."""
 
     def dependency(request: Request) -> T:
-        return pick(adapters(request))
+        adapters = request.app.state.adapters
+        for field in fields(adapters):
+            value = getattr(adapters, field.name)
+            if isinstance(value, kind):
+                return value
+        raise LookupError(f"no {kind.__name__} among the service's adapters")
 
     return dependency
 
@@ -46,9 +39,12 @@ def temporal_client(request: Request) -> Client:
     return client
 
 
-def workflow_starter(request: Request) -> Starter:
-    found = adapters(request)
-    return Starter(temporal_client(request), found.policy, found.settings.workflow_task_queue)
+def workflow_starter(
+    client: Annotated[Client, Depends(temporal_client)],
+    policy: Annotated[Policy, Depends(adapter(Policy))],
+    settings: Annotated[Settings, Depends(adapter(Settings))],
+) -> Starter:
+    return Starter(client, policy, settings.workflow_task_queue)
 
 
 def bearer_token(request: Request) -> str:
@@ -57,18 +53,10 @@ def bearer_token(request: Request) -> str:
     return token.strip() if scheme.lower() == "bearer" else ""
 
 
-AdaptersDep = Annotated[Adapters, Depends(adapters)]
 ClientDep = Annotated[Client, Depends(temporal_client)]
 StarterDep = Annotated[Starter, Depends(workflow_starter)]
 BearerToken = Annotated[str, Depends(bearer_token)]
-SettingsDep = Annotated[Settings, Depends(_adapter(lambda a: a.settings))]
-PolicyDep = Annotated[Policy, Depends(_adapter(lambda a: a.policy))]
-TaskStoreDep = Annotated[TaskStore, Depends(_adapter(lambda a: a.tasks))]
-CaseStoreDep = Annotated[CaseStore, Depends(_adapter(lambda a: a.cases))]
-UserStoreDep = Annotated[UserStore, Depends(_adapter(lambda a: a.users))]
-ReportStoreDep = Annotated[ReportStore, Depends(_adapter(lambda a: a.reports))]
-SweepStoreDep = Annotated[SweepStore, Depends(_adapter(lambda a: a.sweeps))]
-CorrectionStoreDep = Annotated[CorrectionStore, Depends(_adapter(lambda a: a.corrections))]
-LedgerStoreDep = Annotated[LedgerStore, Depends(_adapter(lambda a: a.ledger))]
-IntakeDep = Annotated[IntakeClient, Depends(_adapter(lambda a: a.intake))]
-NotifyDep = Annotated[NotifyClient, Depends(_adapter(lambda a: a.notify))]
+SettingsDep = Annotated[Settings, Depends(adapter(Settings))]
+PolicyDep = Annotated[Policy, Depends(adapter(Policy))]
+IntakeDep = Annotated[IntakeClient, Depends(adapter(IntakeClient))]
+NotifyDep = Annotated[NotifyClient, Depends(adapter(NotifyClient))]

@@ -83,7 +83,7 @@ def create_app(
             worker = registry.worker(adapters, client, case_events)
             worker_run = asyncio.create_task(worker.run())
         if settings.run_consumer:
-            consumer = AssessmentConsumer(settings, adapters.policy, client, producer, adapters.grids)
+            consumer = AssessmentConsumer(settings, adapters.policy, client, producer, adapters.reports)
             loops.append(asyncio.create_task(supervise("assessment-consumer", consumer.run)))
             reports = ReportsConsumer(settings, adapters.db, producer)
             loops.append(asyncio.create_task(supervise("reports-consumer", reports.run)))

@@ -1,18 +1,14 @@
 """Prometheus metrics of the workflow service (safetynet_workflow_*).
 
-Counters and histograms move when the projection first records an entry (retries never double
-count); the gauges are refreshed from the projection by a background loop."""
+Counters and histograms move when the projection first records an entry (retries never double count,
+`projection/activities.py`); the gauges are refreshed from the projection by a background loop."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
-
-from safetynet_core.vocabulary import CaseEventName
-from safetynet_workflow.projection.models import Entry, TimelineName
 
 DAY_BUCKETS = (0.25, 0.5, 1, 2, 3, 5, 7, 10, 15, 20, 30, 60, 120, 240)
 
@@ -32,26 +28,6 @@ OPENED = Counter("safetynet_workflow_cases_opened_total", "Cases opened (or reop
 CLOSED = Counter("safetynet_workflow_cases_closed_total", "Cases closed by reason", ["reason"])
 ASSESSMENTS = Counter("safetynet_workflow_assessments_total", "Risk assessments consumed", ["outcome"])
 EVENTS_PUBLISHED = Counter("safetynet_workflow_case_events_published_total", "Case events published", ["name"])
-
-
-def observe(entries: Iterable[Entry], close_reason: str | None) -> None:
-    """Count what newly recorded timeline entries mean."""
-    for entry in entries:
-        details = entry.details
-        if entry.name == CaseEventName.TASK_ESCALATED:
-            ESCALATIONS.labels(details["to"]["level"]).inc()
-        elif entry.name == CaseEventName.TASK_REMINDER:
-            REMINDERS.inc()
-        elif entry.name == TimelineName.IDENTIFIED:
-            IDENTIFICATION.observe(float(details["days"]))
-        elif entry.name == TimelineName.IDENTIFICATION_BREACHED:
-            BREACHES.inc()
-        elif entry.name == CaseEventName.CASE_OPENED:
-            OPENED.inc()
-        elif entry.name == CaseEventName.CASE_CLOSED:
-            CLOSED.labels(close_reason or "unknown").inc()
-        if "seconds_in_step" in details:
-            TIME_IN_STEP.labels(details.get("from", "unknown")).observe(float(details["seconds_in_step"]) / 86400)
 
 
 def refresh_gauges(snapshot: dict[str, list[tuple[Any, ...]]], _: datetime | None = None) -> None:

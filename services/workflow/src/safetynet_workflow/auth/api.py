@@ -13,9 +13,10 @@ from safetynet_core.auth import Principal, Role, issue_token, verify_secret
 from safetynet_core.errors import ApiError
 from safetynet_core.settings import CoreSettings
 from safetynet_workflow.auth.store import UserStore
-from safetynet_workflow.deps import SettingsDep, UserStoreDep
+from safetynet_workflow.deps import SettingsDep, adapter
 
 router = APIRouter(prefix="/v1", tags=["auth"])
+UserStoreDep = Annotated[UserStore, Depends(adapter(UserStore))]
 
 
 class Token(BaseModel):

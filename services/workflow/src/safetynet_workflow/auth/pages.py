@@ -9,8 +9,8 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.security import OAuth2PasswordRequestForm
 
 from safetynet_core.errors import ApiError
-from safetynet_workflow.auth.api import sign_in
-from safetynet_workflow.deps import SettingsDep, UserStoreDep
+from safetynet_workflow.auth.api import UserStoreDep, sign_in
+from safetynet_workflow.deps import SettingsDep
 from safetynet_workflow.ui.i18n import LANG_COOKIE, Lang
 from safetynet_workflow.ui.render import page
 from safetynet_workflow.ui.session import end_session, safe_next, start_session

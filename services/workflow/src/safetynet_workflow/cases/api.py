@@ -6,15 +6,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
 from safetynet_core.web import CurrentPrincipal, listing_region
 from safetynet_workflow.cases import service
 from safetynet_workflow.cases.service import Objection
-from safetynet_workflow.cases.store import case_json
-from safetynet_workflow.deps import BearerToken, CaseStoreDep, ClientDep, NotifyDep
+from safetynet_workflow.cases.store import CaseStore, case_json
+from safetynet_workflow.deps import BearerToken, ClientDep, NotifyDep, adapter
 
 router = APIRouter(prefix="/v1", tags=["cases"])
+CaseStoreDep = Annotated[CaseStore, Depends(adapter(CaseStore))]
 
 
 @router.post("/cases/{case_id}/objections", status_code=202)

@@ -18,8 +18,8 @@ from safetynet_core.policy import Policy
 from safetynet_workflow.cases.models import Evidence
 from safetynet_workflow.cases.opening import evidence_from, open_case
 from safetynet_workflow.metrics import ASSESSMENTS
+from safetynet_workflow.reports.store import ReportStore
 from safetynet_workflow.settings import Settings
-from safetynet_workflow.tasks.grids import GridDirectory
 
 log = get_logger(__name__)
 
@@ -33,12 +33,12 @@ class AssessmentConsumer:
         policy: Policy,
         client: Client,
         producer: AIOKafkaProducer,
-        grids: GridDirectory | None = None,
+        households: ReportStore | None = None,
     ) -> None:
         self.settings = settings
         self.policy = policy
         self.client = client
-        self.grids = grids
+        self.households = households
         self.dead_letters = DeadLetters(producer, settings, "workflow")
         self._slots = asyncio.Semaphore(settings.consumer_concurrency)
 
@@ -72,8 +72,8 @@ class AssessmentConsumer:
                 await self.dead_letters.send(record, exc.reason, str(exc))
                 continue
             by_household[evidence.household_id].append(evidence)
-        if self.grids is not None and by_household:
-            grid_of = await self.grids.grids_of(list(by_household))
+        if self.households is not None and by_household:
+            grid_of = await self.households.grids_of(list(by_household))
             for household_id, grid_id in grid_of.items():
                 by_household[household_id] = [
                     e.model_copy(update={"grid_id": grid_id}) for e in by_household[household_id]

@@ -13,7 +13,7 @@ from fastapi.responses import Response
 
 from safetynet_core.errors import ApiError
 from safetynet_core.web import listing_region
-from safetynet_workflow.deps import CaseStoreDep
+from safetynet_workflow.cases.api import CaseStoreDep
 from safetynet_workflow.ui.render import api_error_message, error_page, page
 from safetynet_workflow.ui.session import UiPrincipal
 

@@ -15,12 +15,14 @@ from safetynet_core.errors import ApiError
 from safetynet_core.policy.workflow import WorkflowPolicy
 from safetynet_core.vocabulary import Step
 from safetynet_workflow.cases import service
+from safetynet_workflow.cases.api import CaseStoreDep
 from safetynet_workflow.cases.service import Objection
 from safetynet_workflow.cases.store import CaseStore
 from safetynet_workflow.clients.intake import IntakeClient
 from safetynet_workflow.clients.notify import NotifyClient
-from safetynet_workflow.deps import CaseStoreDep, ClientDep, IntakeDep, NotifyDep, PolicyDep, TaskStoreDep
+from safetynet_workflow.deps import ClientDep, IntakeDep, NotifyDep, PolicyDep
 from safetynet_workflow.projection.models import TimelineName
+from safetynet_workflow.tasks.api import TaskStoreDep
 from safetynet_workflow.tasks.store import TaskStore
 from safetynet_workflow.ui.i18n import lang_of, task_titles
 from safetynet_workflow.ui.records import submit

@@ -6,14 +6,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
 from safetynet_core.web import CurrentPrincipal, RegionFilter, listing_region
 from safetynet_workflow.corrections import service
 from safetynet_workflow.corrections.models import CorrectionRequest, CorrectionStatus
-from safetynet_workflow.deps import CorrectionStoreDep, StarterDep
+from safetynet_workflow.corrections.store import CorrectionStore
+from safetynet_workflow.deps import StarterDep, adapter
 
 router = APIRouter(prefix="/v1/corrections", tags=["corrections"])
+CorrectionStoreDep = Annotated[CorrectionStore, Depends(adapter(CorrectionStore))]
 
 
 @router.post("", status_code=202)

@@ -14,10 +14,12 @@ from safetynet_core.errors import ApiError
 from safetynet_core.policy.workflow import WorkflowPolicy
 from safetynet_core.web import listing_region
 from safetynet_workflow.corrections import service
+from safetynet_workflow.corrections.api import CorrectionStoreDep
 from safetynet_workflow.corrections.models import VALUE_CHECKS, CorrectionField, CorrectionRequest, CorrectionStatus
 from safetynet_workflow.corrections.service import FILER_ROLES
 from safetynet_workflow.corrections.store import CorrectionStore
-from safetynet_workflow.deps import CorrectionStoreDep, PolicyDep, StarterDep, TaskStoreDep
+from safetynet_workflow.deps import PolicyDep, StarterDep
+from safetynet_workflow.tasks.api import TaskStoreDep
 from safetynet_workflow.tasks.store import TaskStore
 from safetynet_workflow.ui.i18n import lang_of, task_titles
 from safetynet_workflow.ui.links import record_href

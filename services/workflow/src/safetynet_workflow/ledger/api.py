@@ -6,14 +6,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
 from safetynet_core.web import CurrentPrincipal, RegionFilter, listing_region
-from safetynet_workflow.deps import LedgerStoreDep, StarterDep
+from safetynet_workflow.deps import StarterDep, adapter
 from safetynet_workflow.ledger import service
 from safetynet_workflow.ledger.service import ReportedFinding
+from safetynet_workflow.ledger.store import LedgerStore
 
 router = APIRouter(prefix="/v1/ledger", tags=["ledger"])
+LedgerStoreDep = Annotated[LedgerStore, Depends(adapter(LedgerStore))]
 
 
 @router.post("", status_code=202)

@@ -12,9 +12,11 @@ from fastapi.responses import Response
 
 from safetynet_core.errors import ApiError
 from safetynet_core.web import listing_region
-from safetynet_workflow.deps import LedgerStoreDep, PolicyDep, StarterDep, TaskStoreDep
+from safetynet_workflow.deps import PolicyDep, StarterDep
 from safetynet_workflow.ledger import service
+from safetynet_workflow.ledger.api import LedgerStoreDep
 from safetynet_workflow.ledger.service import RECORDER_ROLES, ReportedFinding
+from safetynet_workflow.tasks.api import TaskStoreDep
 from safetynet_workflow.ui.i18n import lang_of, task_titles
 from safetynet_workflow.ui.records import (
     Cell,

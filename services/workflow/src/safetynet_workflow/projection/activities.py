@@ -3,14 +3,25 @@ entries on the case-events topic."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from temporalio import activity
 
 from safetynet_core import kafka
 from safetynet_core.settings import CoreSettings
+from safetynet_core.vocabulary import CaseEventName
 from safetynet_workflow.activity_options import ACTIVITY_TIMEOUT
-from safetynet_workflow.metrics import observe
+from safetynet_workflow.metrics import (
+    BREACHES,
+    CLOSED,
+    ESCALATIONS,
+    IDENTIFICATION,
+    OPENED,
+    REMINDERS,
+    TIME_IN_STEP,
+)
 from safetynet_workflow.projection.events import publish
-from safetynet_workflow.projection.models import PROJECT_ACTIVITY, Change
+from safetynet_workflow.projection.models import PROJECT_ACTIVITY, Change, Entry, TimelineName
 from safetynet_workflow.projection.store import ProjectionStore
 
 
@@ -20,6 +31,26 @@ def case_event_producer(settings: CoreSettings) -> kafka.RenewingProducer:
     return kafka.RenewingProducer(
         lambda: kafka.make_producer(settings), ack_timeout=ACTIVITY_TIMEOUT.total_seconds() / 3
     )
+
+
+def observe(entries: Iterable[Entry], close_reason: str | None) -> None:
+    """Count what newly recorded timeline entries mean."""
+    for entry in entries:
+        details = entry.details
+        if entry.name == CaseEventName.TASK_ESCALATED:
+            ESCALATIONS.labels(details["to"]["level"]).inc()
+        elif entry.name == CaseEventName.TASK_REMINDER:
+            REMINDERS.inc()
+        elif entry.name == TimelineName.IDENTIFIED:
+            IDENTIFICATION.observe(float(details["days"]))
+        elif entry.name == TimelineName.IDENTIFICATION_BREACHED:
+            BREACHES.inc()
+        elif entry.name == CaseEventName.CASE_OPENED:
+            OPENED.inc()
+        elif entry.name == CaseEventName.CASE_CLOSED:
+            CLOSED.labels(close_reason or "unknown").inc()
+        if "seconds_in_step" in details:
+            TIME_IN_STEP.labels(details.get("from", "unknown")).observe(float(details["seconds_in_step"]) / 86400)
 
 
 class ProjectionActivities:

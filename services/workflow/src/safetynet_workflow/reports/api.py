@@ -8,15 +8,17 @@ import io
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from safetynet_core.auth import Role
 from safetynet_core.web import CurrentPrincipal, scoped_region
 from safetynet_workflow.clients.notify import NotifyClient, NotifyUnavailable
-from safetynet_workflow.deps import BearerToken, NotifyDep, PolicyDep, ReportStoreDep
+from safetynet_workflow.deps import BearerToken, NotifyDep, PolicyDep, adapter
+from safetynet_workflow.reports.store import ReportStore
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
+ReportStoreDep = Annotated[ReportStore, Depends(adapter(ReportStore))]
 PERIODS = {"week": timedelta(days=7), "month": timedelta(days=30), "quarter": timedelta(days=91)}
 MISSED_GRACE = timedelta(minutes=10)  # a fresh flag gets this long to become a case before it counts as missed
 MISSED_LIMIT = 1000

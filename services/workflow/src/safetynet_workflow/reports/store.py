@@ -8,9 +8,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from safetynet_core.db import Database, UnitOfWork
+from safetynet_workflow.reports.tables import report_households
 
 IN_REGION = "like :prefix || '%'"
 
@@ -114,6 +115,14 @@ class ReportStore:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+
+    async def grids_of(self, household_ids: list[str]) -> dict[str, str]:
+        """Household → grid (网格), from the registry records the reports consumer keeps."""
+        query = select(report_households.c.household_id, report_households.c.grid_id).where(
+            report_households.c.household_id.in_(household_ids), report_households.c.grid_id.is_not(None)
+        )
+        async with self.db.unit_of_work() as uow:
+            return {r.household_id: r.grid_id for r in await uow.execute(query)}
 
     async def summary(
         self,

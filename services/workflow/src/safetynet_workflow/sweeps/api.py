@@ -5,14 +5,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
 from safetynet_core.web import CurrentPrincipal, RegionFilter, listing_region
-from safetynet_workflow.deps import StarterDep, SweepStoreDep
+from safetynet_workflow.deps import StarterDep, adapter
 from safetynet_workflow.sweeps import service
 from safetynet_workflow.sweeps.service import SweepLaunch
+from safetynet_workflow.sweeps.store import SweepStore
 
 router = APIRouter(prefix="/v1/sweeps", tags=["sweeps"])
+SweepStoreDep = Annotated[SweepStore, Depends(adapter(SweepStore))]
 
 
 @router.post("", status_code=202)

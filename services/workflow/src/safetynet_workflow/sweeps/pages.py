@@ -11,8 +11,9 @@ from fastapi.responses import Response
 from safetynet_core.errors import ApiError
 from safetynet_core.policy import Policy
 from safetynet_core.web import listing_region
-from safetynet_workflow.deps import PolicyDep, StarterDep, SweepStoreDep
+from safetynet_workflow.deps import PolicyDep, StarterDep
 from safetynet_workflow.sweeps import service
+from safetynet_workflow.sweeps.api import SweepStoreDep
 from safetynet_workflow.sweeps.service import SweepLaunch
 from safetynet_workflow.ui.links import record_href
 from safetynet_workflow.ui.records import Cell, Column, EntryForm, listing, may, prefilled, record

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Depends, Query
 
 from safetynet_core.web import CurrentPrincipal, listing_region
-from safetynet_workflow.deps import ClientDep, TaskStoreDep
+from safetynet_workflow.deps import ClientDep, adapter
 from safetynet_workflow.tasks import service
-from safetynet_workflow.tasks.store import task_json
+from safetynet_workflow.tasks.store import TaskStore, task_json
 
 router = APIRouter(prefix="/v1", tags=["tasks"])
+TaskStoreDep = Annotated[TaskStore, Depends(adapter(TaskStore))]
 
 
 @router.get("/tasks")

@@ -14,9 +14,10 @@ from safetynet_core.errors import ApiError
 from safetynet_core.policy.workflow import WorkflowPolicy
 from safetynet_core.web import listing_region
 from safetynet_workflow.cases.pages import PageSources, case_context, case_url
-from safetynet_workflow.deps import ClientDep, PolicyDep, TaskStoreDep
+from safetynet_workflow.deps import ClientDep, PolicyDep
 from safetynet_workflow.projection.models import OPEN_TASK_STATUSES
 from safetynet_workflow.tasks import service
+from safetynet_workflow.tasks.api import TaskStoreDep
 from safetynet_workflow.tasks.store import task_json
 from safetynet_workflow.ui.i18n import lang_of, task_titles
 from safetynet_workflow.ui.links import RECORD_PAGES, return_href, task_href

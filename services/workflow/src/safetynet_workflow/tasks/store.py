@@ -10,8 +10,7 @@ from sqlalchemy import Select, and_, select, true
 from safetynet_core.auth import Principal, Role
 from safetynet_core.db import Database
 from safetynet_workflow.projection.models import OPEN_TASK_STATUSES
-from safetynet_workflow.tables import tasks
-from safetynet_workflow.tasks.grids import grid_worker_scope
+from safetynet_workflow.tables import tasks, users
 
 TASK_FIELDS = (
     "task_id",
@@ -39,6 +38,13 @@ TASK_FIELDS = (
 def task_json(row: dict[str, Any]) -> dict[str, Any]:
     """A task as the API shows it."""
     return {k: row.get(k) for k in TASK_FIELDS}
+
+
+def grid_worker_scope(username: str) -> Any:
+    """The tasks a grid worker (网格员) sees: grid-routed tasks of the grid their user record names. (Tasks at
+    the policy's grid levels are routed to the household's grid worker first: `TaskHost._route`.)"""
+    their_grid = select(users.c.grid_id).where(users.c.username == username).scalar_subquery()
+    return (tasks.c.role == "grid_worker") & (tasks.c.grid_id == their_grid)
 
 
 def _task_scope(principal: Principal) -> Any:
