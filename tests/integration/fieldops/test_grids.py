@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from safetynet_core.testing import eventually, unique
+from safetynet_core.vocabulary import GUARANTEES
 
 from .conftest import StartWorkflow, assessment, registry_record
 
@@ -17,6 +18,7 @@ HOME_VISIT = {
     "consent": True,
     "verified_annual_income_cny": 6000,
     "members_present": 3,
+    "guarantees": dict.fromkeys(GUARANTEES, True),
 }
 
 

@@ -17,6 +17,7 @@ from safetynet_core.kafka import header, make_consumer, make_producer
 from safetynet_core.policy import load_policy
 from safetynet_core.settings import DEFAULT_POLICY_FILE
 from safetynet_core.testing import eventually, sample_assessment, serve, unique
+from safetynet_core.vocabulary import GUARANTEES
 from safetynet_workflow.auth.admin import create_user
 from safetynet_workflow.info import SERVICE
 from safetynet_workflow.inspection.models import InspectionInput
@@ -36,6 +37,7 @@ VISIT = {
     "verified_annual_income_cny": 12000,
     "members_present": 3,
     "notes": "",
+    "guarantees": dict.fromkeys(GUARANTEES, True),
 }
 
 
@@ -269,9 +271,10 @@ async def test_rest_walk_to_evaluate_with_department_measures_and_reopen(
                         "description": "loan",
                         "amount_cny": 20000,
                     },
-                ]
+                ],
+                "responsible": "cadre",
             }
-            bad_plan: dict[str, Any] = {"measures": [{**plan["measures"][1], "amount_cny": 80000}]}
+            bad_plan: dict[str, Any] = {**plan, "measures": [{**plan["measures"][1], "amount_cny": 80000}]}
             [plan_task] = await eventually(
                 lambda: open_tasks(http, auth["township"], walked, "assistance_plan"),
                 timeout=30,

@@ -20,7 +20,7 @@ WORKFLOW_LAYERS: dict[str, set[str]] = {
     "projection": set(),
     "clients": set(),
     "auth": set(),
-    "tasks": {"projection"},
+    "tasks": {"projection", "auth"},
     "reports": {"projection", "clients"},
     "cases": {"tasks", "projection", "clients", "reports"},
     "ledger": {"tasks", "projection"},

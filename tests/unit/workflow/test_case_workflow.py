@@ -297,7 +297,8 @@ async def test_measure_tasks_go_to_their_departments(harness: Harness) -> None:
                 "description": "loan",
                 "amount_cny": 30000,
             },
-        ]
+        ],
+        "responsible": PLAN["responsible"],
     }
     await harness.complete(handle, "assistance_plan", plan)
     await harness.task(handle, "measure")

@@ -17,6 +17,7 @@ from safetynet_core.auth import Principal, Role, issue_token
 from safetynet_core.policy import load_policy
 from safetynet_core.policy.workflow import WorkflowPolicy
 from safetynet_core.settings import DEFAULT_POLICY_FILE
+from safetynet_core.vocabulary import GUARANTEES
 from safetynet_workflow.clients.intake import IntakeClient
 from safetynet_workflow.main import create_app
 from safetynet_workflow.settings import Settings
@@ -70,7 +71,8 @@ def test_every_task_kind_has_a_form_with_widgets(policy: WorkflowPolicy) -> None
         "partial",
         "none",
     )
-    [measures] = form_fields("assistance_plan", policy)
+    measures, responsible = form_fields("assistance_plan", policy)
+    assert responsible.name == "responsible" and responsible.widget is Widget.TEXT
     assert {s.name: s.choices for s in measures.rows[0]}["measures.0.type"] == tuple(policy.measure_types)
     assert form_fields("no_such_kind", policy) == []
 
@@ -81,7 +83,12 @@ def test_html_values_become_the_api_form(policy: WorkflowPolicy) -> None:
         policy,
         {"visitors": ["李伟", " ", "王芳"], "consent": ["on"], "verified_annual_income_cny": ["12000"], "notes": [""]},
     )
-    assert visit == {"visitors": ["李伟", "王芳"], "consent": True, "verified_annual_income_cny": 12000.0}
+    assert visit == {
+        "visitors": ["李伟", "王芳"], "consent": True, "verified_annual_income_cny": 12000.0,
+        "guarantees": dict.fromkeys(GUARANTEES, False),  # a checklist's unticked boxes are "not secure"
+    }  # fmt: skip
+    ticked = parse_form("home_visit", policy, {"guarantees.food": ["on"]})["guarantees"]
+    assert ticked["food"] is True and ticked["housing"] is False
     assert parse_form("review", policy, {"annual_net_income_cny": ["lots"]})["rigid_costs_resolved"] is False
     assert parse_form("review", policy, {"annual_net_income_cny": ["lots"]})["annual_net_income_cny"] == "lots"
     plan = parse_form(
@@ -100,7 +107,8 @@ def test_validation_errors_land_on_their_widgets(policy: WorkflowPolicy) -> None
     assert set(state.errors) == {"visitors", "consent", "verified_annual_income_cny", "members_present"}
     assert state.values is values and state.general == []
 
-    plan = {"measures.0.type": ["microcredit"], "measures.0.department": ["nowhere"], "measures.0.description": ["d"]}
+    plan = {"measures.0.type": ["microcredit"], "measures.0.department": ["nowhere"], "measures.0.description": ["d"],
+            "responsible": ["cadre"]}  # fmt: skip
     errors = rejected("assistance_plan", parse_form("assistance_plan", policy, plan), policy)
     assert set(form_state(form_fields("assistance_plan", policy), plan, errors).errors) == {"measures.0.department"}
     plan["measures.0.department"] = ["civil_affairs"]

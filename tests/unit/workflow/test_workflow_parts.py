@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from workflow_harness import PLAN, POLICY, SAFETY_PLAN, VISIT
+from workflow_harness import PLAN, POLICY, SAFETY_PLAN, SECURE, VISIT
 
 from safetynet_core.contracts import (
     SCHEMA_VERSION,
@@ -40,7 +40,8 @@ def test_forms_accept_the_contract_shapes() -> None:
     validate_form("assistance_plan", PLAN, RULES)
     validate_form("assistance_plan", SAFETY_PLAN, RULES, has_labour=False)
     validate_form("measure", {"started_on": "2026-03-01", "notes": ""}, RULES)
-    validate_form("review", {"annual_net_income_cny": 1, "guarantees_secure": True, "notes": ""}, RULES)
+    validate_form("review", {"annual_net_income_cny": 1, "guarantees": SECURE, "notes": ""}, RULES)
+    validate_form("review", {"annual_net_income_cny": 1, "guarantees": SECURE, "guarantees_secure": True}, RULES)
     validate_form("inspection", {"result": "fail", "findings": "x"}, RULES)
     validate_form("county_approval", {"decision": "approve", "category": "marginal"}, RULES)
 
@@ -61,17 +62,18 @@ def test_assistance_plan_rules_come_from_the_policy() -> None:
         "amount_cny": 60_000,
         "years": 5,
     }
-    assert errors_of("assistance_plan", {"measures": [loan]}) == {
+    assert errors_of("assistance_plan", {"measures": [loan], "responsible": "cadre"}) == {
         ("body", "measures", 0, "amount_cny"),
         ("body", "measures", 0, "years"),
     }
     care = {"type": "medical_assistance", "department": "medical_insurance", "description": "care"}
-    assert errors_of("assistance_plan", {"measures": [care]}) == {("body", "measures")}  # can work: needs work
+    assert errors_of("assistance_plan", {"measures": [care], "responsible": "c"}) == {("body", "measures")}  # work
     assert errors_of("assistance_plan", PLAN, has_labour=False) == {("body", "measures")}  # needs safety net
     odd = {"type": "lottery", "department": "civil_affairs", "description": "x"}
-    assert ("body", "measures", 1, "type") in errors_of("assistance_plan", {"measures": [PLAN["measures"][0], odd]})
+    odd_plan = {**PLAN, "measures": [PLAN["measures"][0], odd]}
+    assert ("body", "measures", 1, "type") in errors_of("assistance_plan", odd_plan)
     assert ("body", "measures", 0, "department") in errors_of(
-        "assistance_plan", {"measures": [{**PLAN["measures"][0], "department": "nasa"}]}
+        "assistance_plan", {**PLAN, "measures": [{**PLAN["measures"][0], "department": "nasa"}]}
     )
 
 

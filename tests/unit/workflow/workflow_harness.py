@@ -15,7 +15,8 @@ from temporalio.testing import WorkflowEnvironment
 from safetynet_core.policy import load_policy
 from safetynet_core.policy.workflow import WorkflowPolicy
 from safetynet_core.settings import DEFAULT_POLICY_FILE
-from safetynet_workflow.cases.models import CaseInput, CaseSnapshot, Evidence, case_workflow_id
+from safetynet_core.vocabulary import GUARANTEES
+from safetynet_workflow.cases.models import CaseInput, CaseSnapshot, Evidence, HouseholdFacts, case_workflow_id
 from safetynet_workflow.cases.workflow import CaseWorkflow
 from safetynet_workflow.inspection.models import ReopenRequest, SampledCase, SampleRequest
 from safetynet_workflow.projection.models import Change, TaskState
@@ -24,22 +25,28 @@ from safetynet_workflow.tasks.models import ClaimRequest, CompleteRequest
 POLICY = load_policy(DEFAULT_POLICY_FILE)
 
 SCREEN_OK = {"decision": "proceed"}
+SECURE = dict.fromkeys(GUARANTEES, True)
 VISIT = {
     "visitors": ["Li Wei", "Wang Fang"],
     "consent": True,
     "verified_annual_income_cny": 12000,
     "members_present": 3,
     "notes": "visited",
+    "guarantees": SECURE,
 }
 COMPARISON = {"consistent": True, "notes": ""}
 APPROVE = {"decision": "approve"}
 REJECT = {"decision": "reject", "reason": "income above the line"}
-PLAN = {"measures": [{"type": "employment", "department": "human_resources", "description": "factory job"}]}
+PLAN = {
+    "measures": [{"type": "employment", "department": "human_resources", "description": "factory job"}],
+    "responsible": "cadre-li",
+}
 SAFETY_PLAN = {
-    "measures": [{"type": "minimum_living_allowance", "department": "civil_affairs", "description": "dibao"}]
+    "measures": [{"type": "minimum_living_allowance", "department": "civil_affairs", "description": "dibao"}],
+    "responsible": "cadre-li",
 }
 MEASURE = {"started_on": "2026-02-01", "notes": "started"}
-REVIEW_OK = {"annual_net_income_cny": 45000, "guarantees_secure": True, "notes": "stable"}
+REVIEW_OK = {"annual_net_income_cny": 45000, "guarantees": SECURE, "notes": "stable"}
 
 
 def evidence(
@@ -103,6 +110,7 @@ class Harness:
 
     async def start(self, *items: Evidence, policy: WorkflowPolicy | None = None, **extra: Any) -> WorkflowHandle:
         first = items[0]
+        extra.setdefault("household", HouseholdFacts(household_id=first.household_id, size=3, labour_members=2))
         inp = CaseInput(
             household_id=first.household_id,
             region_code=first.region_code,
@@ -151,7 +159,7 @@ class Harness:
         handle = self.env.client.get_workflow_handle(handle.id)
         done: TaskState = await handle.execute_update(
             "complete_task",
-            CompleteRequest(task_id=task.task_id, username="tester", form=form),
+            CompleteRequest(task_id=task.task_id, username=task.assignee or "tester", form=form),
             result_type=TaskState,
         )
         return done

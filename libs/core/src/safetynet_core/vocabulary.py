@@ -9,6 +9,11 @@ from enum import StrEnum
 REGION_CODE_PATTERN = r"^\d{6}(\d{3}){0,2}$"
 
 
+# The guarantees recorded on every home visit and review: 两不愁三保障 (food, clothing, compulsory
+# education, basic medical care, safe housing) and safe drinking water.
+GUARANTEES = ("food", "clothing", "compulsory_education", "basic_medical", "housing", "drinking_water")
+
+
 class Step(StrEnum):
     SCREEN = "screen"
     VERIFY = "verify"

@@ -22,6 +22,7 @@ from safetynet_core.service import supervise
 from safetynet_workflow import registry
 from safetynet_workflow.bootstrap import Adapters, bootstrap
 from safetynet_workflow.cases.consumer import AssessmentConsumer
+from safetynet_workflow.cases.news import CaseNews
 from safetynet_workflow.cases.store import CaseStore
 from safetynet_workflow.clients.notify import NotifyClient
 from safetynet_workflow.info import SERVICE
@@ -85,7 +86,7 @@ def create_app(
         if settings.run_consumer:
             consumer = AssessmentConsumer(settings, adapters.policy, client, producer, adapters.reports)
             loops.append(asyncio.create_task(supervise("assessment-consumer", consumer.run)))
-            reports = ReportsConsumer(settings, adapters.db, producer)
+            reports = ReportsConsumer(settings, adapters.db, producer, on_households=CaseNews(adapters.cases, client))
             loops.append(asyncio.create_task(supervise("reports-consumer", reports.run)))
         if settings.inspection_enabled:
             await start_sampler(client, adapters)

@@ -44,6 +44,12 @@ cases = Table(
     Column("risk_types", JSONB, nullable=False, server_default="[]"),
     Column("green_channel", Boolean, nullable=False, server_default="false"),
     Column("labour", Boolean),
+    # The household's registry facts when the case opened (refreshed on corrections) and what the case found.
+    Column("household_size", Integer),
+    Column("labour_members", Integer),
+    Column("head_name", String(100)),
+    Column("verified_income_cny", Float),
+    Column("responsible", String(100)),
     Column("policy_version", String(40), nullable=False),
     Column("opened_at", DateTime(timezone=True), nullable=False),
     Column("closed_at", DateTime(timezone=True)),
@@ -84,6 +90,7 @@ tasks = Table(
     Column("version", Integer, nullable=False),
     Column("grid_id", String(100)),
     Index("ix_tasks_inbox", "status", "role", "region_code", postgresql_ops={"region_code": "text_pattern_ops"}),
+    Index("ix_tasks_assignee", "assignee", "status"),
 )
 
 timeline = Table(

@@ -52,9 +52,11 @@ class EscalationPolicy(PolicySection):
 
 
 class EliminationPolicy(PolicySection):
-    min_monitored_months: int = Field(6, ge=0)
+    """When risk elimination may be proposed (a month is 30 policy days)."""
+
+    min_monitored_months: int = Field(6, ge=1)
     min_measures: int = Field(1, ge=0)
-    stable_income_months: int = Field(6, ge=0)
+    stable_income_months: int = Field(6, ge=1)
     requires_labour_capacity: bool = True
 
 
@@ -68,15 +70,21 @@ class InspectionSampling(PolicySection):
 
 
 class WorkflowPolicy(PolicySection):
+    # The length of one policy day in seconds for every workflow timer (SLAs, reminders, escalations,
+    # notices, reviews, the identification clock, elimination's months, the sampler): a drill sets a few.
+    day_seconds: float = Field(86400, gt=0)
     identification_days: float = Field(15, gt=0)
     public_notice_days: float = Field(5, gt=0)
-    review_every_days: float = Field(30, gt=0)
+    review_every_days: int = Field(30, ge=1)
     green_channel_levels: list[str] = ["critical"]
     green_channel_risk_types: list[str] = ["disaster"]
     measure_types: list[str]
     safety_net_measures: list[str]
     work_measures: list[str]
     microcredit_max_cny: float = 50_000
+    # Which measures address which risk type: a plan for a household with two or more risk types needs a
+    # measure addressing each (empty: no such check).
+    measures_for_risk: dict[str, list[str]] = {}
     tasks: dict[str, TaskDefinition]
     escalation: EscalationPolicy = EscalationPolicy()
     elimination: EliminationPolicy = EliminationPolicy()
@@ -87,8 +95,9 @@ class WorkflowPolicy(PolicySection):
 
     @model_validator(mode="after")
     def _required_tasks(self) -> WorkflowPolicy:
-        required = {"screen", "home_visit", "data_comparison", "township_review", "county_approval",
-                    "assistance_plan", "measure", "review", "inspection"}
+        required = {"screen", "home_visit", "data_comparison", "comparison_followup", "township_review",
+                    "county_approval", "assistance_plan", "measure", "review", "natural_close_review",
+                    "inspection"}
         missing = required - set(self.tasks)
         if missing:
             raise ValueError(f"workflow.tasks is missing {sorted(missing)}")
@@ -96,3 +105,7 @@ class WorkflowPolicy(PolicySection):
 
     def task(self, kind: str) -> TaskDefinition:
         return self.tasks[kind]
+
+    def days(self, days: float) -> float:
+        """`days` policy days in seconds."""
+        return days * self.day_seconds

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query
 
 from safetynet_core.web import CurrentPrincipal, listing_region
 from safetynet_workflow.cases import service
-from safetynet_workflow.cases.service import Objection
+from safetynet_workflow.cases.service import CaseClosure, Objection
 from safetynet_workflow.cases.store import CaseStore, case_json
 from safetynet_workflow.deps import BearerToken, ClientDep, NotifyDep, adapter
 
@@ -24,6 +24,15 @@ async def file_objection(
 ) -> dict[str, str]:
     """An objection during the case's public notice: the case goes back to the home visit."""
     return await service.file_objection(principal, store, client, case_id, body)
+
+
+@router.post("/cases/{case_id}/close", status_code=202)
+async def close_case(
+    case_id: str, body: CaseClosure, principal: CurrentPrincipal, store: CaseStoreDep, client: ClientDep
+) -> dict[str, str]:
+    """Close a case as `natural` (death of a one-person household, moved away, merged) or `duplicate`
+    (county officers and admins): its open tasks are cancelled; the closure is in the timeline."""
+    return await service.close_case(principal, store, client, case_id, body)
 
 
 @router.get("/cases")

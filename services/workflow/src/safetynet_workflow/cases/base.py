@@ -13,9 +13,16 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from safetynet_core.contracts import ASSESSMENT_LEVELS
     from safetynet_core.vocabulary import STATUS_OF_STEP, CaseEventName, CaseStatus, Step
-    from safetynet_workflow.cases.models import CASE_STATUS, CASE_STEP, CaseInput, Evidence, ObjectionRequest
+    from safetynet_workflow.cases.models import (
+        CASE_STATUS,
+        CASE_STEP,
+        CaseInput,
+        Evidence,
+        HouseholdFacts,
+        ObjectionRequest,
+    )
     from safetynet_workflow.projection.models import CaseRow, Entry, RecordRef, TimelineName
-    from safetynet_workflow.tasks.host import DAY, TaskHost
+    from safetynet_workflow.tasks.host import TaskHost
 
 
 class CaseBase(TaskHost):
@@ -41,14 +48,19 @@ class CaseBase(TaskHost):
             policy_version=inp.policy_version,
             opened_at=inp.opened_at or now,
             step_since=now,
-            identification_due_at=first_lead + timedelta(days=inp.policy.identification_days) if identifying else None,
-            labour=inp.has_labour,
+            identification_due_at=(
+                first_lead + timedelta(seconds=inp.policy.days(inp.policy.identification_days)) if identifying else None
+            ),
         )
         if inp.carry is not None:
             self._case = inp.carry.model_copy()
         self._first_lead: datetime = first_lead
         self._has_labour = inp.has_labour
         self._members = inp.members
+        if inp.household is not None and inp.carry is None:
+            self._learn_household(inp.household, labour=inp.has_labour is None)
+        self._case.labour = self._has_labour
+        self._case.responsible = self._case.responsible or inp.responsible
         self._measures = inp.measures_in_place
         self._evidence: dict[str, Evidence] = {}
         self._seen = set(inp.evidence_ids)
@@ -61,6 +73,7 @@ class CaseBase(TaskHost):
         self._reviews = inp.reviews
         self._side_jobs: list[asyncio.Task[None]] = []
         self._safety_net_noted = False
+        self._secure = False  # the last review found every guarantee secure
         self._grid_id = inp.grid_id
         for evidence in inp.evidence:
             self._absorb(evidence)
@@ -82,6 +95,18 @@ class CaseBase(TaskHost):
     def _grid(self) -> str | None:
         return self._grid_id
 
+    def _risk_types(self) -> list[str]:
+        return list(self._case.risk_types)
+
+    # ---------------------------------------------------------------- the household
+    def _learn_household(self, facts: HouseholdFacts, *, labour: bool = True) -> None:
+        """The registry's facts (or a correction of them): household size, who can work, the head."""
+        case = self._case
+        case.household_size, case.labour_members, case.head_name = facts.size, facts.labour_members, facts.head_name
+        self._members = facts.size
+        if labour:
+            self._has_labour = case.labour = facts.has_labour
+
     # ---------------------------------------------------------------- evidence
     def _absorb(self, evidence: Evidence) -> bool:
         """Join an assessment as evidence (once); it may raise the case's severity."""
@@ -98,7 +123,7 @@ class CaseBase(TaskHost):
         case.category = evidence.category or case.category
         case.risk_types = sorted(set(case.risk_types) | set(evidence.risk_types))
         if self._has_labour is None and "labour_shortage" in evidence.risk_types:
-            self._has_labour = False
+            self._has_labour = case.labour = False
         if case.step is Step.EVALUATE and evidence.level in self._policy.green_channel_levels:
             self._reassist = True
         return True
@@ -138,7 +163,7 @@ class CaseBase(TaskHost):
         days = self._policy.public_notice_days
         self._objections.clear()
         self._notice_open = True
-        self._case.notice_until = workflow.now() + timedelta(days=days)
+        self._case.notice_until = workflow.now() + timedelta(seconds=self._policy.days(days))
         await self._emit(
             self._entry(
                 CaseEventName.NOTICE_PUBLISHED,
@@ -152,7 +177,9 @@ class CaseBase(TaskHost):
         )
         objected = True
         try:
-            await workflow.wait_condition(lambda: bool(self._objections), timeout=timedelta(days=days))
+            await workflow.wait_condition(
+                lambda: bool(self._objections), timeout=timedelta(seconds=self._policy.days(days))
+            )
         except TimeoutError:
             objected = False
         self._notice_open = False
@@ -168,7 +195,7 @@ class CaseBase(TaskHost):
         if case.identified_at is not None or case.identification_due_at is None:
             return
         case.identified_at = workflow.now()
-        days = (case.identified_at - self._first_lead).total_seconds() / DAY
+        days = (case.identified_at - self._first_lead).total_seconds() / self._policy.day_seconds
         await self._emit(
             self._entry(
                 TimelineName.IDENTIFIED,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from typing import Any
 
 from aiokafka import AIOKafkaProducer, ConsumerRecord
 from temporalio.client import Client
@@ -15,7 +16,7 @@ from safetynet_core.contracts import PoisonRecord, parse_assessment
 from safetynet_core.kafka import DeadLetters, consume_batches, make_consumer
 from safetynet_core.logging import get_logger
 from safetynet_core.policy import Policy
-from safetynet_workflow.cases.models import Evidence
+from safetynet_workflow.cases.models import Evidence, HouseholdFacts
 from safetynet_workflow.cases.opening import evidence_from, open_case
 from safetynet_workflow.metrics import ASSESSMENTS
 from safetynet_workflow.reports.store import ReportStore
@@ -72,21 +73,21 @@ class AssessmentConsumer:
                 await self.dead_letters.send(record, exc.reason, str(exc))
                 continue
             by_household[evidence.household_id].append(evidence)
-        if self.households is not None and by_household:
-            grid_of = await self.households.grids_of(list(by_household))
-            for household_id, grid_id in grid_of.items():
-                by_household[household_id] = [
-                    e.model_copy(update={"grid_id": grid_id}) for e in by_household[household_id]
-                ]
-        await asyncio.gather(*(self._open_in_order(items) for items in by_household.values()))
+        directory = await self.households.households_of(list(by_household)) if self.households and by_household else {}
+        await asyncio.gather(
+            *(self._open_in_order(items, directory.get(household_id)) for household_id, items in by_household.items())
+        )
 
-    async def _open_in_order(self, items: list[Evidence]) -> None:
+    async def _open_in_order(self, items: list[Evidence], facts: dict[str, Any] | None) -> None:
+        household = HouseholdFacts.of(items[0].household_id, facts)
+        grid_id = (facts or {}).get("grid_id")
         async with self._slots:
             for evidence in items:
                 await open_case(
                     self.client,
                     self.policy,
-                    evidence,
+                    evidence.model_copy(update={"grid_id": grid_id}) if grid_id else evidence,
+                    household=household,
                     task_queue=self.settings.workflow_task_queue,
                     use_search_attributes=self.settings.temporal_search_attributes,
                 )

@@ -4,12 +4,13 @@ case, objections during a public notice, and the snapshot query. Pure data: safe
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, Field
 from temporalio.common import SearchAttributeKey
 
 from safetynet_core.policy.workflow import WorkflowPolicy
-from safetynet_core.vocabulary import Step
+from safetynet_core.vocabulary import CloseReason, Step
 from safetynet_workflow.projection.models import CaseRow, TaskState
 
 CASE_WORKFLOW = "CaseWorkflow"
@@ -51,6 +52,32 @@ class Evidence(BaseModel):
     grid_id: str | None = None  # the household's grid (网格) when known: village tasks go to its worker
 
 
+class HouseholdFacts(BaseModel):
+    """The registry's facts about a household (and its corrections): the size per-capita income uses, how
+    many members can work, the head's name. A visit may correct them explicitly, never implicitly."""
+
+    household_id: str
+    size: int = Field(ge=1)
+    labour_members: int | None = Field(None, ge=0)
+    head_name: str = ""
+
+    @property
+    def has_labour(self) -> bool | None:
+        return None if self.labour_members is None else self.labour_members > 0
+
+    @classmethod
+    def of(cls, household_id: str, facts: dict[str, Any] | None) -> HouseholdFacts | None:
+        """From the household directory's row (None when the registry has not sent the household yet)."""
+        if not facts or not facts.get("members"):
+            return None
+        return cls(
+            household_id=household_id,
+            size=facts["members"],
+            labour_members=facts.get("labour_members"),
+            head_name=facts.get("head_name") or "",
+        )
+
+
 class CaseInput(BaseModel):
     """Everything a case run needs, fixed at start: a policy change never touches a running case."""
 
@@ -67,6 +94,8 @@ class CaseInput(BaseModel):
     measures_in_place: int = 0
     members: int | None = None
     has_labour: bool | None = None
+    household: HouseholdFacts | None = None
+    responsible: str | None = None
     opened_at: datetime | None = None
     search_attributes: bool = True
     grid_id: str | None = None
@@ -76,6 +105,24 @@ class CaseInput(BaseModel):
     stable_months: int = 0
     reviews: int = 0
     evidence_ids: list[str] = []
+
+
+class CloseRequest(BaseModel):
+    """The county's close action (CONTRACT.md): a natural close (death of a one-person household, moved
+    away, merged) or a duplicate of another case."""
+
+    reason: CloseReason
+    note: str = Field("", max_length=4000)
+    duplicate_of: str | None = Field(None, max_length=64)
+    username: str
+
+
+class DeathReported(BaseModel):
+    """A department reported the death of a member (intake's `death` event, seen by the reports consumer)."""
+
+    event_id: str
+    member_id: str = ""
+    occurred_at: datetime
 
 
 class ObjectionRequest(BaseModel):

@@ -23,6 +23,7 @@ from safetynet_workflow.cases.models import (
     REGION_CODE,
     CaseInput,
     Evidence,
+    HouseholdFacts,
     Reason,
     case_workflow_id,
 )
@@ -84,15 +85,23 @@ def search_attributes(inp: CaseInput, enabled: bool) -> TypedSearchAttributes | 
 
 
 async def open_case(
-    client: Client, policy: Policy, evidence: Evidence, *, task_queue: str, use_search_attributes: bool = True
+    client: Client,
+    policy: Policy,
+    evidence: Evidence,
+    *,
+    task_queue: str,
+    use_search_attributes: bool = True,
+    household: HouseholdFacts | None = None,
 ) -> WorkflowHandle[Any, Any]:
-    """Signal-with-start the household's case: joins the open case or starts one."""
+    """Signal-with-start the household's case: joins the open case or starts one (with the registry's facts
+    about the household, when the household directory has them)."""
     inp = case_input(
         policy,
         evidence.household_id,
         evidence.region_code,
         [evidence],
         search_attributes=use_search_attributes,
+        household=household,
     )
     return await client.start_workflow(
         CASE_WORKFLOW,

@@ -3,20 +3,22 @@ checks are the case service's (as for `/v1/cases`); these pages only present it.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
+from pydantic import BaseModel
 
 from safetynet_core.auth import Principal
 from safetynet_core.errors import ApiError
 from safetynet_core.policy.workflow import WorkflowPolicy
-from safetynet_core.vocabulary import Step
+from safetynet_core.vocabulary import GUARANTEES, Step
 from safetynet_workflow.cases import service
 from safetynet_workflow.cases.api import CaseStoreDep
-from safetynet_workflow.cases.service import Objection
+from safetynet_workflow.cases.service import CaseClosure, Objection
 from safetynet_workflow.cases.store import CaseStore
 from safetynet_workflow.clients.intake import IntakeClient
 from safetynet_workflow.clients.notify import NotifyClient
@@ -25,7 +27,7 @@ from safetynet_workflow.projection.models import TimelineName
 from safetynet_workflow.tasks.api import TaskStoreDep
 from safetynet_workflow.tasks.store import TaskStore
 from safetynet_workflow.ui.i18n import lang_of, task_titles
-from safetynet_workflow.ui.records import submit
+from safetynet_workflow.ui.records import may, submit
 from safetynet_workflow.ui.render import api_error_message, error_page, page
 from safetynet_workflow.ui.session import UiPrincipal, session_token
 from safetynet_workflow.ui.taskforms import FormState, form_fields, model_fields, submitted_values
@@ -42,6 +44,19 @@ def _visit_facts(timeline: list[dict[str, Any]], kinds: dict[str, str]) -> dict[
         if e["name"] == TimelineName.TASK_COMPLETED and kinds.get(e.get("task_id") or "") in VISIT_KINDS
     ]
     return visits[-1] if visits else None
+
+
+GUARANTEE_KINDS = (*VISIT_KINDS, "review")
+
+
+def _latest_guarantees(timeline: list[dict[str, Any]], kinds: dict[str, str]) -> dict[str, bool] | None:
+    """The checklist of the latest completed visit or review (两不愁三保障 + safe water)."""
+    for entry in reversed(timeline):
+        form = entry["details"].get("form") or {}
+        kind = kinds.get(entry.get("task_id") or "")
+        if entry["name"] == TimelineName.TASK_COMPLETED and kind in GUARANTEE_KINDS and form.get("guarantees"):
+            return {name: bool(form["guarantees"].get(name)) for name in GUARANTEES}
+    return None
 
 
 def _settled(timeline: list[dict[str, Any]], done: str | None) -> bool:
@@ -75,6 +90,7 @@ async def case_context(
     registry: bool = False,
     objection: FormState | None = None,
     objected: bool = False,
+    closure: FormState | None = None,
 ) -> dict[str, Any]:
     """Everything the case page shows (with `registry`, also the household's registry record read from
     intake as the user); raises ApiError like the API (404 outside the caller's scope)."""
@@ -92,6 +108,7 @@ async def case_context(
         "case": detail,
         "latest": detail["assessments"][-1] if detail["assessments"] else None,
         "visit": _visit_facts(detail["timeline"], kinds),
+        "guarantees": _latest_guarantees(detail["timeline"], kinds),
         "steps": [(step.value, i < current, i == current) for i, step in enumerate(steps)],
         "my_tasks": mine,
         "states": states or {},
@@ -105,6 +122,9 @@ async def case_context(
         "objection_fields": model_fields(Objection, policy),
         "objection": objection,
         "objected": objected,
+        "may_close": may(principal, service.CLOSING_ROLES),
+        "closure_fields": model_fields(CaseClosure, policy),
+        "closure": closure,
     }
 
 
@@ -143,29 +163,50 @@ async def case_page(
     return page(request, "case_live.html" if partial else "case.html", **context)
 
 
-@router.post("/cases/{case_id}/objections")
-async def object_to_notice(
-    case_id: str,
+async def _case_action(
     request: Request,
-    principal: UiPrincipal,
-    sources: PageSources,
-    client: ClientDep,
-    policy: PolicyDep,
+    principal: Principal,
+    sources: CasePageSources,
+    policy: WorkflowPolicy,
+    case_id: str,
+    form: str,
+    model: type[BaseModel],
+    call: Callable[[Any], Awaitable[dict[str, Any]]],
+    done: str,
 ) -> Response:
-    """Record an objection raised during the case's public notice (the case service's own filing): the
-    case goes back to the home visit; a rejected objection comes back with its error next to the field."""
-    specs = model_fields(Objection, policy.workflow)
+    """A case form (objection, close) through the case service: on success to `done`, else the case page
+    again with the form's errors next to its fields."""
     values = submitted_values(await request.form())
-    _, state, status = await submit(
-        Objection, specs, values, lambda body: service.file_objection(principal, sources.cases, client, case_id, body)
-    )
+    _, state, status = await submit(model, model_fields(model, policy), values, call)
     if state is None:
-        return RedirectResponse(case_url(case_id, objected="1"), status_code=303)
+        return RedirectResponse(done, status_code=303)
     try:
-        context = await case_context(
-            request, principal, sources, policy.workflow, case_id, registry=True, objection=state
-        )
+        forms: dict[str, Any] = {form: state}
+        context = await case_context(request, principal, sources, policy, case_id, registry=True, **forms)
     except ApiError as exc:
         return error_page(request, exc.status, api_error_message(exc.body))
     return page(request, "case.html", status_code=status, **context)
 
+
+@router.post("/cases/{case_id}/close")
+async def close_case(
+    case_id: str, request: Request, principal: UiPrincipal, sources: PageSources, client: ClientDep, policy: PolicyDep
+) -> Response:
+    """The county's close action (the case service's own): natural or duplicate; errors by their field."""
+    return await _case_action(
+        request, principal, sources, policy.workflow, case_id, "closure", CaseClosure,
+        lambda body: service.close_case(principal, sources.cases, client, case_id, body), case_url(case_id),
+    )  # fmt: skip
+
+
+@router.post("/cases/{case_id}/objections")
+async def object_to_notice(
+    case_id: str, request: Request, principal: UiPrincipal, sources: PageSources, client: ClientDep, policy: PolicyDep
+) -> Response:
+    """Record an objection raised during the case's public notice (the case service's own filing): the
+    case goes back to the home visit; a rejected objection comes back with its error next to the field."""
+    return await _case_action(
+        request, principal, sources, policy.workflow, case_id, "objection", Objection,
+        lambda body: service.file_objection(principal, sources.cases, client, case_id, body),
+        case_url(case_id, objected="1"),
+    )  # fmt: skip

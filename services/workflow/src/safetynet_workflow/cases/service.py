@@ -3,15 +3,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from temporalio.client import Client
 
 from safetynet_core.auth import Principal
 from safetynet_core.errors import ApiError
-from safetynet_core.vocabulary import STEP_EVENTS, CaseStatus
-from safetynet_workflow.cases.models import ObjectionRequest
+from safetynet_core.vocabulary import STEP_EVENTS, CaseStatus, CloseReason
+from safetynet_core.web import require_role
+from safetynet_workflow.cases.models import CloseRequest, ObjectionRequest
 from safetynet_workflow.cases.store import CaseStore, case_json
 from safetynet_workflow.clients.notify import NotifyClient
 from safetynet_workflow.projection.models import TimelineName
@@ -21,6 +22,20 @@ from safetynet_workflow.tasks.store import task_json
 
 class Objection(BaseModel):
     reason: str = Field(min_length=1, max_length=4000)
+
+
+class CaseClosure(BaseModel):
+    """The county's close action: a natural close or a duplicate (of `duplicate_of`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Literal["natural", "duplicate"]
+    note: str = Field("", max_length=4000)
+    duplicate_of: str | None = Field(None, min_length=1, max_length=64)
+
+
+OBJECTION_ROLES = ("village_cadre", "grid_worker", "township_officer", "county_officer")
+CLOSING_ROLES = ("county_officer",)
 
 
 async def visible_case(principal: Principal, store: CaseStore, case_id: str) -> dict[str, Any]:
@@ -56,9 +71,30 @@ async def file_objection(
     principal: Principal, store: CaseStore, client: Client, case_id: str, body: Objection
 ) -> dict[str, str]:
     """An objection during the case's public notice: the case goes back to the home visit."""
+    require_role(principal, OBJECTION_ROLES, "file objections")
     row = await visible_case(principal, store, case_id)
     if row["status"] == CaseStatus.CLOSED:
         raise ApiError(409, "the case is closed", ["path", "case_id"])
     request = ObjectionRequest(username=principal.subject, reason=body.reason)
     await send_update(client, row["workflow_id"], "file_objection", request)
     return {"status": "accepted", "case_id": case_id}
+
+
+async def close_case(
+    principal: Principal, store: CaseStore, client: Client, case_id: str, body: CaseClosure
+) -> dict[str, str]:
+    """Close a case by hand (natural, duplicate): county officers and admins; its open tasks are cancelled
+    and the closure recorded in the timeline."""
+    require_role(principal, CLOSING_ROLES, "close cases")
+    row = await visible_case(principal, store, case_id)
+    if row["status"] == CaseStatus.CLOSED:
+        raise ApiError(409, "the case is closed", ["path", "case_id"])
+    if body.duplicate_of is not None:
+        other = await store.get_case(body.duplicate_of)
+        if other is None or other["case_id"] == case_id or not principal.can_see(other["region_code"]):
+            raise ApiError(422, f"no other case {body.duplicate_of} in your region", ["body", "duplicate_of"])
+    request = CloseRequest(
+        reason=CloseReason(body.reason), note=body.note, duplicate_of=body.duplicate_of, username=principal.subject
+    )
+    await send_update(client, row["workflow_id"], "close_case", request)
+    return {"status": "closing", "case_id": case_id, "reason": body.reason}

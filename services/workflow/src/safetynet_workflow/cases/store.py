@@ -4,7 +4,7 @@ the counts behind the service's gauges."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, or_, select
@@ -33,17 +33,16 @@ CASE_FIELDS = (
     "identified_at",
     "identification_breached",
     "notice_until",
+    "responsible",
 )
 AUDIT_FIELDS = ("audit_id", "event_key", "action", "task_id", "actor", "case_status", "case_step", "at", "recorded_at")
 
 
 def case_json(row: dict[str, Any]) -> dict[str, Any]:
-    """A case as the API shows it (CONTRACT.md, Workflow API)."""
-    return {k: row.get(k) for k in CASE_FIELDS}
-
-
-def since(days: float, now: datetime | None = None) -> datetime:
-    return (now or datetime.now(UTC)) - timedelta(days=days)
+    """A case as the API shows it (CONTRACT.md, Workflow API), with the household's registry facts."""
+    household = {"size": row.get("household_size"), "labour_members": row.get("labour_members"),
+                 "head_name": row.get("head_name")}  # fmt: skip
+    return {**{k: row.get(k) for k in CASE_FIELDS}, "household": household}
 
 
 class CaseStore:
@@ -101,10 +100,11 @@ class CaseStore:
         return await self._rows(query)
 
     async def reopen_facts(self, case_id: str) -> dict[str, Any] | None:
-        """What a reopened run carries over: version (so keys continue), labour, measures in place."""
-        found = await self._rows(
-            select(cases.c.version, cases.c.labour, cases.c.opened_at).where(cases.c.case_id == case_id)
-        )
+        """What a reopened run carries over: version (so keys continue), labour, the household's facts, the
+        responsible cadre, measures in place."""
+        carried = (cases.c.version, cases.c.labour, cases.c.opened_at, cases.c.household_size,
+                   cases.c.labour_members, cases.c.head_name, cases.c.responsible)  # fmt: skip
+        found = await self._rows(select(*carried).where(cases.c.case_id == case_id))
         if not found:
             return None
         measures = await self._rows(
@@ -112,9 +112,16 @@ class CaseStore:
             .select_from(tasks)
             .where(tasks.c.case_id == case_id, tasks.c.kind == "measure", tasks.c.status == "done")
         )
-        row = found[0]
-        return {"version": row["version"], "labour": row["labour"], "opened_at": row["opened_at"],
-                "measures": int(measures[0]["n"])}  # fmt: skip
+        return {**found[0], "measures": int(measures[0]["n"])}
+
+    async def open_workflows(self, household_ids: list[str]) -> dict[str, str]:
+        """Household → the workflow id of its open case, for the households that have one."""
+        if not household_ids:
+            return {}
+        query = select(cases.c.household_id, cases.c.workflow_id).where(
+            cases.c.household_id.in_(household_ids), cases.c.status != "closed"
+        )
+        return {row["household_id"]: row["workflow_id"] for row in await self._rows(query)}
 
     async def gauges(self, now: datetime) -> dict[str, list[tuple[Any, ...]]]:
         """Cases by step and status; open and late tasks by kind and level (for the service's gauges)."""

@@ -8,18 +8,28 @@ case."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from safetynet_core.vocabulary import CaseEventName, CaseStatus, CloseReason, Step
-    from safetynet_workflow.cases.models import CASE_WORKFLOW, CaseInput, CaseSnapshot, Evidence, ObjectionRequest
+    from safetynet_workflow.cases.models import (
+        CASE_WORKFLOW,
+        CaseInput,
+        CaseSnapshot,
+        CloseRequest,
+        DeathReported,
+        Evidence,
+        HouseholdFacts,
+        ObjectionRequest,
+    )
     from safetynet_workflow.cases.steps.close import CloseStep
     from safetynet_workflow.cases.steps.evaluate import EvaluateStep
     from safetynet_workflow.cases.steps.screen import ScreenStep
     from safetynet_workflow.cases.steps.verify import VerifyStep
-    from safetynet_workflow.projection.models import CaseRow
+    from safetynet_workflow.projection.models import CaseRow, TimelineName
     from safetynet_workflow.tasks.host import rejected
 
 
@@ -30,6 +40,8 @@ class CaseWorkflow(ScreenStep, VerifyStep, EvaluateStep, CloseStep):
     @workflow.init
     def __init__(self, inp: CaseInput) -> None:
         self._init_case(inp)
+        self._close_request: CloseRequest | None = None
+        self._deaths: set[str] = set()
 
     # ---------------------------------------------------------------- handlers
     @workflow.signal
@@ -41,6 +53,54 @@ class CaseWorkflow(ScreenStep, VerifyStep, EvaluateStep, CloseStep):
             return
         if self._absorb(evidence):
             await self._emit(self._evidence_entry(evidence))
+
+    @workflow.signal
+    async def update_household(self, facts: HouseholdFacts) -> None:
+        """The registry's facts changed (a registry record or an approved correction)."""
+        if self._case.status is CaseStatus.CLOSED:
+            return
+        self._learn_household(facts)
+        details = {"size": facts.size, "labour_members": facts.labour_members}
+        await self._emit(self._entry(TimelineName.HOUSEHOLD_UPDATED, publish=False, details=details))
+
+    @workflow.signal
+    async def report_death(self, death: DeathReported) -> None:
+        """A member died: for a one-person household the county decides on a natural close."""
+        if self._case.status is CaseStatus.CLOSED or death.event_id in self._deaths or self._case.household_size != 1:
+            return
+        self._deaths.add(death.event_id)
+        await self._emit(
+            self._entry(TimelineName.NATURAL_CLOSE_PROPOSED, publish=False, details=death.model_dump(mode="json"))
+        )
+        self._side_jobs.append(asyncio.create_task(self._review_natural_close(death)))
+
+    async def _review_natural_close(self, death: DeathReported) -> None:
+        subject = {"proposal": "natural", "death_event_id": death.event_id}
+        decision = await self._run_task("natural_close_review", self._case.region_code, subject=subject)
+        if decision is not None and decision["decision"] == "approve" and self._close_request is None:
+            task = next(t for t in self._tasks.values() if t.kind == "natural_close_review" and t.form == decision)
+            note = decision.get("reason") or "death of the only member"
+            self._close_request = CloseRequest(reason=CloseReason.NATURAL, note=note, username=task.completed_by or "")
+
+    @workflow.update
+    async def close_case(self, request: CloseRequest) -> str:
+        """The county closes the case (natural or duplicate): its open tasks are cancelled."""
+        self._close_request = request
+        await self._emit(
+            self._entry(
+                TimelineName.CLOSE_REQUESTED,
+                publish=False,
+                details={"by": request.username, **request.model_dump(mode="json", exclude={"username"})},
+            )
+        )
+        return "closing"
+
+    @close_case.validator
+    def _validate_close(self, request: CloseRequest) -> None:
+        if self._case.status is CaseStatus.CLOSED or self._close_request is not None:
+            raise rejected("the case is closed or closing", "Conflict")
+        if request.reason not in (CloseReason.NATURAL, CloseReason.DUPLICATE):
+            raise rejected(f"a case cannot be closed as {request.reason.value} by hand", "Conflict")
 
     @workflow.update
     async def file_objection(self, request: ObjectionRequest) -> str:
@@ -80,7 +140,7 @@ class CaseWorkflow(ScreenStep, VerifyStep, EvaluateStep, CloseStep):
         )
         if inp.carry is None:  # a continued run's opening is already recorded
             self._deferred.extend([opened, *(self._evidence_entry(e) for e in self._evidence.values())])
-        reason, details = await self._process(inp.resume_step or Step.SCREEN)
+        reason, details = await self._run_steps(inp.resume_step or Step.SCREEN)
         await self._close(reason, details)
         await asyncio.gather(clock, *self._side_jobs)
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -101,6 +161,22 @@ class CaseWorkflow(ScreenStep, VerifyStep, EvaluateStep, CloseStep):
                 )
             )
         return self._case
+
+    async def _run_steps(self, step: Step) -> tuple[CloseReason, dict[str, Any]]:
+        """The steps, unless the county closes the case (natural, duplicate) first: then they stop."""
+        steps = asyncio.create_task(self._process(step))
+        await workflow.wait_condition(lambda: steps.done() or self._close_request is not None)
+        request = self._close_request
+        if steps.done() or request is None:
+            return steps.result()
+        steps.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await steps
+        self._notice_open = False
+        details: dict[str, Any] = {"by": request.username, "note": request.note}
+        if request.duplicate_of:
+            details["duplicate_of"] = request.duplicate_of
+        return request.reason, details
 
     async def _process(self, step: Step) -> tuple[CloseReason, dict[str, Any]]:
         """The steps from `step` on (a reopened case resumes at verify or evaluate)."""

@@ -3,6 +3,7 @@ inspection failed (its finding also goes to the rectification ledger)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from temporalio import activity
@@ -11,9 +12,9 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from safetynet_core.logging import get_logger
 from safetynet_core.vocabulary import Step
-from safetynet_workflow.cases.models import CASE_WORKFLOW, case_workflow_id
+from safetynet_workflow.cases.models import CASE_WORKFLOW, HouseholdFacts, case_workflow_id
 from safetynet_workflow.cases.opening import case_input, search_attributes
-from safetynet_workflow.cases.store import CaseStore, since
+from safetynet_workflow.cases.store import CaseStore
 from safetynet_workflow.inspection.models import (
     REOPEN_ACTIVITY,
     SAMPLE_ACTIVITY,
@@ -60,6 +61,8 @@ class InspectionActivities:
             seq_start=facts["version"] + 1,
             measures_in_place=facts["measures"],
             has_labour=facts["labour"],
+            household=HouseholdFacts.of(request.household_id, {**facts, "members": facts["household_size"]}),
+            responsible=facts["responsible"],
             opened_at=facts["opened_at"],
             search_attributes=self.settings.temporal_search_attributes,
         )
@@ -79,7 +82,8 @@ class InspectionActivities:
     @activity.defn(name=SAMPLE_ACTIVITY)
     async def sample_closed_cases(self, request: SampleRequest) -> list[SampledCase]:
         rules = request.policy.inspection
-        closed = await self.store.recently_closed(since(rules.closed_within_days, request.now))
+        window = timedelta(seconds=request.policy.days(rules.closed_within_days))
+        closed = await self.store.recently_closed(request.now - window)
         return stratified_sample([SampledCase(**row) for row in closed], rules, rules.seed + request.round)
 
     def all(self) -> list[Any]:

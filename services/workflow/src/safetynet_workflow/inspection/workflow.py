@@ -91,5 +91,5 @@ class InspectionSamplerWorkflow:
                 )
             except WorkflowAlreadyStartedError:  # raised already by an earlier attempt of this round
                 continue
-        await workflow.sleep(timedelta(days=inp.policy.inspection.every_days))
+        await workflow.sleep(timedelta(seconds=inp.policy.days(inp.policy.inspection.every_days)))
         workflow.continue_as_new(inp.model_copy(update={"round": inp.round + 1}))

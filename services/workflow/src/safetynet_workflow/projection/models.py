@@ -38,6 +38,10 @@ class TimelineName(StrEnum):
     IDENTIFICATION_BREACHED = "case.identification_breached"
     ELIMINATION_REJECTED = "case.elimination_rejected"
     SAFETY_NET_SUPPORT = "case.safety_net_support"
+    RESPONSIBLE_NAMED = "case.responsible_named"
+    HOUSEHOLD_UPDATED = "case.household_updated"
+    NATURAL_CLOSE_PROPOSED = "case.natural_close_proposed"
+    CLOSE_REQUESTED = "case.close_requested"
 
 
 class TaskState(BaseModel):
@@ -97,6 +101,11 @@ class CaseRow(BaseModel):
     identification_breached: bool = False
     notice_until: datetime | None = None
     labour: bool | None = None
+    household_size: int | None = None
+    labour_members: int | None = None
+    head_name: str | None = None
+    verified_income_cny: float | None = None
+    responsible: str | None = None
 
 
 class Entry(BaseModel):

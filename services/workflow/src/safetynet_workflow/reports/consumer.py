@@ -4,6 +4,7 @@ only after the database commit; undecodable records go to `<topic>.dlq.workflow-
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,7 +12,14 @@ from aiokafka import AIOKafkaProducer, ConsumerRecord
 from sqlalchemy.dialects.postgresql import insert
 
 from safetynet.v1 import household_events_pb2 as hpb
-from safetynet_core.contracts import HouseholdEvent, PoisonRecord, from_timestamp, parse_assessment, parse_record
+from safetynet_core.contracts import (
+    EventType,
+    HouseholdEvent,
+    PoisonRecord,
+    from_timestamp,
+    parse_assessment,
+    parse_record,
+)
 from safetynet_core.db import Database
 from safetynet_core.kafka import DeadLetters, consume_batches, ensure_topics, make_consumer
 from safetynet_core.logging import get_logger
@@ -25,7 +33,10 @@ from safetynet_workflow.settings import Settings
 
 log = get_logger(__name__)
 CONSUMER = "workflow-reports"
-REGISTRY_FACTS = ("grid_id", "poverty_status", "members", "in_school", "no_labour", "income_pc")
+REGISTRY_FACTS = (
+    "grid_id", "poverty_status", "members", "in_school", "no_labour", "income_pc", "labour_members", "head_name",
+)  # fmt: skip
+WORKING = (hpb.LABOUR_CAPACITY_FULL, hpb.LABOUR_CAPACITY_PARTIAL)
 POVERTY_STATUS = {hpb.POVERTY_STATUS_LIFTED: "lifted", hpb.POVERTY_STATUS_GENERAL: "general"}
 
 _household = insert(report_households)
@@ -44,8 +55,9 @@ def _when(message: Any, field: str) -> datetime:
 
 
 def registry_facts(record: hpb.HouseholdRecord) -> dict[str, Any]:
-    """What grid routing and sweep targeting need from a registry record (no personal data)."""
+    """What grid routing, sweep targeting and cases need from a registry record (no ID numbers)."""
     members = len(record.members)
+    head = next((m.name for m in record.members if m.member_id == record.head_member_id), "")
     return {
         "grid_id": record.grid_id or None,
         "poverty_status": POVERTY_STATUS.get(record.poverty_status),
@@ -53,15 +65,18 @@ def registry_facts(record: hpb.HouseholdRecord) -> dict[str, Any]:
         "in_school": sum(1 for m in record.members if m.in_school),
         "no_labour": members > 0 and all(m.labour_capacity == hpb.LABOUR_CAPACITY_NONE for m in record.members),
         "income_pc": record.annual_net_income_cny / members if members else None,
+        "labour_members": sum(1 for m in record.members if m.labour_capacity in WORKING),
+        "head_name": head[:100],
     }
 
 
 class Rows:
-    """One batch's rows, per table (the last registry record of a household wins)."""
+    """One batch's rows, per table (the last registry record of a household wins), and the deaths reported."""
 
     def __init__(self) -> None:
         self.households: dict[str, dict[str, Any]] = {}
         self.events: list[dict[str, Any]] = []
+        self.deaths: list[dict[str, Any]] = []
         self.assessments: list[dict[str, Any]] = []
         self.assessed: list[dict[str, Any]] = []
 
@@ -81,16 +96,17 @@ class Rows:
             if current is None or current["recorded_at"] <= row["recorded_at"]:
                 self.households[message.household_id] = row
         elif body == "department_event":
-            self.events.append(
-                {
-                    "event_id": message.event_id,
-                    "household_id": message.household_id,
-                    "department": message.department,
-                    "type": message.department_event.type,
-                    "occurred_at": _when(message, "occurred_at"),
-                    "received_at": _when(message, "received_at"),
-                }
-            )
+            event = {
+                "event_id": message.event_id,
+                "household_id": message.household_id,
+                "department": message.department,
+                "type": message.department_event.type,
+                "occurred_at": _when(message, "occurred_at"),
+                "received_at": _when(message, "received_at"),
+            }
+            self.events.append(event)
+            if event["type"] == EventType.DEATH:
+                self.deaths.append({**event, "member_id": message.department_event.member_id})
         else:
             raise PoisonRecord("invalid", "household event has no body")
 
@@ -128,12 +144,24 @@ class Rows:
             await uow.commit()
 
 
+# Told what a batch wrote: the households' new registry facts and the deaths reported (cases follow them).
+HouseholdNews = Callable[["Rows"], Awaitable[None]]
+
+
 class ReportsConsumer:
     """Feeds the reporting tables from the intake and risk topics."""
 
-    def __init__(self, settings: Settings, db: Database, producer: AIOKafkaProducer, batch: int = 500) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        producer: AIOKafkaProducer,
+        batch: int = 500,
+        on_households: HouseholdNews | None = None,
+    ) -> None:
         self.settings = settings
         self.db = db
+        self.on_households = on_households
         self.dead_letters = DeadLetters(producer, settings, CONSUMER)
         self.batch = batch
         self._dlq_ready: set[str] = set()
@@ -157,6 +185,8 @@ class ReportsConsumer:
             except PoisonRecord as exc:
                 await self._dead_letter(record, exc)
         await rows.write(self.db)
+        if self.on_households is not None and (rows.households or rows.deaths):
+            await self.on_households(rows)
 
     async def _dead_letter(self, record: ConsumerRecord, poison: PoisonRecord) -> None:
         topic = self.settings.dlq_topic(record.topic, CONSUMER)

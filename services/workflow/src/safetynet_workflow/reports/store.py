@@ -116,13 +116,15 @@ class ReportStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def grids_of(self, household_ids: list[str]) -> dict[str, str]:
-        """Household → grid (网格), from the registry records the reports consumer keeps."""
-        query = select(report_households.c.household_id, report_households.c.grid_id).where(
-            report_households.c.household_id.in_(household_ids), report_households.c.grid_id.is_not(None)
+    async def households_of(self, household_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """The registry facts the reports consumer keeps of these households: grid (网格), size, members who
+        can work, the head's name."""
+        h = report_households.c
+        query = select(h.household_id, h.grid_id, h.members, h.labour_members, h.head_name).where(
+            h.household_id.in_(household_ids)
         )
         async with self.db.unit_of_work() as uow:
-            return {r.household_id: r.grid_id for r in await uow.execute(query)}
+            return {r.household_id: dict(r._mapping) for r in await uow.execute(query)}
 
     async def summary(
         self,

@@ -19,6 +19,8 @@ report_households = Table(
     Column("in_school", Integer),
     Column("no_labour", Boolean),
     Column("income_pc", Float),
+    Column("labour_members", Integer),
+    Column("head_name", String(100)),
     Index("ix_report_households_region", "region_code", postgresql_ops={"region_code": "text_pattern_ops"}),
 )
 

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Query
 
 from safetynet_core.web import CurrentPrincipal, listing_region
+from safetynet_workflow.auth.api import UserStoreDep
 from safetynet_workflow.deps import ClientDep, adapter
 from safetynet_workflow.tasks import service
 from safetynet_workflow.tasks.store import TaskStore, task_json
@@ -45,8 +46,9 @@ async def complete_task(
     task_id: str,
     principal: CurrentPrincipal,
     store: TaskStoreDep,
+    users: UserStoreDep,
     client: ClientDep,
     form: Annotated[dict[str, Any], Body()],
 ) -> dict[str, Any]:
     """Complete with the kind's form; the workflow validates it against the case's own policy."""
-    return await service.complete(principal, store, client, task_id, form)
+    return await service.complete(principal, store, users, client, task_id, form)

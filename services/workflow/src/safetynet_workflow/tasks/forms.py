@@ -5,6 +5,7 @@ rejected before anything is written. Errors use the platform's one shape (loc na
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Any, Literal
 
@@ -13,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from safetynet_core.auth import Department
 from safetynet_core.contracts import RiskType
 from safetynet_core.policy.workflow import WorkflowPolicy
+from safetynet_core.vocabulary import GUARANTEES
 
 Money = float
 
@@ -26,14 +28,34 @@ class ScreenForm(_Form):
     reason: str | None = Field(None, max_length=2000)
 
 
+class Guarantees(_Form):
+    """两不愁三保障 and safe drinking water, each secure (true) or not."""
+
+    food: bool
+    clothing: bool
+    compulsory_education: bool
+    basic_medical: bool
+    housing: bool
+    drinking_water: bool
+
+    @property
+    def all_secure(self) -> bool:
+        return all(getattr(self, name) for name in GUARANTEES)
+
+
 class HomeVisitForm(_Form):
     visitors: list[str] = Field(min_length=2, max_length=20)
     consent: bool
     verified_annual_income_cny: float = Field(ge=0, le=1e9)
-    members_present: int = Field(ge=1, le=100)
+    members_present: int = Field(ge=1, le=100, description="who was at home (never the household size)")
     notes: str = Field("", max_length=4000)
-    members: int | None = Field(None, ge=1, le=100, description="household size, if not all were present")
-    labour_capacity: Literal["full", "partial", "none"] | None = None
+    guarantees: Guarantees
+    members: int | None = Field(
+        None, ge=1, le=100, description="a correction of the registry's household size, only when it is wrong"
+    )
+    labour_capacity: Literal["full", "partial", "none"] | None = Field(
+        None, description="the household's labour capacity as the visit confirms or corrects it"
+    )
 
     @field_validator("visitors")
     @classmethod
@@ -56,6 +78,13 @@ class DataComparisonForm(_Form):
     notes: str = Field("", max_length=4000)
 
 
+class FollowUpForm(_Form):
+    """How the inconsistencies a data comparison found were resolved."""
+
+    resolution: str = Field(min_length=1, max_length=4000)
+    notes: str = Field("", max_length=4000)
+
+
 class DecisionForm(_Form):
     decision: Literal["approve", "reject"]
     reason: str | None = Field(None, max_length=2000)
@@ -74,6 +103,9 @@ class Measure(_Form):
 
 class AssistancePlanForm(_Form):
     measures: list[Measure] = Field(min_length=1, max_length=50)
+    responsible: str = Field(
+        min_length=1, max_length=100, description="the household's 帮扶责任人: an active user of its region"
+    )
 
 
 class MeasureForm(_Form):
@@ -83,10 +115,11 @@ class MeasureForm(_Form):
 
 class ReviewForm(_Form):
     annual_net_income_cny: float = Field(ge=0, le=1e9)
-    guarantees_secure: bool
+    guarantees: Guarantees
     notes: str = Field("", max_length=4000)
     rigid_costs_resolved: bool = True
-    members: int | None = Field(None, ge=1, le=100)
+    members: int | None = Field(None, ge=1, le=100, description="a correction of the household size")
+    guarantees_secure: bool | None = Field(None, description="accepted and ignored (the checklist decides)")
 
 
 class InspectionForm(_Form):
@@ -113,6 +146,7 @@ FORMS: dict[str, type[_Form]] = {
     "screen": ScreenForm,
     "home_visit": HomeVisitForm,
     "data_comparison": DataComparisonForm,
+    "comparison_followup": FollowUpForm,
     "township_review": DecisionForm,
     "county_approval": DecisionForm,
     "assistance_plan": AssistancePlanForm,
@@ -122,6 +156,7 @@ FORMS: dict[str, type[_Form]] = {
     "elimination_township_check": DecisionForm,
     "elimination_county_decision": DecisionForm,
     "inspection": InspectionForm,
+    "natural_close_review": DecisionForm,
     "sweep_visit": SweepVisitForm,
     "correction_review": DecisionForm,
     "correction_approval": DecisionForm,
@@ -143,7 +178,11 @@ def _error(loc: list[Any], msg: str, type_: str = "value_error") -> dict[str, An
     return {"loc": ["body", *loc], "msg": msg, "type": type_}
 
 
-def _check_plan(plan: AssistancePlanForm, policy: WorkflowPolicy, has_labour: bool) -> list[dict[str, Any]]:
+def _check_plan(
+    plan: AssistancePlanForm, policy: WorkflowPolicy, has_labour: bool | None, risk_types: Sequence[str]
+) -> list[dict[str, Any]]:
+    """Measures the policy knows, microcredit limits, work or safety-net measures by labour capacity (not
+    checked while it is unknown), and for two or more risk types a measure addressing each."""
     errors: list[dict[str, Any]] = []
     for i, measure in enumerate(plan.measures):
         if measure.type not in policy.measure_types:
@@ -161,7 +200,7 @@ def _check_plan(plan: AssistancePlanForm, policy: WorkflowPolicy, has_labour: bo
                     _error(["measures", i, "years"], f"microcredit runs at most {MICROCREDIT_MAX_YEARS} years")
                 )
     types = {m.type for m in plan.measures}
-    if has_labour and not types & set(policy.work_measures):
+    if has_labour is True and not types & set(policy.work_measures):
         errors.append(
             _error(
                 ["measures"],
@@ -169,7 +208,7 @@ def _check_plan(plan: AssistancePlanForm, policy: WorkflowPolicy, has_labour: bo
                 f"measure ({', '.join(policy.work_measures)})",
             )
         )
-    if not has_labour and not types & set(policy.safety_net_measures):
+    if has_labour is False and not types & set(policy.safety_net_measures):
         errors.append(
             _error(
                 ["measures"],
@@ -177,10 +216,28 @@ def _check_plan(plan: AssistancePlanForm, policy: WorkflowPolicy, has_labour: bo
                 f"({', '.join(policy.safety_net_measures)})",
             )
         )
+    if len(set(risk_types)) >= 2:
+        for risk in sorted(set(risk_types)):
+            addressing = policy.measures_for_risk.get(risk, [])
+            if addressing and not types & set(addressing):
+                errors.append(
+                    _error(
+                        ["measures"],
+                        f"no measure addresses the household's {risk} risk (one of: {', '.join(addressing)})",
+                        "uncovered_risk",
+                    )
+                )
     return errors
 
 
-def validate_form(kind: str, data: dict[str, Any], policy: WorkflowPolicy, *, has_labour: bool = True) -> _Form:
+def validate_form(
+    kind: str,
+    data: dict[str, Any],
+    policy: WorkflowPolicy,
+    *,
+    has_labour: bool | None = True,
+    risk_types: Sequence[str] = (),
+) -> _Form:
     """Parse `data` as the form of a `kind` task; raise FormInvalid naming every bad field."""
     model = FORMS.get(kind)
     if model is None:
@@ -193,7 +250,7 @@ def validate_form(kind: str, data: dict[str, Any], policy: WorkflowPolicy, *, ha
     if isinstance(form, ScreenForm) and form.decision == "dismiss" and not (form.reason or "").strip():
         errors.append(_error(["reason"], "a dismissal needs a reason"))
     if isinstance(form, AssistancePlanForm):
-        errors.extend(_check_plan(form, policy, has_labour))
+        errors.extend(_check_plan(form, policy, has_labour, risk_types))
     if errors:
         raise FormInvalid(errors)
     return form

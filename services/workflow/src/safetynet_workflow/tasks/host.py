@@ -31,12 +31,18 @@ with workflow.unsafe.imports_passed_through():
     from safetynet_workflow.tasks.forms import FormInvalid, validate_form
     from safetynet_workflow.tasks.models import ClaimRequest, CompleteRequest
 
-DAY = 86400.0
-
 
 def region_at(region_code: str, level: RegionLevel) -> str:
     """The region prefix of `region_code` at `level` (village 12, township 9, county 6, city 4 digits)."""
     return region_code[: REGION_PREFIX_LENGTH[level]]
+
+
+def inbox_region(region_code: str, level: RegionLevel) -> str:
+    """Where a task at `level` is listed: the level's prefix, but never above the county, which runs the
+    procedure and must keep seeing a task escalated beyond it (its `level` says how far it went)."""
+    if REGION_PREFIX_LENGTH[level] < REGION_PREFIX_LENGTH[RegionLevel.COUNTY]:
+        level = RegionLevel.COUNTY
+    return region_at(region_code, level)
 
 
 def rejected(message: str, type_: str, details: Any = None) -> ApplicationError:
@@ -128,14 +134,21 @@ class TaskHost:
             await self._emit()
 
     async def _run_task(
-        self, kind: str, region: str, *, department: str | None = None, subject: dict[str, Any] | None = None
+        self,
+        kind: str,
+        region: str,
+        *,
+        department: str | None = None,
+        subject: dict[str, Any] | None = None,
+        assignee: str | None = None,
     ) -> dict[str, Any] | None:
-        """Create a task, watch its deadlines, return its form (None when the task was cancelled)."""
+        """Create a task, watch its deadlines, return its form (None when the task was cancelled). With an
+        `assignee` the task goes to that user first (claimed for them) and climbs the ladder when ignored."""
         definition = self._policy.task(kind)
         ref = self._ref()
         now = workflow.now()
         self._task_no += 1
-        sla = definition.sla_days * DAY
+        sla = self._policy.days(definition.sla_days)
         task = TaskState(
             task_id=self._task_id(kind),
             case_id=ref.case_id,
@@ -145,7 +158,7 @@ class TaskHost:
             step=definition.step,
             role=definition.role,
             level=definition.level,
-            region_code=region_at(region, definition.level),
+            region_code=inbox_region(region, definition.level),
             base_region=region,
             department=department,
             created_at=now,
@@ -154,6 +167,8 @@ class TaskHost:
             subject=subject or {},
         )
         self._route(task)
+        if assignee:
+            task.status, task.assignee = TaskStatus.CLAIMED, assignee
         self._tasks[task.task_id] = task
         await self._emit(
             self._entry(
@@ -217,7 +232,7 @@ class TaskHost:
         elif position + 1 < len(ladder):
             task.level = ladder[position + 1]
             task.role = self._policy.escalation.role_by_level.get(task.level, task.role)
-            task.region_code = region_at(task.base_region, task.level)
+            task.region_code = inbox_region(task.base_region, task.level)
             task.status, task.assignee = TaskStatus.OPEN, None
         task.escalation_level += 1
         after = {"level": task.level.value, "role": task.role, "region_code": task.region_code}
@@ -258,7 +273,9 @@ class TaskHost:
     async def complete_task(self, request: CompleteRequest) -> TaskState:
         """Complete a task with its form; the validator has already checked the form."""
         task = self._tasks[request.task_id]
-        form = validate_form(task.kind, request.form, self._policy, has_labour=self._labour())
+        form = validate_form(
+            task.kind, request.form, self._policy, has_labour=self._labour(), risk_types=self._risk_types()
+        )
         task.form = form.model_dump(mode="json")
         task.status, task.completed_by, task.completed_at = TaskStatus.DONE, request.username, workflow.now()
         task.assignee = task.assignee or request.username
@@ -278,7 +295,9 @@ class TaskHost:
         task = self._open_task(request.task_id)
         self._check_claim(task, request.username)
         try:
-            validate_form(task.kind, request.form, self._policy, has_labour=self._labour())
+            validate_form(
+                task.kind, request.form, self._policy, has_labour=self._labour(), risk_types=self._risk_types()
+            )
         except FormInvalid as exc:
             raise rejected(str(exc), "FormInvalid", exc.errors) from None
 
@@ -286,8 +305,14 @@ class TaskHost:
     def task_list(self) -> list[TaskState]:
         return list(self._tasks.values())
 
-    def _labour(self) -> bool:
-        return True if self._has_labour is None else self._has_labour
+    def _labour(self) -> bool | None:
+        """Whether the household can work (None while no one knows: neither a work nor a safety-net measure
+        is required then, and no elimination can be decided)."""
+        return self._has_labour
+
+    def _risk_types(self) -> list[str]:
+        """The risk types a plan must address (a case overrides it)."""
+        return []
 
     def _cancel_open_tasks(self) -> list[TaskState]:
         cancelled = [t for t in self._tasks.values() if t.is_open]

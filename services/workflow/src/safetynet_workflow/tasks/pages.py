@@ -13,6 +13,7 @@ from safetynet_core.auth import Principal
 from safetynet_core.errors import ApiError
 from safetynet_core.policy.workflow import WorkflowPolicy
 from safetynet_core.web import listing_region
+from safetynet_workflow.auth.api import UserStoreDep
 from safetynet_workflow.cases.pages import PageSources, case_context, case_url
 from safetynet_workflow.deps import ClientDep, PolicyDep
 from safetynet_workflow.projection.models import OPEN_TASK_STATUSES
@@ -100,6 +101,7 @@ async def complete(
     request: Request,
     principal: UiPrincipal,
     store: TaskStoreDep,
+    users: UserStoreDep,
     client: ClientDep,
     policy: PolicyDep,
     sources: PageSources,
@@ -112,7 +114,7 @@ async def complete(
     values = submitted_values(await request.form())
     rules = policy.workflow
     try:
-        await service.complete(principal, store, client, task_id, parse_form(row["kind"], rules, values))
+        await service.complete(principal, store, users, client, task_id, parse_form(row["kind"], rules, values))
     except ApiError as exc:
         state = form_state(form_fields(row["kind"], rules), values, exc.body["detail"])
         if row["step"] in RECORD_PAGES:

@@ -12,6 +12,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from safetynet_core.auth import Principal
 from safetynet_core.errors import ApiError
+from safetynet_workflow.auth.store import UserStore
 from safetynet_workflow.projection.models import OPEN_TASK_STATUSES, TaskState
 from safetynet_workflow.tasks.models import ClaimRequest, CompleteRequest
 from safetynet_workflow.tasks.store import TaskStore, task_json
@@ -66,11 +67,26 @@ async def claim(principal: Principal, store: TaskStore, client: Client, task_id:
     )
 
 
+async def check_responsible(store: TaskStore, users: UserStore, row: dict[str, Any], form: dict[str, Any]) -> None:
+    """An assistance plan names the household's 帮扶责任人: an active user whose region contains the household
+    (the workflow cannot look users up, so the API checks it before the form goes in)."""
+    username = form.get("responsible")
+    if row["kind"] != "assistance_plan" or not isinstance(username, str) or not username:
+        return  # the form's own validation names a missing one
+    user = await users.user(username)
+    household_region = await store.case_region(row["case_id"]) or row["region_code"]
+    if user is None or not household_region.startswith(user["region_code"]):
+        raise ApiError(
+            422, f"{username} is not an active user whose region contains the household", ["body", "responsible"]
+        )
+
+
 async def complete(
-    principal: Principal, store: TaskStore, client: Client, task_id: str, form: dict[str, Any]
+    principal: Principal, store: TaskStore, users: UserStore, client: Client, task_id: str, form: dict[str, Any]
 ) -> dict[str, Any]:
     """Complete with the kind's form; the workflow validates it against the case's own policy."""
     row = await workable_task(principal, store, task_id)
+    await check_responsible(store, users, row, form)
     return await _task_update(
         client,
         row["workflow_id"],

@@ -10,7 +10,7 @@ from sqlalchemy import Select, and_, select, true
 from safetynet_core.auth import Principal, Role
 from safetynet_core.db import Database
 from safetynet_workflow.projection.models import OPEN_TASK_STATUSES
-from safetynet_workflow.tables import tasks, users
+from safetynet_workflow.tables import cases, tasks, users
 
 TASK_FIELDS = (
     "task_id",
@@ -57,8 +57,9 @@ def _task_scope(principal: Principal) -> Any:
             tasks.c.department == (principal.department or ""),
         )
     if principal.role is Role.GRID_WORKER:
-        return grid_worker_scope(principal.subject)
-    return tasks.c.role == principal.role.value
+        return grid_worker_scope(principal.subject) | (tasks.c.assignee == principal.subject)
+    # a task assigned to someone (a review for the household's 帮扶责任人) is theirs whatever their role
+    return (tasks.c.role == principal.role.value) | (tasks.c.assignee == principal.subject)
 
 
 def _visible_tasks(principal: Principal, prefix: str) -> Select[Any]:
@@ -95,6 +96,14 @@ class TaskStore:
         async with self.db.unit_of_work() as uow:
             row = (await uow.execute(query.where(tasks.c.task_id == task_id))).first()
         return dict(row._mapping) if row else None
+
+    async def case_region(self, case_id: str) -> str | None:
+        """The village of the case a task belongs to."""
+        async with self.db.unit_of_work() as uow:
+            region: str | None = (
+                await uow.execute(select(cases.c.region_code).where(cases.c.case_id == case_id))
+            ).scalar_one_or_none()
+            return region
 
     async def workable(self, principal: Principal, rows: list[dict[str, Any]]) -> set[str]:
         """Ids of the open tasks among `rows` the caller may work on (what their inbox would show)."""

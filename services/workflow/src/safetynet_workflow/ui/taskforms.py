@@ -38,6 +38,7 @@ class Widget(StrEnum):
     CHECKS = "checks"  # several of a known list
     MANY = "many"  # several free texts (e.g. visitors)
     ROWS = "rows"  # several sub-forms (e.g. measures)
+    GROUP = "group"  # one sub-form (e.g. the guarantees checklist)
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,10 @@ def _spec(model: type[BaseModel], name: str, info: FieldInfo, policy: WorkflowPo
         if choices:
             return FieldSpec(html_name, name, Widget.CHECKS, required, choices)
         return FieldSpec(html_name, name, Widget.MANY, required, inputs=max(_min_items(info), 1) + 1)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        group = tuple(_spec(annotation, sub, sub_info, policy, f"{html_name}.") for sub, sub_info in
+                      annotation.model_fields.items())  # fmt: skip
+        return FieldSpec(html_name, name, Widget.GROUP, required, rows=(group,))
     choices = tuple(override(policy)) if override else _choices_of(annotation)
     if choices:
         return FieldSpec(html_name, name, Widget.SELECT, required, choices)
@@ -136,6 +141,8 @@ def _value(spec: FieldSpec, values: FormValues) -> tuple[bool, Any]:
     if spec.widget in (Widget.MANY, Widget.CHECKS):
         items = [v for v in raw if v]
         return bool(items) or spec.required, items
+    if spec.widget is Widget.GROUP:
+        return True, _parse(spec.rows[0], values)
     if spec.widget is Widget.ROWS:
         rows = [_parse(row, values) for row in spec.rows]
         while rows and not rows[-1]:  # trailing empty rows are unused; inner ones keep their index

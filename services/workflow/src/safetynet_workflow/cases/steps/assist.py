@@ -38,6 +38,10 @@ class AssistStep(CaseBase):
         plan = await self._run_task("assistance_plan", self._case.region_code)
         if plan is None:
             return
+        self._case.responsible = plan["responsible"]
+        await self._emit(
+            self._entry(TimelineName.RESPONSIBLE_NAMED, publish=False, details={"responsible": plan["responsible"]})
+        )
         started = await asyncio.gather(
             *(
                 self._run_task("measure", self._case.region_code, department=m["department"], subject=m)

@@ -16,7 +16,6 @@ with workflow.unsafe.imports_passed_through():
     from safetynet_core.vocabulary import CloseReason, Step
     from safetynet_workflow.cases.steps.assist import AssistStep
     from safetynet_workflow.projection.models import TimelineName
-    from safetynet_workflow.tasks.host import DAY
 
 MONTH_DAYS = 30
 
@@ -28,7 +27,7 @@ class EvaluateStep(AssistStep):
         """Monthly reviews until the elimination conditions hold and the elimination is decided."""
         await self._set_step(Step.EVALUATE)
         await self._flush()  # a reopened case resumes here: record its opening before the first wait
-        every = timedelta(days=self._policy.review_every_days)
+        every = timedelta(seconds=self._policy.days(self._policy.review_every_days))
         while True:
             with contextlib.suppress(TimeoutError):
                 await workflow.wait_condition(lambda: self._reassist, timeout=every)
@@ -39,7 +38,7 @@ class EvaluateStep(AssistStep):
                 await self._set_step(Step.EVALUATE)
                 self._stable = 0
                 continue
-            review = await self._run_task("review", self._case.region_code)
+            review = await self._run_task("review", self._case.region_code, assignee=self._case.responsible)
             if review is None:
                 continue
             self._record_review(review)
@@ -76,24 +75,28 @@ class EvaluateStep(AssistStep):
     def _record_review(self, review: dict[str, Any]) -> None:
         self._reviews += 1
         self._run_reviews += 1
-        members = review.get("members") or self._members or 1
+        if review.get("members"):
+            self._members = self._case.household_size = review["members"]
+        members = self._members or 1
         above = review["annual_net_income_cny"] / members > self._inp.monitoring_line_cny
-        secure = review["guarantees_secure"] and review.get("rigid_costs_resolved", True)
-        self._stable = self._stable + 1 if above and secure else 0
+        self._secure = all(review["guarantees"].values()) and review.get("rigid_costs_resolved", True)
+        self._stable = self._stable + 1 if above and self._secure else 0
 
     def _eliminable(self) -> bool:
         rules = self._policy.elimination
-        monitored_days = (workflow.now() - self._case.opened_at).total_seconds() / DAY
+        monitored_days = (workflow.now() - self._case.opened_at).total_seconds() / self._policy.day_seconds
         return (
             monitored_days >= rules.min_monitored_months * MONTH_DAYS
             and self._measures >= rules.min_measures
             and self._stable >= rules.stable_income_months
-            and (self._labour() or not rules.requires_labour_capacity)
+            and self._secure
+            and (self._labour() is True or not rules.requires_labour_capacity)
         )
 
     async def _note_safety_net(self) -> None:
         """Households without labour capacity stay under safety-net support (recorded once)."""
-        if self._policy.elimination.requires_labour_capacity and not self._labour() and not self._safety_net_noted:
+        no_labour = self._labour() is False
+        if self._policy.elimination.requires_labour_capacity and no_labour and not self._safety_net_noted:
             self._safety_net_noted = True
             await self._emit(
                 self._entry(

@@ -1,5 +1,6 @@
-"""Step 2, verify (从严核): the home visit and the department data comparison side by side, the public
-notice (an objection sends the case back to the visit), then township review and county approval."""
+"""Step 2, verify (从严核): the home visit and the department data comparison side by side (inconsistencies
+the comparison finds get a follow-up task on the case), the public notice (an objection sends the case
+back to the visit), then township review and county approval."""
 
 from __future__ import annotations
 
@@ -37,11 +38,18 @@ class VerifyStep(CaseBase):
         return None
 
     async def _compare(self, region: str) -> None:
-        """Department data comparison, alongside the home visit (its form is recorded on the task)."""
-        await self._run_task("data_comparison", region)
+        """Department data comparison, alongside the home visit; inconsistencies it finds are followed up
+        (a village task) before the township reviews the case."""
+        comparison = await self._run_task("data_comparison", region)
+        if comparison is not None and not comparison["consistent"]:
+            await self._run_task("comparison_followup", region, subject={"found": comparison.get("notes", "")})
 
     def _note_visit(self, visit: dict[str, Any]) -> None:
-        self._members = visit.get("members") or visit.get("members_present") or self._members
+        """What the visit found: the verified income; the household size and labour capacity only where the
+        visitors corrected them explicitly (who was at home is not the household size)."""
+        case = self._case
+        case.verified_income_cny = visit["verified_annual_income_cny"]
+        if visit.get("members"):
+            self._members = case.household_size = visit["members"]
         if visit.get("labour_capacity"):
-            self._has_labour = visit["labour_capacity"] != "none"
-            self._case.labour = self._has_labour
+            self._has_labour = case.labour = visit["labour_capacity"] != "none"
