@@ -13,9 +13,9 @@ import pytest
 from google.protobuf import json_format
 
 from safetynet_core.auth import JWT_AUDIENCE
-from safetynet_core.keys import signing_key
 from safetynet_core.contracts import RiskAssessmentMessage
 from safetynet_core.kafka import make_producer
+from safetynet_core.keys import signing_key
 from safetynet_core.testing import eventually, unique
 from tests.integration.security.support import (
     OTHER_VILLAGE,
