@@ -203,6 +203,7 @@ async def test_a_wrong_key_is_remembered_briefly_so_argon2_runs_once() -> None:
                 "name": "w",
                 "event_types": ["drinking_water"],
                 "registry_write": False,
+                "region_prefix": None,
                 "key_hash": hash_secret("snk_c1_right"),
             }
 

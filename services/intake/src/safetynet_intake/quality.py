@@ -100,7 +100,7 @@ def reject_findings(record: HouseholdRecordIn, today: date) -> list[Finding]:
                     "format",
                     "birth_date_mismatch",
                     bfield,
-                    f"birth_date {m.birth_date.isoformat()} differs from the date in the ID number",
+                    "birth_date differs from the date in the ID number",
                     bloc,
                 )
             )
