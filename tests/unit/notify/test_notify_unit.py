@@ -187,7 +187,7 @@ def test_email_message_shape() -> None:
 
 def test_helpers() -> None:
     assert notification_key("e1", "sms", "u1") == "e1:sms:u1"
-    assert mask_address("sms", "13800001111") == "138****1111"
+    assert mask_address("sms", "13800001111") == "*******1111"
     assert mask_address("email", "alice@x.test") == "a***@x.test"
     assert mask_address("webhook", "http://h/p?token=1") == "http://h/p"
 
