@@ -141,7 +141,7 @@ def test_rs256_keys_work_and_short_rsa_keys_are_refused(keys: Callable[..., Path
     token = issue_token(issuer(private), ADMIN)
     assert jwt.get_unverified_header(token)["alg"] == "RS256"
     assert verify_token(holder(private), token) == ADMIN
-    short = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    short = rsa.generate_private_key(public_exponent=65537, key_size=1024)  # noqa: S505 (refused on purpose)
     weak = tmp_path / "weak.pem"
     weak.write_bytes(
         short.private_bytes(

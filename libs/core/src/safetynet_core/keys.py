@@ -100,9 +100,9 @@ def _load_private(path: str, _mtime_ns: int) -> SigningKey:
         key = serialization.load_pem_private_key(_read(Path(path)), password=None)
     except (ValueError, TypeError) as exc:
         raise KeyConfigError(f"{path} is not an unencrypted PEM private key") from exc
-    algorithm = _algorithm(key, path)  # type: ignore[arg-type]
-    assert isinstance(key, ed25519.Ed25519PrivateKey | rsa.RSAPrivateKey)
-    return SigningKey(key_id(key.public_key()), algorithm, key)
+    if not isinstance(key, ed25519.Ed25519PrivateKey | rsa.RSAPrivateKey):
+        raise KeyConfigError(f"{path}: only Ed25519 (EdDSA) and RSA (RS256) keys sign tokens")
+    return SigningKey(key_id(key.public_key()), _algorithm(key, path), key)
 
 
 @functools.lru_cache(maxsize=64)
@@ -111,9 +111,9 @@ def _load_public(path: str, _mtime_ns: int) -> VerificationKey:
         key = serialization.load_pem_public_key(_read(Path(path)))
     except (ValueError, TypeError) as exc:
         raise KeyConfigError(f"{path} is not a PEM public key") from exc
-    algorithm = _algorithm(key, path)  # type: ignore[arg-type]
-    assert isinstance(key, ed25519.Ed25519PublicKey | rsa.RSAPublicKey)
-    return VerificationKey(key_id(key), algorithm, key)
+    if not isinstance(key, ed25519.Ed25519PublicKey | rsa.RSAPublicKey):
+        raise KeyConfigError(f"{path}: only Ed25519 (EdDSA) and RSA (RS256) keys sign tokens")
+    return VerificationKey(key_id(key), _algorithm(key, path), key)
 
 
 def _mtime(path: Path) -> int:

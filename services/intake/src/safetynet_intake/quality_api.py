@@ -36,7 +36,7 @@ HouseholdReader = Annotated[
     ),
 ]
 CheckName = Literal["completeness", "format", "cross_field", "duplicate", "warning_review"]
-assert set(CheckName.__args__) == set(quality.CHECKS)  # type: ignore[attr-defined]
+assert set(CheckName.__args__) == set(quality.CHECKS)  # type: ignore[attr-defined]  # noqa: S101 (checked at import)
 
 
 def _runtime(request: Request) -> IntakeRuntime:
@@ -115,7 +115,7 @@ async def move_to_grid(household_id: str, body: GridMoveIn, principal: GridEdito
             now=now,
             row=row,
         )
-        assert move is not None
+        assert move is not None  # noqa: S101 (invariant: the household row exists)
         changed = move.from_grid_id != move.to_grid_id
         if changed and rt.notify_external_relay:
             await conn.execute("select pg_notify($1, '')", OUTBOX_CHANNEL)

@@ -113,7 +113,7 @@ class Renderer:
         self._env = Environment(
             loader=PackageLoader("safetynet_notify", "templates"),
             undefined=StrictUndefined,
-            autoescape=False,
+            autoescape=False,  # noqa: S701 (plain-text mail and SMS, never HTML)
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=False,

@@ -24,7 +24,7 @@ from safetynet_notify.settings import Settings
 SIGNATURE_HEADER = "X-SafetyNet-Signature"
 # Standard Webhooks (standardwebhooks.com): id, timestamp and "v1,<base64 HMAC-SHA256 of id.timestamp.body>".
 WEBHOOK_ID, WEBHOOK_TIMESTAMP, WEBHOOK_SIGNATURE = "webhook-id", "webhook-timestamp", "webhook-signature"
-STANDARD_SECRET_PREFIX = "whsec_"
+STANDARD_SECRET_PREFIX = "whsec_"  # noqa: S105 (a prefix, not a secret)
 
 
 class DeliveryError(Exception):
