@@ -37,6 +37,10 @@ def test_id_numbers_keep_only_their_last_four_characters() -> None:
         "15-digit ***********1123 and card ***************0123"
     )
     assert mask_id_numbers("region 610327101201, count 1234567") == "region 610327101201, count 1234567"
+    assert mask_id_numbers("身份证610327198001011234号") == "身份证**************1234号"
+    # identifiers made of letters and digits stay whole: household ids, hex case ids
+    for identifier in ("H6103271012010001", "C0123456789012345678ab", "H610327101201001"):
+        assert mask_text(f"household {identifier} ok") == f"household {identifier} ok"
     assert mask_id_numbers_from_logging is mask_id_numbers  # the name the workflow UI imports keeps working
 
 

@@ -13,11 +13,14 @@ from datetime import date
 from typing import Any
 
 KEEP = 4
+# Not inside a word of ASCII letters and digits: identifiers such as household ids ("H" + 16 digits) and
+# hex case ids stay whole, while a number right after Chinese text is still found.
+_WORD = "0-9A-Za-z_*"
 # 15- and 18-character resident ID numbers and other 15-19 digit runs (bank cards), and IDs already masked
 # the old way (region prefix and last four kept), which are masked again.
-_ID_NUMBER = re.compile(r"(?<![\d*])(?:\d{14,18}[\dXx]|\d{6}\*{8}\d{3}[\dXx])(?![\dXx*])")
+_ID_NUMBER = re.compile(rf"(?<![{_WORD}])(?:\d{{14,18}}[\dXx]|\d{{6}}\*{{8}}\d{{3}}[\dXx])(?![{_WORD}])")
 # Mainland mobile numbers (optionally +86) and landlines written with an area code and a dash.
-_PHONE = re.compile(r"(?<![\d*])(?:(?:\+?86[- ]?)?1[3-9]\d{9}|0\d{2,3}-\d{7,8})(?!\d)")
+_PHONE = re.compile(rf"(?<![{_WORD}])(?:(?:\+?86[- ]?)?1[3-9]\d{{9}}|0\d{{2,3}}-\d{{7,8}})(?![{_WORD}])")
 _ID_KEY = re.compile(r"id_?(number|card)|identity_?(number|card)", re.IGNORECASE)
 _BIRTH_KEY = re.compile(r"birth_?date|date_?of_?birth|^dob$|^birthday$", re.IGNORECASE)
 _PHONE_KEY = re.compile(r"phone|mobile|telephone", re.IGNORECASE)
