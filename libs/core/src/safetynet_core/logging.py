@@ -91,7 +91,7 @@ def configure_logging(service: str, level: str = "INFO", json: bool = True) -> N
         own = logging.getLogger(name)
         own.handlers.clear()
         own.propagate = True
-    for noisy in ("aiokafka", "temporalio", "uvicorn.access", "httpx"):
+    for noisy in ("aiokafka", "temporalio", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     sys.excepthook = _log_uncaught
     threading.excepthook = _log_uncaught_in_thread
