@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
+import os
 import platform
 import sys
 import time
@@ -18,14 +19,19 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.common import BenchResult
+from safetynet_core.settings import REPO_ROOT
 from safetynet_core.testing import read_stack_env
 
 MODULES = ["intake", "risk", "workflow"]
 RESULTS = Path(__file__).parent / "results"
+SECRETS = REPO_ROOT / ".local" / "secrets.env"
 
 
 async def main(selected: list[str]) -> int:
     stack = read_stack_env()
+    # Services built here use the secrets `make up` generated (the ID-hash pepper, the token keys).
+    for key, value in read_stack_env(SECRETS).items():
+        os.environ.setdefault(key, value)
     results: list[BenchResult] = []
     for name in selected:
         module = importlib.import_module(f"bench.{name}")

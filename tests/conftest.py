@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -14,6 +17,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from safetynet_core import kafka
 from safetynet_core.db import migrate
+from safetynet_core.keys import write_key_pair
 from safetynet_core.service import ServiceInfo
 from safetynet_core.settings import CoreSettings
 from safetynet_core.testing import drop_schema, read_stack_env, unique
@@ -23,6 +27,14 @@ TEMPORAL_TEST_SERVER = Path(sys.executable).parent / "temporal-test-server"
 for _key in ("DATABASE_URL", "KAFKA_BOOTSTRAP", "TEMPORAL_ADDRESS"):
     if _key in STACK:
         os.environ.setdefault(_key, STACK[_key])
+# Services built in-process accept development defaults of secrets, and sign and check tokens with a key
+# made for this test session (no key lives in the repository; the stack of `make up` has its own).
+os.environ.setdefault("SAFETYNET_ENV", "development")
+if "SAFETYNET_JWT_PRIVATE_KEY_FILE" not in os.environ:
+    _KEYS = Path(tempfile.mkdtemp(prefix="safetynet-test-keys-"))
+    atexit.register(shutil.rmtree, _KEYS, True)
+    write_key_pair(_KEYS / "signing.pem")
+    os.environ["SAFETYNET_JWT_PRIVATE_KEY_FILE"] = str(_KEYS / "signing.pem")
 
 
 @pytest.fixture(scope="session")

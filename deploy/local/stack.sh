@@ -37,6 +37,29 @@ stop_pid() { # pidfile
   rm -f "$1"
 }
 
+# Secrets, generated once per state dir (make clean starts over) and never taken from the repository:
+# secrets.env (mode 600) holds the ID-hash pepper and the paths of the token key pair under secrets/.
+# The workflow web service alone gets the private key; every other process gets the public key.
+secrets_file="$local_dir/secrets.env"
+ensure_secrets() {
+  local keyfile="$local_dir/secrets/jwt-signing.pem"
+  (umask 077; mkdir -p "$local_dir/secrets"; touch "$secrets_file")
+  chmod 600 "$secrets_file"
+  [ -s "$keyfile" ] || "$bin/safetynet" keys generate "$keyfile" >/dev/null
+  secret() { # NAME value: kept when already there
+    grep -q "^$1=" "$secrets_file" || echo "$1=$2" >>"$secrets_file"
+  }
+  secret SAFETYNET_ID_HASH_PEPPER "$("$bin/python" -c 'import secrets; print(secrets.token_hex(32))')"
+  secret SAFETYNET_JWT_PRIVATE_KEY_FILE "$keyfile"
+  secret SAFETYNET_JWT_PUBLIC_KEY_FILES "${keyfile%.pem}.pub.pem"
+}
+
+# KEY=value lines of secrets.env a process gets: all of them for the workflow web service, all but the
+# private key for the others.
+secrets_for() { # name
+  if [ "$1" = workflow ]; then cat "$secrets_file"; else grep -v '^SAFETYNET_JWT_PRIVATE_KEY_FILE=' "$secrets_file"; fi
+}
+
 # The workflow service and its worker post sweep findings and approved registry corrections to intake
 # like a department system: one rural_revitalization client, created once per state dir (make clean
 # starts over).
@@ -87,13 +110,19 @@ up() {
   "$bin/safetynet" migrate >/dev/null
   "$bin/safetynet" topics create >/dev/null
   workflow_intake_key
+  ensure_secrets
+  # Every service checks case-worker tokens with workflow (introspection); notify may deliver to loopback
+  # receivers on this development machine.
+  local auth_url="http://127.0.0.1:${services[2]##*:}"
   local extra=()
   for spec in "${services[@]}"; do
     name=${spec%%:*}; port=${spec##*:}
     pidfile="$run_dir/$name.pid"
     if alive "$pidfile"; then continue; fi
-    extra=()
-    if [ "$name" = workflow ]; then mapfile -t extra <"$local_dir/workflow-intake.env"; fi
+    mapfile -t extra < <(secrets_for "$name")
+    extra+=("SAFETYNET_ENV=production" "SAFETYNET_AUTH_URL=$auth_url")
+    if [ "$name" = workflow ]; then mapfile -t -O "${#extra[@]}" extra <"$local_dir/workflow-intake.env"; fi
+    if [ "$name" = notify ]; then extra+=("NOTIFY_ALLOWED_NETWORKS=${NOTIFY_ALLOWED_NETWORKS:-127.0.0.0/8}"); fi
     if [ "$split" = 1 ]; then
       case "$name" in
         intake) extra+=(SAFETYNET_INTAKE_RUN_RELAY=false) ;;
@@ -109,8 +138,9 @@ up() {
     for spec in "${workers[@]}"; do
       name=${spec%%:*}; pidfile="$run_dir/$name.pid"
       if alive "$pidfile"; then continue; fi
-      extra=()
-      if [ "$name" = workflow-worker ]; then mapfile -t extra <"$local_dir/workflow-intake.env"; fi
+      mapfile -t extra < <(secrets_for "$name")
+      extra+=("SAFETYNET_ENV=production" "SAFETYNET_AUTH_URL=$auth_url")
+      if [ "$name" = workflow-worker ]; then mapfile -t -O "${#extra[@]}" extra <"$local_dir/workflow-intake.env"; fi
       env "${extra[@]}" setsid nohup "$bin/python" -m "${spec##*:}" >>"$log_dir/$name.log" 2>&1 < /dev/null &
       echo $! > "$pidfile"
     done

@@ -33,7 +33,7 @@ PHONE = ViewportSize(width=375, height=812)
 VILLAGE, TOWNSHIP = "610327101201", "610327101"
 PASSWORD = "village cadre password"
 ID_NUMBER = "610327198001011234"
-MASKED_ID = "610327********1234"
+MASKED_ID = "**************1234"
 REASON_ZH, REASON_EN = "住院自付医疗费用超过预警线", "inpatient out-of-pocket costs above the warning line"
 
 

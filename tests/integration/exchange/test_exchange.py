@@ -64,7 +64,11 @@ async def test_civil_affairs_receives_and_pulls_newly_included_households(
     receiver = Starlette(routes=[Route("/minimum-living", hook, methods=["POST"])])
     settings: Settings = await provision(
         isolated_settings(
-            Settings, consumer_group=unique("notify"), delivery_poll_seconds=0.1, delivery_backoff_base_seconds=0.05
+            Settings,
+            consumer_group=unique("notify"),
+            delivery_poll_seconds=0.1,
+            delivery_backoff_base_seconds=0.05,
+            notify_allowed_networks="127.0.0.0/8",  # the receiver is on loopback
         ),
         SERVICE,
     )

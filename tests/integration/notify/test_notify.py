@@ -169,6 +169,7 @@ def make_settings(isolated_settings: Callable[..., Any], provision: Callable[...
             "delivery_max_attempts": 5,
             "delivery_poll_seconds": 0.1,
             "public_base_url": "http://safetynet.test:8003",
+            "notify_allowed_networks": "127.0.0.0/8",  # the receivers are on loopback
         }
         values.update(overrides)
         settings: Settings = await provision(isolated_settings(Settings, **values), SERVICE)
@@ -366,7 +367,8 @@ async def test_redelivered_event_does_not_notify_twice(
     async with running(settings.model_copy(update={"consumer_group": unique("notify")}), hook, sms) as h:
         await h.publish(_marker(case_id, "m2"))
         await eventually(lambda: _async(len(hook.delivered) == 3), message="second marker")
-        assert [d["event"] for d in hook.delivered] == ["task.assigned", "case.closed", "case.closed"]
+        # deliveries of one batch go out concurrently: their order is not the events' order
+        assert sorted(d["event"] for d in hook.delivered) == ["case.closed", "case.closed", "task.assigned"]
         assert len(await h.deliveries(case_id)) == 3
     # each poison record dead-lettered once per consumer group that read it, and both groups kept going
     assert {reason: _dead_letters(settings, reason) - before[reason] for reason in poison} == dict.fromkeys(poison, 2)
@@ -413,7 +415,7 @@ async def test_quiet_hours_hold_a_reminder_sms_but_not_a_level_two_escalation(
 
         (reminder,) = await eventually(held, message="reminder held back")
         assert reminder["event"] == "task.reminder" and reminder["recipient"] == "gw1"
-        assert reminder["attempts"] == 0 and reminder["address"] == "138****1111"
+        assert reminder["attempts"] == 0 and reminder["address"] == "*******1111"
         resume = datetime.fromisoformat(reminder["next_attempt_at"]).astimezone(SHANGHAI)
         assert (resume.date(), resume.time()) == (late.date() + timedelta(days=1), time(7, 0))
         assert {p["phone"] for p in sms.delivered} == {"13800001111", "13900002222"}

@@ -33,7 +33,7 @@ async def test_risk_routes_need_a_token_and_stay_in_region(start_service: StartS
 
 
 async def test_notify_routes_need_a_token_and_stay_in_region(start_service: StartService) -> None:
-    async with start_service(NOTIFY, NotifySettings, create_notify) as notify:
+    async with start_service(NOTIFY, NotifySettings, create_notify, notify_allowed_networks="127.0.0.0/8") as notify:
         assert await assert_every_route_needs_credentials(notify.http) >= 5
         county = token_for(notify.settings, "county_officer", VILLAGE[:6])
         outsider = token_for(notify.settings, "county_officer", OTHER_VILLAGE[:4] + "99")

@@ -12,9 +12,10 @@ import jwt
 import pytest
 from google.protobuf import json_format
 
-from safetynet_core.auth import JWT_ALGORITHM, JWT_AUDIENCE
+from safetynet_core.auth import JWT_AUDIENCE
 from safetynet_core.contracts import RiskAssessmentMessage
 from safetynet_core.kafka import make_producer
+from safetynet_core.keys import signing_key
 from safetynet_core.testing import eventually, unique
 from tests.integration.security.support import (
     OTHER_VILLAGE,
@@ -79,14 +80,15 @@ async def test_tokens_carry_no_pii_and_expire(workflow: Running) -> None:
         "update users set email = 'li@example.cn', phone = '13800000000' where username = 'cadre'"
     )
     token = (await workflow.login("cadre"))["Authorization"].removeprefix("Bearer ")
-    claims = jwt.decode(token, workflow.settings.jwt_secret, algorithms=[JWT_ALGORITHM], audience=JWT_AUDIENCE)
-    assert set(claims) <= {"sub", "role", "region", "dept", "aud", "iat", "exp"}
+    key = signing_key(workflow.settings)
+    claims = jwt.decode(token, key.public.key, algorithms=[key.algorithm], audience=JWT_AUDIENCE)
+    assert set(claims) <= {"sub", "role", "region", "dept", "aud", "iss", "iat", "exp", "jti", "sid"}
     assert "li@example.cn" not in str(claims) and "13800000000" not in str(claims)
     assert 0 < claims["exp"] - claims["iat"] <= workflow.settings.jwt_ttl_minutes * 60
-    expired = jwt.encode({**claims, "iat": 0, "exp": 1}, workflow.settings.jwt_secret, algorithm=JWT_ALGORITHM)
+    expired = jwt.encode({**claims, "iat": 0, "exp": 1}, key.key, algorithm=key.algorithm, headers={"kid": key.kid})
     response = await workflow.http.get("/v1/tasks", headers={"Authorization": f"Bearer {expired}"})
     assert response.status_code == 401 and response.json()["detail"][0]["loc"] == ["header", "Authorization"]
-    forged = jwt.encode(claims, "not-the-secret-but-long-enough-0123456789", algorithm=JWT_ALGORITHM)
+    forged = jwt.encode(claims, "not-the-secret-but-long-enough-0123456789", algorithm="HS256")
     assert (await workflow.http.get("/v1/tasks", headers={"Authorization": f"Bearer {forged}"})).status_code == 401
 
 

@@ -183,7 +183,7 @@ def test_registry_messages_never_carry_full_id_numbers() -> None:
     value = registry_record_message(client, record, "e1", NOW)
     assert b"610327198001011234" not in value
     message = HouseholdEvent.FromString(value)
-    assert message.registry_record.members[0].id_number_masked == "610327********1234"
+    assert message.registry_record.members[0].id_number_masked == "**************1234"
     assert message.registry_record.members[1].in_school is True
 
 
@@ -203,6 +203,7 @@ async def test_a_wrong_key_is_remembered_briefly_so_argon2_runs_once() -> None:
                 "name": "w",
                 "event_types": ["drinking_water"],
                 "registry_write": False,
+                "region_prefix": None,
                 "key_hash": hash_secret("snk_c1_right"),
             }
 

@@ -34,7 +34,7 @@ from tests.unit.workflow.test_ui import ID_NUMBER, app, client, fake_request, po
 
 __all__ = ["app", "client", "policy"]  # fixtures used here
 TOWNSHIP = Principal(subject="township", role=Role.TOWNSHIP_OFFICER, region="610327101")
-MASKED_ID = "610327********123X"
+MASKED_ID = "**************123X"
 
 
 def render(template: str, lang: Lang = Lang.EN, **context: Any) -> str:

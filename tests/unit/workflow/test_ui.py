@@ -178,9 +178,9 @@ def test_static_files_are_served_by_exact_name(client: TestClient) -> None:
 
 def test_every_printed_string_has_its_id_numbers_masked() -> None:
     template = environment.from_string("{{ note }}|{{ items|join(',') }}|{{ html }}")
-    html = template.render(note=f"身份证 {ID_NUMBER}", items=[ID_NUMBER], html=Markup(f"<b>{ID_NUMBER}</b>"))
+    html = template.render(note=f"身份证 {ID_NUMBER}", items=[ID_NUMBER], html=Markup(f"<b>{ID_NUMBER}</b>"))  # noqa: S704 (test input)
     assert ID_NUMBER not in html
-    assert html == "身份证 610327********123X|610327********123X|<b>610327********123X</b>"
+    assert html == "身份证 **************123X|**************123X|<b>**************123X</b>"
 
 
 def test_both_languages_have_every_message() -> None:
@@ -220,9 +220,9 @@ async def test_the_case_page_shows_the_households_registry_record_from_intake() 
         "household_id": "H1", "region_code": "610327101201", "poverty_status": "lifted", "head_member_id": "M1",
         "annual_net_income_cny": 30000.0, "grid_id": "G-01", "phone": "*******8000",
         "members": [
-            {"member_id": "M1", "name": "王建国", "id_number_masked": "610327********123X", "birth_date": "1980-01-01",
+            {"member_id": "M1", "name": "王建国", "id_number_masked": "**************123X", "birth_date": "1980",
              "labour_capacity": "full", "in_school": False},
-            {"member_id": "M2", "name": "王小明", "id_number_masked": "610327********4567", "birth_date": "2012-03-04",
+            {"member_id": "M2", "name": "王小明", "id_number_masked": "**************4567", "birth_date": "2012",
              "labour_capacity": "none", "in_school": True},
         ],
     }  # fmt: skip
@@ -248,7 +248,7 @@ async def test_the_case_page_shows_the_households_registry_record_from_intake() 
     shown = bytes(page(fake_request(Lang.EN), "_registry.html", household=found, household_error=None).body).decode()
     assert "Lifted" in shown and "G-01" in shown and "*******8000" in shown and "30000" in shown
     head, child = shown.split("王小明")
-    assert "王建国" in head and "Head" in head and "610327********123X" in head and "Full" in head
-    assert "2012-03-04" in child and "✓" in child
+    assert "王建国" in head and "Head" in head and "**************123X" in head and "Full" in head
+    assert "2012" in child and "✓" in child
     absent = page(fake_request(Lang.ZH), "_registry.html", household=None, household_error="case.household_missing")
     assert "登记系统中没有该户的记录" in bytes(absent.body).decode()

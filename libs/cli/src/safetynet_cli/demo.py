@@ -28,7 +28,7 @@ from safetynet_core.settings import REPO_ROOT
 from safetynet_core.testing import read_stack_env
 
 console = Console()
-DEMO_PASSWORD = "demo-pass-2026"
+DEMO_PASSWORD = "demo-pass-2026"  # noqa: S105 (the demo logins, printed by make demo)
 BATCH_LINES = 2000
 ANCHOR_FILE = REPO_ROOT / ".local" / "demo.json"
 VILLAGE = synthetic.villages()[7]

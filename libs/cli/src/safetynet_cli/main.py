@@ -7,6 +7,7 @@ import json
 
 import typer
 
+from safetynet_cli.keys import keys_app
 from safetynet_cli.users import users_app
 from safetynet_core import kafka
 from safetynet_core.db import migrate as run_migrations
@@ -30,6 +31,7 @@ app.add_typer(policy_app, name="policy")
 app.add_typer(users_app, name="users")
 app.add_typer(clients_app, name="clients")
 app.add_typer(grids_app, name="grids")
+app.add_typer(keys_app, name="keys")
 
 
 @app.command()

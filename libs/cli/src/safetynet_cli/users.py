@@ -8,9 +8,9 @@ import json
 
 import typer
 
-from safetynet_notify.directory import upsert_recipient
+from safetynet_notify.directory import deactivate_recipient, upsert_recipient
 from safetynet_notify.settings import Settings as NotifySettings
-from safetynet_workflow.auth.admin import create_user
+from safetynet_workflow.auth.admin import create_user, deactivate_user
 from safetynet_workflow.settings import Settings as WorkflowSettings
 
 users_app = typer.Typer(help="Case-worker users (workflow logins, notify recipients).", no_args_is_help=True)
@@ -78,3 +78,13 @@ def users_create(
             }
         )
     )
+
+
+@users_app.command("deactivate")
+def users_deactivate(username: str) -> None:
+    """Deactivate a login: it cannot sign in again and its existing tokens fail at once in every service."""
+    if not asyncio.run(deactivate_user(WorkflowSettings(), username)):
+        typer.echo(f"error: no user {username!r}", err=True)
+        raise typer.Exit(2)
+    deactivate_recipient(NotifySettings(), username)
+    typer.echo(json.dumps({"username": username, "active": False}))

@@ -1,23 +1,29 @@
-"""Auth primitives: JWTs issued by the workflow service and verified everywhere, region scoping,
-argon2 hashing of passwords and API keys (with a short in-process cache of verified keys)."""
+"""Auth primitives: JWTs signed by the workflow service with its private key (EdDSA or RS256) and verified
+everywhere with public keys, region scoping, argon2 hashing of passwords and API keys (with a short
+in-process cache of verified keys). Asynchronous verification with JWKS and revocation: `tokens.py`."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
 import time
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from safetynet_core.keys import KeyConfigError, VerificationKey, configured_keys, signing_key
 from safetynet_core.settings import CoreSettings
 
-JWT_ALGORITHM = "HS256"
+JWT_ALGORITHMS = ("EdDSA", "RS256")
 JWT_AUDIENCE = "safetynet"
+JWT_ISSUER = "safetynet-workflow"
+REQUIRED_CLAIMS = ["exp", "iat", "sub", "role", "region", "jti", "aud", "iss"]
 _hasher = PasswordHasher()
 
 
@@ -47,7 +53,11 @@ class Department(StrEnum):
 
 
 class AuthError(Exception):
-    """Raised when a credential is missing, malformed, expired or wrong."""
+    """Raised when a credential is missing, malformed, expired, revoked or wrong."""
+
+
+class AuthUnavailable(AuthError):
+    """The token could not be checked (the issuer's keys or introspection unreachable): fail closed, 503."""
 
 
 @dataclass(frozen=True)
@@ -71,28 +81,89 @@ class Principal:
         return self.region
 
 
-def issue_token(settings: CoreSettings, principal: Principal) -> str:
+@dataclass(frozen=True)
+class VerifiedToken:
+    """A token whose signature and claims checked out: who it is for, and what revocation is keyed on."""
+
+    principal: Principal
+    token_id: str
+    session_id: str | None
+    expires_at: datetime
+    claims: dict[str, Any] = field(compare=False, repr=False)
+
+
+def issue_token(
+    settings: CoreSettings, principal: Principal, *, session_id: str | None = None, ttl: timedelta | None = None
+) -> str:
+    """A JWT for `principal`, signed with the private key (workflow only). `session_id` (claim `sid`) names
+    the login session it belongs to, so that logout and deactivation can revoke it; every token carries a
+    unique `jti` and the signing key's `kid`."""
+    key = signing_key(settings)
     now = datetime.now(UTC)
-    claims = {
+    claims: dict[str, Any] = {
         "sub": principal.subject,
         "role": principal.role.value,
         "region": principal.region,
         "dept": principal.department,
         "aud": JWT_AUDIENCE,
+        "iss": JWT_ISSUER,
         "iat": now,
-        "exp": now + timedelta(minutes=settings.jwt_ttl_minutes),
+        "exp": now + (ttl or timedelta(minutes=settings.jwt_ttl_minutes)),
+        "jti": uuid.uuid4().hex,
     }
-    return jwt.encode(claims, settings.jwt_secret, algorithm=JWT_ALGORITHM)
+    if session_id is not None:
+        claims["sid"] = session_id
+    return jwt.encode(claims, key.key, algorithm=key.algorithm, headers={"kid": key.kid})
+
+
+def token_key_id(token: str) -> str:
+    """The `kid` of a token's header (unverified: it only picks the key to verify with)."""
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError as exc:
+        raise AuthError("invalid or expired token") from exc
+    kid = header.get("kid")
+    if not isinstance(kid, str) or not kid or header.get("alg") not in JWT_ALGORITHMS:
+        raise AuthError("invalid or expired token")
+    return kid
+
+
+def decode_token(token: str, key: VerificationKey) -> VerifiedToken:
+    """Check the signature with `key` (its one algorithm only: never HS256 or `none`) and the claims."""
+    try:
+        claims = jwt.decode(
+            token,
+            key.key,
+            algorithms=[key.algorithm],
+            audience=JWT_AUDIENCE,
+            issuer=JWT_ISSUER,
+            options={"require": REQUIRED_CLAIMS},
+        )
+        principal = Principal(subject=claims["sub"], role=Role(claims["role"]), region=claims["region"],
+                              department=claims.get("dept"))
+        sid = claims.get("sid")
+        return VerifiedToken(principal, str(claims["jti"]), str(sid) if sid is not None else None,
+                             datetime.fromtimestamp(claims["exp"], UTC), claims)
+    except (jwt.PyJWTError, ValueError, KeyError, TypeError) as exc:
+        raise AuthError("invalid or expired token") from exc
+
+
+def verify_claims(settings: CoreSettings, token: str) -> VerifiedToken:
+    """Signature and claims against the keys in the settings (no JWKS fetch, no revocation check)."""
+    kid = token_key_id(token)
+    try:
+        key = configured_keys(settings).get(kid)
+    except KeyConfigError as exc:
+        raise AuthUnavailable(f"token keys unusable: {exc}") from exc
+    if key is None:
+        raise AuthError("token signed with an unknown key")
+    return decode_token(token, key)
 
 
 def verify_token(settings: CoreSettings, token: str) -> Principal:
-    try:
-        claims = jwt.decode(token, settings.jwt_secret, algorithms=[JWT_ALGORITHM], audience=JWT_AUDIENCE,
-                            options={"require": ["exp", "sub", "role", "region"]})
-        return Principal(subject=claims["sub"], role=Role(claims["role"]), region=claims["region"],
-                         department=claims.get("dept"))
-    except (jwt.PyJWTError, ValueError, KeyError) as exc:
-        raise AuthError("invalid or expired token") from exc
+    """The token's principal, checked against the keys in the settings. This is no revocation check: the
+    services check through `tokens.TokenVerifier` (introspection), workflow against its session store."""
+    return verify_claims(settings, token).principal
 
 
 def hash_secret(secret: str) -> str:

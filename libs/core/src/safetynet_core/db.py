@@ -112,13 +112,13 @@ def _rename_revisions(connection: Any, script: Any, schema: str, version_table: 
     table = f'"{schema}"."{version_table}"'
     for old, new in renamed.items():
         moved = connection.execute(
-            text(f"update {table} set version_num = :new where version_num = :old"),
+            text(f"update {table} set version_num = :new where version_num = :old"),  # noqa: S608 (our names)
             {"new": new, "old": old},
         ).rowcount
         if moved:
             ancestors = [r.revision for r in script.iterate_revisions(new, "base") if r.revision != new]
             connection.execute(
-                text(f"delete from {table} where version_num = any(:ancestors)"),
+                text(f"delete from {table} where version_num = any(:ancestors)"),  # noqa: S608 (our names)
                 {"ancestors": ancestors},
             )
     connection.commit()

@@ -1,43 +1,67 @@
-"""Structured JSON logs; PRC resident ID numbers are masked before anything is written."""
+"""Structured logs: one JSON object per line from structlog and from the standard library (uvicorn, asyncio,
+tracebacks included), personal data masked (`safetynet_core.masking`) before anything is written."""
 
 from __future__ import annotations
 
 import logging
-import re
 import sys
+import threading
 from collections.abc import Mapping, MutableMapping
+from types import TracebackType
 from typing import Any
 
 import structlog
 
-ID_NUMBER = re.compile(r"(?<!\d)(\d{6})\d{8}(\d{3}[\dXx])(?!\d)")
+from safetynet_core.masking import mask_id_numbers, mask_personal_data, mask_text
 
+__all__ = ["configure_logging", "get_logger", "mask_id_numbers", "mask_text"]
 
-def mask_id_numbers(text: str) -> str:
-    """Keep the region prefix and the last four characters of any 18-character ID number."""
-    return ID_NUMBER.sub(lambda m: f"{m.group(1)}********{m.group(2)}", text)
+_PLAIN = (str, int, float, bool, type(None), dict, list, tuple)
+# uvicorn installs its own handlers on these; they are removed so that every line goes through ours.
+_OWN_HANDLERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "alembic")
 
 
 def _mask_processor(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> Mapping[str, Any]:
-    return {key: mask_id_numbers(value) if isinstance(value, str) else value for key, value in event_dict.items()}
+    """Mask every value; objects are rendered with repr() first so that nothing escapes as an unmasked repr."""
+    return {
+        key: mask_personal_data(value if isinstance(value, _PLAIN) else repr(value), key)
+        for key, value in event_dict.items()
+    }
 
 
-class _MaskingFilter(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, str):
-            record.msg = mask_id_numbers(record.msg)
-        if record.args:
-            record.args = tuple(mask_id_numbers(a) if isinstance(a, str) else a for a in record.args)
-        return True
+def _add_service(service: str) -> Any:
+    def add(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+        event_dict.setdefault("service", service)
+        return event_dict
+
+    return add
+
+
+def _log_uncaught(kind: type[BaseException], value: BaseException, tb: TracebackType | None) -> None:
+    logging.getLogger("uncaught").error("uncaught exception", exc_info=(kind, value, tb))
+
+
+def _log_uncaught_in_thread(args: threading.ExceptHookArgs) -> None:
+    if args.exc_value is not None:
+        logging.getLogger("uncaught").error(
+            "uncaught exception in thread %s",
+            getattr(args.thread, "name", "?"),
+            exc_info=(args.exc_type, args.exc_value, args.exc_traceback),
+        )
 
 
 def configure_logging(service: str, level: str = "INFO", json: bool = True) -> None:
-    renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
+    """structlog and the standard library's root logger both render through one masked processor chain."""
+    renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        _add_service(service),
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
     structlog.configure(
         processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            *shared,
             structlog.processors.format_exc_info,
             _mask_processor,
             renderer,
@@ -48,14 +72,29 @@ def configure_logging(service: str, level: str = "INFO", json: bool = True) -> N
     )
     structlog.contextvars.bind_contextvars(service=service)
     handler = logging.StreamHandler(sys.stdout)
-    handler.addFilter(_MaskingFilter())
-    handler.setFormatter(logging.Formatter(f'{{"service": "{service}", "logger": "%(name)s", '
-                                           '"level": "%(levelname)s", "event": "%(message)s"}'))
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                structlog.processors.StackInfoRenderer(),
+                _mask_processor,
+                renderer,
+            ],
+        )
+    )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    for name in _OWN_HANDLERS:
+        own = logging.getLogger(name)
+        own.handlers.clear()
+        own.propagate = True
     for noisy in ("aiokafka", "temporalio", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    sys.excepthook = _log_uncaught
+    threading.excepthook = _log_uncaught_in_thread
 
 
 def get_logger(name: str | None = None) -> Any:

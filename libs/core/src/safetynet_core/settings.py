@@ -3,12 +3,29 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import AliasChoices, Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from safetynet_core.keys import KeyConfigError, load_signing_key, load_verification_key
 
 REPO_ROOT = Path(__file__).resolve().parents[4]
 DEFAULT_POLICY_FILE = REPO_ROOT / "policy" / "default.yaml"
+DEVELOPMENT = "development"
+
+
+def development_secret(value: str, description: str) -> Any:
+    """A secret's default that only `SAFETYNET_ENV=development` accepts: every other environment must set
+    the secret (`make up` generates one into .local/secrets.env), or the service refuses to start."""
+    return Field(SecretStr(value), description=description, json_schema_extra={"development_default": True})
+
+
+def _paths(value: Any) -> Any:
+    """A comma-separated list of paths from the environment, or a list as it is."""
+    if isinstance(value, str):
+        return [Path(p.strip()) for p in value.split(",") if p.strip()]
+    return value
 
 
 class CoreSettings(BaseSettings):
@@ -30,8 +47,22 @@ class CoreSettings(BaseSettings):
     policy_file: Path = Field(
         DEFAULT_POLICY_FILE, validation_alias=AliasChoices("SAFETYNET_POLICY_FILE", "POLICY_FILE")
     )
-    jwt_secret: str = "safetynet-local-development-signing-key-change-me"
+    # `development` accepts the development defaults of secrets (`development_secret`); nothing else does.
+    env: str = Field("production", pattern=r"^[a-z]+$")
+    # Tokens (auth.py, keys.py): the workflow service alone holds the private key (PEM: Ed25519, or RSA of
+    # at least 2048 bits for RS256). Every service trusts its public half and the public keys listed here
+    # (comma-separated PEM files: the previous key during a rotation); a service given none of either
+    # fetches workflow's JWKS from `auth_url`.
+    jwt_private_key_file: Path | None = None
+    jwt_public_key_files: Annotated[list[Path], NoDecode] = Field(default_factory=list)
     jwt_ttl_minutes: int = Field(480, gt=0)
+    # The workflow service's internal address: JWKS (/.well-known/jwks.json) and token introspection
+    # (POST /v1/auth/introspect), which every other service asks before it trusts a case-worker token, so
+    # that a logout or a deactivated user takes effect at once. Only in-process tests turn it off.
+    auth_url: str = "http://127.0.0.1:8003"
+    token_introspection: bool = True
+    introspection_timeout_seconds: float = Field(3.0, gt=0)
+    jwks_cache_seconds: float = Field(300.0, ge=0)
     db_schema: str | None = None
     topic_household_events: str = "safetynet.household-events.v1"
     topic_risk_assessments: str = "safetynet.risk-assessments.v1"
@@ -52,12 +83,40 @@ class CoreSettings(BaseSettings):
             raise ValueError("DATABASE_URL must be a postgresql:// URL")
         return value
 
-    @field_validator("jwt_secret")
+    @field_validator("jwt_public_key_files", mode="before")
     @classmethod
-    def _strong_secret(cls, value: str) -> str:
-        if len(value) < 32:
-            raise ValueError("SAFETYNET_JWT_SECRET must be at least 32 characters")
-        return value
+    def _path_list(cls, value: Any) -> Any:
+        return _paths(value)
+
+    @model_validator(mode="after")
+    def _no_development_secrets(self) -> CoreSettings:
+        """Fail fast when a secret still holds its development default outside SAFETYNET_ENV=development."""
+        if self.env == DEVELOPMENT:
+            return self
+        for name, field in type(self).model_fields.items():
+            extra = field.json_schema_extra
+            if isinstance(extra, dict) and extra.get("development_default") and getattr(self, name) == field.default:
+                raise ValueError(
+                    f"SAFETYNET_{name.upper()} holds its development default; set a secret of your own "
+                    "(make up writes them to .local/secrets.env) or run with SAFETYNET_ENV=development"
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _usable_keys(self) -> CoreSettings:
+        """Key files given must load now, not at the first request."""
+        try:
+            if self.jwt_private_key_file is not None:
+                load_signing_key(self.jwt_private_key_file)
+            for path in self.jwt_public_key_files:
+                load_verification_key(path)
+        except KeyConfigError as exc:
+            raise ValueError(str(exc)) from exc
+        return self
+
+    @property
+    def is_development(self) -> bool:
+        return self.env == DEVELOPMENT
 
     @field_validator("db_schema")
     @classmethod

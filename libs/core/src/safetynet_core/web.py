@@ -8,9 +8,10 @@ from typing import Annotated
 from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from safetynet_core.auth import AuthError, Principal, Role, verify_token
+from safetynet_core.auth import AuthError, AuthUnavailable, Principal, Role
 from safetynet_core.errors import ApiError
 from safetynet_core.settings import CoreSettings
+from safetynet_core.tokens import TokenVerifier, token_verifier
 
 _bearer = HTTPBearer(auto_error=False, description="Case-worker JWT from POST /v1/auth/token")
 
@@ -20,17 +21,28 @@ def app_settings(request: Request) -> CoreSettings:
     return settings
 
 
-def current_principal(
+def app_token_verifier(request: Request) -> TokenVerifier:
+    """`app.state.token_verifier` when the app set one (workflow: with its session-store check), else the
+    default verifier of the app's settings, built once."""
+    verifier: TokenVerifier | None = getattr(request.app.state, "token_verifier", None)
+    if verifier is None:
+        verifier = request.app.state.token_verifier = token_verifier(app_settings(request))
+    return verifier
+
+
+async def current_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
+    loc = ["header", "Authorization"]
     if credentials is None or credentials.scheme.lower() != "bearer":
-        raise ApiError(401, "missing bearer token", ["header", "Authorization"],
-                       headers={"WWW-Authenticate": "Bearer"})
+        raise ApiError(401, "missing bearer token", loc, headers={"WWW-Authenticate": "Bearer"})
     try:
-        return verify_token(app_settings(request), credentials.credentials)
+        return (await app_token_verifier(request).verify(credentials.credentials)).principal
+    except AuthUnavailable as exc:
+        raise ApiError(503, str(exc), loc, "auth_unavailable", headers={"Retry-After": "5"}) from exc
     except AuthError as exc:
-        raise ApiError(401, str(exc), ["header", "Authorization"], headers={"WWW-Authenticate": "Bearer"}) from exc
+        raise ApiError(401, str(exc), loc, headers={"WWW-Authenticate": "Bearer"}) from exc
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

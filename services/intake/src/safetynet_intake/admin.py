@@ -42,15 +42,17 @@ def create(
     department: str = typer.Option(..., help="department code, e.g. medical_insurance"),
     name: str = typer.Option(..., help="a human name for the client system"),
     event_types: str = typer.Option(None, help="comma-separated event types; default: the department's own"),
+    region: str = typer.Option(None, help="bind the client to this region code prefix (writes only inside it)"),
 ) -> None:
     """Create a client and print {"client_id", "api_key", ...} once; only the key's hash is stored."""
     types = event_types.split(",") if event_types is not None else None
     try:
-        client_id, api_key = _with_connection(lambda conn: create_client(conn, department, name, types))
+        client_id, api_key = _with_connection(lambda conn: create_client(conn, department, name, types, region))
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
-    typer.echo(json.dumps({"client_id": client_id, "api_key": api_key, "department": department, "name": name}))
+    created = {"client_id": client_id, "api_key": api_key, "department": department, "name": name, "region": region}
+    typer.echo(json.dumps(created))
 
 
 @clients_app.command("revoke")

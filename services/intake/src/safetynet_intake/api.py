@@ -8,19 +8,28 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
+import asyncpg
 import orjson
 from fastapi import APIRouter, Request, Response
 from fastapi.routing import APIRoute
 
 from safetynet_core.contracts import now_utc, to_timestamp
 from safetynet_core.errors import ApiError
+from safetynet_core.masking import mask_personal_data
 from safetynet_core.responses import JsonResponse
 from safetynet_intake.clients import ApiClient
 from safetynet_intake.deps import SECURITY, CurrentCaller, IntakeRuntime, RegistryCaller, authenticated_caller
 from safetynet_intake.grids import keep_assigned_grids
 from safetynet_intake.metrics import count_events
 from safetynet_intake.quality import record_issues
-from safetynet_intake.store import EventRow, Outcome, PipelinedWrites, find_event, store_households
+from safetynet_intake.store import (
+    EventRow,
+    Outcome,
+    PipelinedWrites,
+    find_event,
+    household_regions,
+    store_households,
+)
 from safetynet_intake.validation import (
     ErrorList,
     HouseholdRecordIn,
@@ -59,6 +68,18 @@ def _forbidden_type(client: ApiClient, event: ValidEvent, loc: list[Any]) -> dic
     return error_item(loc, f"client may not post {event_type} events", "forbidden")
 
 
+def _outside_region(client: ApiClient, household_id: str, loc: list[Any]) -> dict[str, Any]:
+    return error_item(loc, f"household {household_id} is not registered inside region {client.region}", "forbidden")
+
+
+async def _households_outside(rt: IntakeRuntime, client: ApiClient, household_ids: set[str]) -> set[str]:
+    """For a region-bound client: the households it may not write events for (unknown ones included)."""
+    if client.region is None or not household_ids:
+        return set()
+    regions = await household_regions(rt.pool, list(household_ids))
+    return {h for h in household_ids if not client.covers(regions.get(h, ""))}
+
+
 class _DirectRoute(APIRoute):
     """For an endpoint that takes only the request and returns a response: called as it is, without
     FastAPI's parameter resolution and response serialisation (a measurable share of the hot path).
@@ -80,6 +101,8 @@ async def post_event(request: Request) -> JsonResponse:
         raise
     event_type = event.type.value
     forbidden = _forbidden_type(client, event, ["body", "type"])
+    if forbidden is None and await _households_outside(rt, client, {event.household_id}):
+        forbidden = _outside_region(client, event.household_id, ["body", "household_id"])
     if forbidden:
         count_events(client.department, event_type, "rejected")
         raise ApiError(403, forbidden["msg"], forbidden["loc"])
@@ -120,7 +143,7 @@ async def post_events_batch(request: Request, caller: CurrentCaller) -> dict[str
     lines = ndjson_lines(await request.body(), rt.settings.batch_max_lines)
     rejected: list[_Rejection] = []
     fresh: list[ValidEvent] = []
-    chunk: list[EventRow] = []
+    chunk: list[tuple[int, EventRow]] = []
     hash_of: dict[str, str] = {}
     line_of: dict[str, int] = {}
     in_batch_duplicates: list[str] = []
@@ -129,6 +152,21 @@ async def post_events_batch(request: Request, caller: CurrentCaller) -> dict[str
         conn.transaction(),  # every accepted line, or none, with its outbox row
         PipelinedWrites(conn, rt.settings.topic_household_events, rt.notify_external_relay) as writes,
     ):
+
+        async def flush() -> None:
+            outside = await _households_outside(rt, client, {row.event.household_id for _, row in chunk})
+            kept = []
+            for number, row in chunk:
+                if row.event.household_id in outside:
+                    error = _outside_region(client, row.event.household_id, ["household_id"])
+                    rejected.append(_Rejection(number, [error], row.event.type.value))
+                else:
+                    kept.append(row)
+            chunk.clear()
+            fresh.extend(row.event for row in kept)
+            if kept:
+                await writes.submit(kept)
+
         for number, raw in lines:
             try:
                 event = validate_event(parse_json(raw, []), [], now, rt.future_skew)
@@ -145,13 +183,11 @@ async def post_events_batch(request: Request, caller: CurrentCaller) -> dict[str
                 in_batch_duplicates.append(event_type)
             else:
                 hash_of[event_id], line_of[event_id] = event.body_hash, number
-                fresh.append(event)
-                chunk.append(EventRow.build(client, event, now, received_ts))
+                chunk.append((number, EventRow.build(client, event, now, received_ts)))
                 if len(chunk) == rt.settings.batch_chunk_events:
-                    await writes.submit(chunk)
-                    chunk = []
+                    await flush()
         if chunk:
-            await writes.submit(chunk)
+            await flush()
         outcomes = await writes.wait()
     by_outcome: dict[Outcome, list[str]] = {o: [] for o in Outcome}
     for event, outcome in zip(fresh, outcomes, strict=True):
@@ -197,7 +233,7 @@ async def get_event(event_id: str, caller: CurrentCaller) -> dict[str, Any]:
     if row is None:
         raise ApiError(404, f"no event {event_id} from department {client.department}", ["path", "event_id"])
     event = dict(row)
-    event["payload"] = orjson.loads(event["payload"])
+    event["payload"] = mask_personal_data(orjson.loads(event["payload"]))
     return event
 
 
@@ -214,7 +250,10 @@ async def put_household(household_id: str, request: Request, caller: RegistryCal
     except InvalidInput:
         count_events(client.department, REGISTRY, "rejected")
         raise
-    changed = await _store_records(rt, client, [record], now)
+    changed, refused = await _store_records(rt, client, [record], now)
+    if refused:
+        count_events(client.department, REGISTRY, "rejected")
+        raise ApiError(403, refused[household_id]["msg"], ["body", *refused[household_id]["loc"]])
     count_events(client.department, REGISTRY, "accepted" if changed else "duplicate")
     return {"household_id": household_id, "status": "accepted" if changed else "unchanged"}
 
@@ -230,6 +269,7 @@ async def post_households_batch(request: Request, caller: RegistryCaller) -> dic
     lines = ndjson_lines(await request.body(), rt.settings.batch_max_lines)
     rejected: list[dict[str, Any]] = []
     latest: dict[str, HouseholdRecordIn] = {}
+    line_of: dict[str, int] = {}
     for number, raw in lines:
         try:
             record = validate_household(parse_json(raw, []), [])
@@ -238,17 +278,44 @@ async def post_households_batch(request: Request, caller: RegistryCaller) -> dic
             continue
         latest.pop(record.household_id, None)
         latest[record.household_id] = record  # the last line for a household wins
-    changed = await _store_records(rt, client, list(latest.values()), now) if latest else set()
+        line_of[record.household_id] = number
+    changed, refused = await _store_records(rt, client, list(latest.values()), now) if latest else (set(), {})
+    rejected += [{"line": line_of[h], "errors": [error]} for h, error in refused.items()]
+    rejected.sort(key=lambda r: r["line"])
+    written = len(latest) - len(refused)
     count_events(client.department, REGISTRY, "accepted", len(changed))
-    count_events(client.department, REGISTRY, "duplicate", len(latest) - len(changed))
+    count_events(client.department, REGISTRY, "duplicate", written - len(changed))
     count_events(client.department, REGISTRY, "rejected", len(rejected))
-    return {"accepted": len(changed), "unchanged": len(latest) - len(changed), "rejected": rejected}
+    return {"accepted": len(changed), "unchanged": written - len(changed), "rejected": rejected}
+
+
+async def _records_outside(
+    conn: asyncpg.Connection, client: ApiClient, records: list[HouseholdRecordIn]
+) -> dict[str, dict[str, Any]]:
+    """For a region-bound client: the records it may not write (the record's region, or where the household
+    is registered now, outside its region), each with its error."""
+    if client.region is None:
+        return {}
+    stored = await household_regions(conn, [r.household_id for r in records])
+    refused = {}
+    for record in records:
+        for region, loc in ((record.region_code, ["region_code"]), (stored.get(record.household_id), ["household_id"])):
+            if region is not None and not client.covers(region):
+                msg = f"client is bound to region {client.region}; household {record.household_id} is in {region}"
+                refused[record.household_id] = error_item(loc, msg, "forbidden")
+                break
+    return refused
 
 
 async def _store_records(
     rt: IntakeRuntime, client: ApiClient, records: list[HouseholdRecordIn], now: datetime
-) -> set[str]:
+) -> tuple[set[str], dict[str, dict[str, Any]]]:
+    """Store the records the client may write; returns the ids that changed and the refused ones' errors."""
     async with rt.pool.acquire() as conn, conn.transaction():  # record, outbox row and quality issues
+        refused = await _records_outside(conn, client, records)
+        records = [r for r in records if r.household_id not in refused]
+        if not records:
+            return set(), refused
         records = await keep_assigned_grids(conn, records)
         changed = await store_households(
             conn, client, records, rt.settings.topic_household_events, now, rt.notify_external_relay
@@ -257,4 +324,4 @@ async def _store_records(
         await record_issues(conn, [r for r in records if r.household_id in changed], pepper, now)
     if changed:
         rt.wake_relay()
-    return changed
+    return changed, refused

@@ -4,6 +4,7 @@ verified once per key and then cached for `api_key_cache_ttl` seconds."""
 from __future__ import annotations
 
 import asyncio
+import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -23,6 +24,8 @@ from safetynet_core.contracts import DEPARTMENT_EVENT_TYPES, EventType
 
 REGISTRY_DEPARTMENT = Department.RURAL_REVITALIZATION.value
 REJECTION_TTL_SECONDS = 5.0
+# Province, city, county, township or village: 2, 4, 6, 9 or 12 digits of the division code.
+REGION_PREFIX = re.compile(r"^(\d{2}|\d{4}|\d{6}|\d{9}|\d{12})$")
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,11 @@ class ApiClient:
     name: str
     event_types: frozenset[str]
     registry_write: bool
+    region: str | None = None
+
+    def covers(self, region_code: str) -> bool:
+        """Whether the client may write for a household in `region_code` (an unbound client anywhere)."""
+        return self.region is None or region_code.startswith(self.region)
 
 
 def granted_event_types(department: str, event_types: Iterable[str] | None) -> list[str]:
@@ -50,21 +58,29 @@ def granted_event_types(department: str, event_types: Iterable[str] | None) -> l
 
 
 async def create_client(
-    conn: asyncpg.Connection, department: str, name: str, event_types: Iterable[str] | None = None
+    conn: asyncpg.Connection,
+    department: str,
+    name: str,
+    event_types: Iterable[str] | None = None,
+    region: str | None = None,
 ) -> tuple[str, str]:
-    """Store a new client with its hashed key; returns (client_id, api_key). The key is not kept."""
+    """Store a new client with its hashed key, bound to `region` if given; returns (client_id, api_key).
+    The key is not kept."""
     types = granted_event_types(department, event_types)
+    if region is not None and not REGION_PREFIX.match(region):
+        raise ValueError(f"region {region!r} is not a division code prefix (2, 4, 6, 9 or 12 digits)")
     client_id = f"c{secrets.token_hex(8)}"
     api_key = new_api_key(client_id)
     await conn.execute(
-        "insert into api_clients (client_id, department, name, event_types, registry_write, key_hash)"
-        " values ($1, $2, $3, $4, $5, $6)",
+        "insert into api_clients (client_id, department, name, event_types, registry_write, key_hash,"
+        " region_prefix) values ($1, $2, $3, $4, $5, $6, $7)",
         client_id,
         department,
         name,
         types,
         department == REGISTRY_DEPARTMENT,
         hash_secret(api_key),
+        region,
     )
     return client_id, api_key
 
@@ -116,7 +132,7 @@ class ClientAuthenticator:
     async def _verify(self, api_key: str) -> ApiClient:
         client_id = client_id_of(api_key)
         row = await self._pool.fetchrow(
-            "select client_id, department, name, event_types, registry_write, key_hash from api_clients"
+            "select client_id, department, name, event_types, registry_write, key_hash, region_prefix from api_clients"
             " where client_id = $1 and revoked_at is null",
             client_id,
         )
@@ -128,4 +144,5 @@ class ClientAuthenticator:
             name=row["name"],
             event_types=frozenset(row["event_types"]),
             registry_write=row["registry_write"],
+            region=row["region_prefix"],
         )

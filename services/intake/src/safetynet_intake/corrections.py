@@ -72,6 +72,9 @@ async def correct_household(
         row = await grids.current_household(conn, household_id)
         if row is None:
             raise ApiError(404, f"no registered household {household_id}", ["path", "household_id"])
+        if not caller.client.covers(row["region_code"]):
+            msg = f"client is bound to region {caller.client.region}; household {household_id} is outside it"
+            raise ApiError(403, msg, ["path", "household_id"])
         before = dict(row)
         after = corrected(before, body)
         changed = after != before

@@ -1,5 +1,5 @@
 """Protobuf HouseholdEvent values for the outbox: department events (payload as JSON) and registry
-records (ID numbers masked: the full number never leaves intake)."""
+records (ID numbers masked to their last four characters: the full number never leaves intake)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from safetynet.v1 import household_events_pb2 as pb
 from safetynet_core.contracts import SCHEMA_VERSION, HouseholdEvent, timestamp_parts, to_timestamp
-from safetynet_core.logging import mask_id_numbers
+from safetynet_core.masking import mask_id_number
 from safetynet_intake.clients import ApiClient
 from safetynet_intake.validation import HouseholdRecordIn, ValidEvent
 
@@ -50,7 +50,7 @@ def department_event_message(client: ApiClient, event: ValidEvent, received_at: 
 def masked_members(record: HouseholdRecordIn) -> list[dict[str, object]]:
     """Members as intake stores them: everything but the full ID number."""
     return [
-        {**m.model_dump(mode="json", exclude={"id_number"}), "id_number_masked": mask_id_numbers(m.id_number)}
+        {**m.model_dump(mode="json", exclude={"id_number"}), "id_number_masked": mask_id_number(m.id_number)}
         for m in record.members
     ]
 
@@ -77,7 +77,7 @@ def registry_record_message(
                 pb.Member(
                     member_id=m.member_id,
                     name=m.name,
-                    id_number_masked=mask_id_numbers(m.id_number),
+                    id_number_masked=mask_id_number(m.id_number),
                     birth_date=m.birth_date.isoformat(),
                     labour_capacity=LABOUR_CAPACITY[m.labour_capacity],
                     in_school=m.in_school,

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from safetynet_core.auth import Principal, Role
 from safetynet_core.contracts import now_utc
 from safetynet_core.errors import ApiError
+from safetynet_core.masking import mask_personal_data
 from safetynet_core.web import require_roles, scoped_region
 from safetynet_intake import grids, quality
 from safetynet_intake.deps import IntakeRuntime
@@ -35,7 +36,7 @@ HouseholdReader = Annotated[
     ),
 ]
 CheckName = Literal["completeness", "format", "cross_field", "duplicate", "warning_review"]
-assert set(CheckName.__args__) == set(quality.CHECKS)  # type: ignore[attr-defined]
+assert set(CheckName.__args__) == set(quality.CHECKS)  # type: ignore[attr-defined]  # noqa: S101 (checked at import)
 
 
 def _runtime(request: Request) -> IntakeRuntime:
@@ -65,23 +66,15 @@ async def list_data_quality(
 ) -> dict[str, Any]:
     async with rt.pool.acquire() as conn:
         issues = await quality.list_issues(conn, _prefix(principal, region), check, status, household_id, limit, offset)
-    return {"issues": issues}
+    return {"issues": mask_personal_data(issues)}
 
 
-def masked_phone(phone: str | None) -> str | None:
-    """A phone number with all but its last four digits hidden."""
-    if not phone:
-        return None
-    digits = [c for c in phone if c.isdigit()]
-    return "*" * max(len(digits) - 4, 0) + "".join(digits[-4:])
-
-
-@router.get("/households/{household_id}", summary="A household's registry record (ID numbers masked)")
+@router.get("/households/{household_id}", summary="A household's registry record (personal data masked)")
 async def get_household(
     household_id: Annotated[str, Path(min_length=1, max_length=100)], principal: HouseholdReader, rt: Runtime
 ) -> dict[str, Any]:
-    """The registry record a case page shows: members with masked ID numbers (the full number never
-    leaves intake's write path), the phone masked to its last four digits."""
+    """The registry record a case page shows: ID numbers to their last four characters (the full number
+    never leaves intake's write path), birth dates as years, the phone to its last four digits."""
     async with rt.pool.acquire() as conn:
         row = await conn.fetchrow(
             "select household_id, region_code, poverty_status, annual_net_income_cny, head_member_id,"
@@ -92,8 +85,8 @@ async def get_household(
         raise ApiError(404, f"no registered household {household_id} in your region", ["path", "household_id"])
     record = dict(row)
     record["members"] = orjson.loads(record["members"])  # stored with masked ID numbers only (masked_members)
-    record["phone"] = masked_phone(record["phone"])
-    return record
+    masked: dict[str, Any] = mask_personal_data(record)
+    return masked
 
 
 class GridMoveIn(BaseModel):
@@ -122,7 +115,7 @@ async def move_to_grid(household_id: str, body: GridMoveIn, principal: GridEdito
             now=now,
             row=row,
         )
-        assert move is not None
+        assert move is not None  # noqa: S101 (invariant: the household row exists)
         changed = move.from_grid_id != move.to_grid_id
         if changed and rt.notify_external_relay:
             await conn.execute("select pg_notify($1, '')", OUTBOX_CHANNEL)

@@ -2,7 +2,7 @@
 
 from pydantic import Field, SecretStr
 
-from safetynet_core.settings import CoreSettings
+from safetynet_core.settings import CoreSettings, development_secret
 
 
 class Settings(CoreSettings):
@@ -46,4 +46,6 @@ class Settings(CoreSettings):
     intake_run_status_consumer: bool = True
     # Pepper of the ID-number hashes behind the cross-household duplicate check (HMAC-SHA256 key).
     # Changing it makes earlier hashes unmatchable until each household's record is written again.
-    id_hash_pepper: SecretStr = Field(SecretStr("safetynet-local-development-id-pepper-change-me"))
+    id_hash_pepper: SecretStr = development_secret(
+        "safetynet-local-development-id-pepper-change-me", "HMAC key of the ID-number hashes"
+    )

@@ -254,10 +254,18 @@ async def store_households(
     return {r["household_id"] for r in rows}
 
 
+async def household_regions(conn: asyncpg.Pool | asyncpg.Connection, household_ids: Sequence[str]) -> dict[str, str]:
+    """The stored region code of each registered household among `household_ids`."""
+    rows = await conn.fetch(
+        "select household_id, region_code from households where household_id = any($1::text[])", list(household_ids)
+    )
+    return {r["household_id"]: r["region_code"] for r in rows}
+
+
 async def find_event(conn: asyncpg.Connection, client: ApiClient, event_id: str) -> asyncpg.Record | None:
     """The event with this id posted from the caller's department (the caller's own first)."""
     return await conn.fetchrow(
-        "select e.client_id, e.department, e.event_id, e.type, e.household_id, e.member_id, e.reference,"
+        "select e.client_id, e.department, e.event_id, e.type, e.household_id, e.member_id, e.reference,"  # noqa: S608 (constant fragments)
         " e.occurred_at, e.received_at, e.payload::text as payload,"
         f" {EVENT_STATUS} as status, {EVENT_PUBLISHED_AT} as published_at,"
         " e.assessment_id, e.assessed_at, e.case_id"

@@ -29,6 +29,8 @@ api_clients = Table(
     Column("key_hash", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=text("now()")),
     Column("revoked_at", DateTime(timezone=True)),
+    # A bound client writes households and events only under this region code prefix (null: anywhere).
+    Column("region_prefix", Text),
 )
 
 households = Table(

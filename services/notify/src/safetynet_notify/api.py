@@ -11,10 +11,11 @@ from sqlalchemy import func, select
 
 from safetynet_core.auth import Principal, Role
 from safetynet_core.errors import ApiError
+from safetynet_core.masking import mask_phone
 from safetynet_core.vocabulary import CaseEventName
 from safetynet_core.web import CurrentPrincipal, scoped_region
 from safetynet_notify import store
-from safetynet_notify.deps import Db, SubscriptionAdmin
+from safetynet_notify.deps import Db, OutboundPolicy, SubscriptionAdmin, check_receiver_url
 from safetynet_notify.tables import deliveries
 
 router = APIRouter(prefix="/v1")
@@ -85,7 +86,7 @@ def _prefix(principal: Principal, region: str | None) -> str:
 def mask_address(channel: str, address: str) -> str:
     """Contact data is not for display: keep enough to recognise it."""
     if channel == "sms":
-        return address[:3] + "****" + address[-4:] if len(address) >= 8 else "****"
+        return mask_phone(address) or ""
     if channel == "email":
         user, _, domain = address.partition("@")
         return f"{user[:1]}***@{domain}"
@@ -93,9 +94,14 @@ def mask_address(channel: str, address: str) -> str:
 
 
 @router.post("/subscriptions", status_code=201, response_model=SubscriptionOut)
-async def create_subscription(body: SubscriptionIn, principal: SubscriptionAdmin, db: Db) -> dict[str, Any]:
-    """Subscribe a webhook to case events inside a region prefix (within the caller's scope)."""
+async def create_subscription(
+    body: SubscriptionIn, principal: SubscriptionAdmin, db: Db, policy: OutboundPolicy
+) -> dict[str, Any]:
+    """Subscribe a webhook to case events inside a region prefix (within the caller's scope). The URL must
+    resolve to addresses notify may send to (no loopback, private, link-local, multicast or reserved ones
+    outside NOTIFY_ALLOWED_NETWORKS)."""
     region = _prefix(principal, body.region_prefix or None)
+    await check_receiver_url(policy, str(body.url), ["body", "url"])
     return await store.create_subscription(
         db,
         url=str(body.url),

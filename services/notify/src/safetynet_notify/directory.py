@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, func, literal, or_, select
+from sqlalchemy import and_, func, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -66,38 +67,35 @@ async def upsert_recipient_async(
         await uow.commit()
 
 
-def upsert_recipient(
-    settings: CoreSettings,
-    *,
-    username: str,
-    role: str,
-    region: str,
-    department: str | None = None,
-    email: str | None = None,
-    phone: str | None = None,
-    locale: str = "zh-CN",
-) -> None:
-    """Sync entry point for `safetynet users create`: store the user as a notification recipient.
-
-    Writes to the notify schema (`settings.db_schema` when set, else "notify")."""
+def _with_database(settings: CoreSettings, work: Callable[[Database], Awaitable[None]]) -> None:
+    """Run `work` on notify's schema (`settings.db_schema` when set, else "notify") from sync CLI code."""
 
     async def main() -> None:
         db = Database(settings, settings.db_schema or SERVICE.schema, pool_size=1)
         try:
-            await upsert_recipient_async(
-                db,
-                username=username,
-                role=role,
-                region=region,
-                department=department,
-                email=email,
-                phone=phone,
-                locale=locale,
-            )
+            await work(db)
         finally:
             await db.close()
 
     run_sync(main())
+
+
+def upsert_recipient(settings: CoreSettings, **contact: Any) -> None:
+    """For `safetynet users create`: store the user as a notification recipient (keywords as for
+    `upsert_recipient_async`)."""
+    _with_database(settings, lambda db: upsert_recipient_async(db, **contact))
+
+
+async def deactivate_recipient_async(db: Database, username: str) -> None:
+    """A deactivated user is told nothing any more."""
+    async with db.unit_of_work() as uow:
+        await uow.execute(update(recipients).where(recipients.c.username == username).values(active=False))
+        await uow.commit()
+
+
+def deactivate_recipient(settings: CoreSettings, username: str) -> None:
+    """For `safetynet users deactivate`."""
+    _with_database(settings, lambda db: deactivate_recipient_async(db, username))
 
 
 def _covers(region_code: str) -> Any:

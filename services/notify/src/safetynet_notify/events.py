@@ -8,13 +8,13 @@ from datetime import datetime
 from typing import Any
 
 from safetynet_core import contracts
-from safetynet_core.logging import mask_id_numbers
+from safetynet_core.masking import mask_text
 from safetynet_core.vocabulary import TASK_EVENTS, CaseEventName
 
 EVENT_NAMES = frozenset(CaseEventName)
-# Keys never copied out of `details`: identity documents, contact data, bank and health details.
+# Keys never copied out of `details`: identity documents, birth dates, contact data, bank and health details.
 _SENSITIVE_KEY = re.compile(
-    r"id_?number|id_?card|identity|phone|mobile|bank|account|diagnos|health|illness|disease|medical|"
+    r"id_?number|id_?card|identity|birth|phone|mobile|bank|account|diagnos|health|illness|disease|medical|"
     r"hospital|disabilit|name|address|members?$",
     re.IGNORECASE,
 )
@@ -56,13 +56,13 @@ class CaseEvent:
 
 
 def sanitize(value: Any) -> Any:
-    """Drop sensitive keys and mask ID-number lookalikes, recursively."""
+    """Drop sensitive keys and mask ID numbers and phones in text, recursively."""
     if isinstance(value, dict):
         return {k: sanitize(v) for k, v in value.items() if not _SENSITIVE_KEY.search(str(k))}
     if isinstance(value, list):
         return [sanitize(v) for v in value]
     if isinstance(value, str):
-        return mask_id_numbers(value)
+        return mask_text(value)
     return value
 
 

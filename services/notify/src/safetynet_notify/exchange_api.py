@@ -14,7 +14,7 @@ from safetynet_core.contracts import now_utc
 from safetynet_core.errors import ApiError
 from safetynet_core.web import CurrentPrincipal, require_roles, scoped_region
 from safetynet_notify import exchange
-from safetynet_notify.deps import Db, SubscriptionAdmin
+from safetynet_notify.deps import Db, OutboundPolicy, SubscriptionAdmin, check_receiver_url
 
 router = APIRouter(prefix="/v1/exchange", tags=["exchange"])
 LogReader = Annotated[Principal, Depends(require_roles(Role.COUNTY_OFFICER, Role.AUDITOR))]
@@ -70,10 +70,14 @@ async def list_purposes(_: CurrentPrincipal) -> dict[str, Any]:
 
 
 @router.post("/subscriptions", status_code=201, summary="Subscribe a department to a purpose (pull or push)")
-async def create_subscription(body: ExchangeSubscriptionIn, principal: SubscriptionAdmin, db: Db) -> dict[str, Any]:
+async def create_subscription(
+    body: ExchangeSubscriptionIn, principal: SubscriptionAdmin, db: Db, policy: OutboundPolicy
+) -> dict[str, Any]:
     purpose = _purpose(body.purpose, ["body", "purpose"])
     if body.department != purpose.department:
         raise ApiError(422, f"purpose {purpose.name} is for department {purpose.department}", ["body", "department"])
+    if body.url is not None:
+        await check_receiver_url(policy, str(body.url), ["body", "url"])
     async with db.unit_of_work() as uow:
         created = await exchange.create_subscription(
             uow.session,

@@ -20,6 +20,7 @@ from safetynet_notify.api import router
 from safetynet_notify.consumer import CaseEventConsumer, Planner
 from safetynet_notify.exchange_api import router as exchange_router
 from safetynet_notify.info import SERVICE
+from safetynet_notify.outbound import AddressPolicy, Resolver, system_resolver
 from safetynet_notify.render import Renderer
 from safetynet_notify.settings import Settings
 from safetynet_notify.transports import Transport, default_transports
@@ -32,12 +33,15 @@ def create_app(
     transports: Mapping[str, Transport] | None = None,
     run_consumer: bool = True,
     run_worker: bool = True,
+    resolver: Resolver = system_resolver,
 ) -> FastAPI:
-    """The notify app; `clock` and `transports` (channel → adapter) are injectable for tests."""
+    """The notify app; `clock`, `transports` (channel → adapter) and the DNS `resolver` of the outbound
+    address checks are injectable for tests."""
     settings = settings or Settings()
     configure_logging(SERVICE.name, settings.log_level, settings.log_json)
     db = Database(settings, settings.db_schema or SERVICE.schema)
-    channels = dict(transports) if transports is not None else default_transports(settings)
+    policy = AddressPolicy(settings.notify_allowed_networks, resolver)
+    channels = dict(transports) if transports is not None else default_transports(settings, policy)
     wake = asyncio.Event()
     renderer = Renderer(settings.public_base_url, settings.local_timezone)
     planner = Planner(settings, renderer, frozenset(channels))
@@ -48,6 +52,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings
         app.state.db = db
+        app.state.outbound_policy = policy
         app.state.worker = worker
         app.state.consumer = consumer
         loops = []

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_datetime
 from jinja2 import Environment, PackageLoader, StrictUndefined, Template
 
-from safetynet_core.logging import mask_id_numbers
+from safetynet_core.masking import mask_text
 from safetynet_notify.events import CaseEvent
 
 LOCALES = ("zh-CN", "en")
@@ -113,7 +113,7 @@ class Renderer:
         self._env = Environment(
             loader=PackageLoader("safetynet_notify", "templates"),
             undefined=StrictUndefined,
-            autoescape=False,
+            autoescape=False,  # noqa: S701 (plain-text mail and SMS, never HTML)
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=False,
@@ -161,6 +161,6 @@ class Renderer:
         ctx = template.new_context(self.context(event, locale))
 
         def block(name: str) -> str:
-            return mask_id_numbers("".join(template.blocks[name](ctx)).strip())
+            return mask_text("".join(template.blocks[name](ctx)).strip())
 
         return Rendered(subject=block("subject"), body=block("body"), sms=block("sms"))

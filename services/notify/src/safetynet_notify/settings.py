@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr, field_validator
+from typing import Annotated, Any
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import NoDecode
 
 from safetynet_core.settings import CoreSettings
+from safetynet_notify.outbound import Network, parse_networks
 
 
 class Settings(CoreSettings):
@@ -28,6 +32,12 @@ class Settings(CoreSettings):
 
     # Webhooks.
     webhook_timeout_seconds: float = Field(10.0, gt=0)
+    # Outbound HTTP (webhooks, exchange pushes, the SMS gateway) goes to global addresses only, and to these
+    # networks (comma-separated CIDRs; the development stack of `make up` sets 127.0.0.0/8). outbound.py.
+    notify_allowed_networks: Annotated[list[Network], NoDecode] = Field(
+        default_factory=list,
+        validation_alias=AliasChoices("NOTIFY_ALLOWED_NETWORKS", "SAFETYNET_NOTIFY_ALLOWED_NETWORKS"),
+    )
 
     # Email over SMTP (disabled when smtp_host is empty).
     smtp_host: str | None = None
@@ -49,6 +59,11 @@ class Settings(CoreSettings):
     sms_quiet_start_hour: int = Field(22, ge=0, le=23)
     sms_quiet_end_hour: int = Field(7, ge=0, le=23)
     sms_quiet_override_level: int = Field(2, ge=0)
+
+    @field_validator("notify_allowed_networks", mode="before")
+    @classmethod
+    def _networks(cls, value: Any) -> Any:
+        return parse_networks(value)
 
     @field_validator("sms_auth_header")
     @classmethod

@@ -87,7 +87,8 @@ class DeliveryWorker:
         except DeliveryError as exc:
             error = exc
         except Exception as exc:  # an adapter bug must not kill the worker; it counts as a failed try
-            error = DeliveryError(f"{type(exc).__name__}: {exc}"[:300])
+            log.exception("delivery_adapter_failed", delivery_id=item.delivery_id, channel=item.channel)
+            error = DeliveryError(type(exc).__name__)
         duration_ms = int((time.perf_counter() - started) * 1000)
         attempt = item.attempts + 1
         next_at: datetime | None = None

@@ -46,7 +46,8 @@ _NAMESPACE_BYTES = ASSESSMENT_NAMESPACE.bytes
 def assessment_id_of(household_id: str, event_ids: Sequence[str]) -> str:
     """An assessment's id: from its household and the (sorted) ids of the events it covers. Exactly
     `str(uuid.uuid5(ASSESSMENT_NAMESPACE, household_id + "|" + "|".join(event_ids)))`, without the UUID object."""
-    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + (household_id + "|" + "|".join(event_ids)).encode()).digest())
+    name = _NAMESPACE_BYTES + (household_id + "|" + "|".join(event_ids)).encode()
+    digest = bytearray(hashlib.sha1(name, usedforsecurity=False).digest())  # UUID5 is SHA-1 by definition
     digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
     digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
     h = digest[:16].hex()
@@ -83,7 +84,7 @@ def _fact_of(item: Incoming) -> StoredFact:
     """The stored form of an incoming event (a registry record is stored as a fact too)."""
     if item.fact is not None:
         return item.fact
-    assert item.registry is not None
+    assert item.registry is not None  # noqa: S101 (invariant: a fact or a registry record)
     return StoredFact(
         event_id=item.event_id,
         type=REGISTRY_RECORD,

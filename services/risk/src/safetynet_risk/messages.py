@@ -52,7 +52,7 @@ class Incoming:
     def occurred_at(self) -> datetime:
         if self.fact is not None:
             return self.fact.occurred_at
-        assert self.registry is not None
+        assert self.registry is not None  # noqa: S101 (invariant: a fact or a registry record)
         return self.registry.recorded_at
 
 

@@ -19,7 +19,9 @@ from safetynet_core import kafka
 from safetynet_core.app import create_app as create_service_app
 from safetynet_core.logging import configure_logging, get_logger
 from safetynet_core.service import supervise
+from safetynet_core.tokens import introspection_router, jwks_router, token_verifier
 from safetynet_workflow import registry
+from safetynet_workflow.auth.api import session_checks
 from safetynet_workflow.bootstrap import Adapters, bootstrap
 from safetynet_workflow.cases.consumer import AssessmentConsumer
 from safetynet_workflow.cases.news import CaseNews
@@ -60,6 +62,7 @@ def create_app(
     settings = settings or Settings()
     configure_logging(SERVICE.name, settings.log_level, settings.log_json)
     adapters = bootstrap(settings, notify=notify)
+    is_active, revocation = session_checks(adapters.users)
     state: dict[str, Client] = {}
 
     async def temporal_ready() -> None:
@@ -73,6 +76,7 @@ def create_app(
         await producer.start()
         case_events = case_event_producer(settings)
         app.state.settings, app.state.adapters, app.state.temporal = settings, adapters, client
+        app.state.token_verifier = token_verifier(settings, revocation=revocation)
         loops: list[asyncio.Task[None]] = [
             asyncio.create_task(
                 supervise("gauges", lambda: _refresh_gauges(adapters.cases, settings.gauge_refresh_seconds))
@@ -117,6 +121,8 @@ def create_app(
     )
     for router in registry.API_ROUTERS:
         app.include_router(router)
+    app.include_router(jwks_router())
+    app.include_router(introspection_router(is_active))
     for router in registry.PAGE_ROUTERS:
         app.include_router(router, include_in_schema=False)
     return app

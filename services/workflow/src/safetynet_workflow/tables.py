@@ -136,6 +136,16 @@ users = Table(
     Column("grid_id", String(100)),
 )
 
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("session_id", String(64), primary_key=True),
+    Column("username", String(100), nullable=False, index=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
+)
+
 audit_log = Table(
     "audit_log",
     metadata,

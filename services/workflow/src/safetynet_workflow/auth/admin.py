@@ -52,3 +52,13 @@ async def create_user(
         )
     finally:
         await db.close()
+
+
+async def deactivate_user(settings: Settings, username: str) -> bool:
+    """The user can no longer log in, and every token of theirs fails at once (their sessions are revoked).
+    False when there is no such user."""
+    db = Database(settings, settings.db_schema or SERVICE.schema)
+    try:
+        return await UserStore(db).deactivate(username)
+    finally:
+        await db.close()

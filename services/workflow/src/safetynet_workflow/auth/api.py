@@ -1,19 +1,23 @@
-"""Sign-in (CONTRACT.md, Workflow API): the OAuth2 password flow issues the JWT every service verifies."""
+"""Sign-in and sign-out (CONTRACT.md, Workflow API): the OAuth2 password flow issues the JWT every service
+verifies, tied to a login session; logout revokes it everywhere at once (services ask `introspect`)."""
 
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Response
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
-from safetynet_core.auth import Principal, Role, issue_token, verify_secret
+from safetynet_core.auth import AuthError, Principal, Role, VerifiedToken, issue_token, verify_claims, verify_secret
 from safetynet_core.errors import ApiError
 from safetynet_core.settings import CoreSettings
+from safetynet_core.tokens import ActiveCheck, RevocationCheck
+from safetynet_core.web import CurrentPrincipal
 from safetynet_workflow.auth.store import UserStore
-from safetynet_workflow.deps import SettingsDep, adapter
+from safetynet_workflow.deps import BearerToken, SettingsDep, adapter
 
 router = APIRouter(prefix="/v1", tags=["auth"])
 UserStoreDep = Annotated[UserStore, Depends(adapter(UserStore))]
@@ -21,11 +25,11 @@ UserStoreDep = Annotated[UserStore, Depends(adapter(UserStore))]
 
 class Token(BaseModel):
     access_token: str
-    token_type: str = "bearer"
+    token_type: str = "bearer"  # noqa: S105 (the OAuth2 token type, not a secret)
 
 
 async def sign_in(form: OAuth2PasswordRequestForm, store: UserStore, settings: CoreSettings) -> Token:
-    """Check the password; a JWT carrying role, region and department (no PII), or 401."""
+    """Check the password; a JWT carrying role, region and department (no PII) for a new session, or 401."""
     for field in ("username", "password"):
         if "\x00" in getattr(form, field):
             raise ApiError(422, "must not contain NUL (\\u0000) characters", ["body", field])
@@ -39,7 +43,33 @@ async def sign_in(form: OAuth2PasswordRequestForm, store: UserStore, settings: C
         region=user["region_code"],
         department=user["department"],
     )
-    return Token(access_token=issue_token(settings, principal))
+    ttl = timedelta(minutes=settings.jwt_ttl_minutes)
+    session_id = await store.open_session(principal.subject, ttl)
+    return Token(access_token=issue_token(settings, principal, session_id=session_id, ttl=ttl))
+
+
+async def sign_out(store: UserStore, settings: CoreSettings, token: str) -> None:
+    """End the token's session (a token that does not verify has nothing to end)."""
+    try:
+        verified = verify_claims(settings, token)
+    except AuthError:
+        return
+    if verified.session_id:
+        await store.revoke_session(verified.session_id)
+
+
+def session_checks(store: UserStore) -> tuple[ActiveCheck, RevocationCheck]:
+    """The workflow's own revocation check (its session store) and the introspection answer for the other
+    services, both reading the current state."""
+
+    async def is_active(verified: VerifiedToken) -> bool:
+        return await store.session_active(verified.session_id, verified.principal.subject)
+
+    async def revocation(_token: str, verified: VerifiedToken) -> None:
+        if not await is_active(verified):
+            raise AuthError("token revoked")
+
+    return is_active, revocation
 
 
 @router.post("/auth/token", response_model=Token)
@@ -48,3 +78,10 @@ async def token(
 ) -> Token:
     """OAuth2 password flow: a JWT carrying role, region and department (no PII)."""
     return await sign_in(form, store, settings)
+
+
+@router.post("/auth/logout", status_code=204)
+async def logout(_: CurrentPrincipal, token: BearerToken, store: UserStoreDep, settings: SettingsDep) -> Response:
+    """End this token's session: it (and any copy of it) fails at once in every service."""
+    await sign_out(store, settings, token)
+    return Response(status_code=204)

@@ -9,11 +9,11 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.security import OAuth2PasswordRequestForm
 
 from safetynet_core.errors import ApiError
-from safetynet_workflow.auth.api import UserStoreDep, sign_in
+from safetynet_workflow.auth.api import UserStoreDep, sign_in, sign_out
 from safetynet_workflow.deps import SettingsDep
 from safetynet_workflow.ui.i18n import LANG_COOKIE, Lang
 from safetynet_workflow.ui.render import page
-from safetynet_workflow.ui.session import end_session, safe_next, start_session
+from safetynet_workflow.ui.session import end_session, safe_next, session_token, start_session
 
 router = APIRouter()
 YEAR_SECONDS = 365 * 24 * 3600
@@ -45,7 +45,11 @@ async def login(
 
 
 @router.post("/logout")
-async def logout() -> Response:
+async def logout(request: Request, store: UserStoreDep, settings: SettingsDep) -> Response:
+    """End the session: the cookie goes, and the token in it fails everywhere even if it was copied."""
+    token = session_token(request)
+    if token:
+        await sign_out(store, settings, token)
     response = RedirectResponse("/login", status_code=303)
     end_session(response)
     return response

@@ -29,7 +29,7 @@ def stratified_sample(closed: list[SampledCase], rules: InspectionSampling, seed
     for case in closed:
         code = case.region_code
         tree[code[:county_len]][code[:township_len]][code].append(case)
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 (a reproducible draw, not a secret)
     chosen: list[SampledCase] = []
     for county in sorted(tree):
         townships = tree[county]

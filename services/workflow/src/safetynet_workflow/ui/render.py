@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
-from safetynet_core.logging import mask_id_numbers
+from safetynet_core.masking import mask_text
 from safetynet_workflow.ui.i18n import choice_labeller, date_formatter, lang_of, translator
 from safetynet_workflow.ui.links import task_href
 
@@ -22,8 +22,8 @@ TEMPLATES = Path(__file__).parent / "templates"
 def _masked(value: Any) -> Any:
     """Mask ID numbers in whatever a template prints (markup stays markup: masking adds no HTML)."""
     if isinstance(value, Markup):
-        return Markup(mask_id_numbers(str(value)))
-    return mask_id_numbers(value) if isinstance(value, str) else value
+        return Markup(mask_text(str(value)))  # noqa: S704 (already markup; masking adds no HTML)
+    return mask_text(value) if isinstance(value, str) else value
 
 
 def _compact(value: Any, skip: tuple[str, ...] = ()) -> str:

@@ -8,8 +8,8 @@ from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, HTTPException, Request, Response
 
-from safetynet_core.auth import AuthError, Principal, verify_token
-from safetynet_core.web import app_settings
+from safetynet_core.auth import AuthError, Principal
+from safetynet_core.web import app_token_verifier
 
 SESSION_COOKIE = "safetynet_session"
 
@@ -25,12 +25,12 @@ def session_token(request: Request) -> str | None:
     return request.cookies.get(SESSION_COOKIE) or None
 
 
-def ui_principal(request: Request) -> Principal:
-    """The logged-in case worker, or a 303 to the login page that returns here afterwards."""
+async def ui_principal(request: Request) -> Principal:
+    """The logged-in case worker (a session still open), or a 303 to the login page that returns here."""
     token = session_token(request)
     if token:
         try:
-            return verify_token(app_settings(request), token)
+            return (await app_token_verifier(request).verify(token)).principal
         except AuthError:
             pass
     back = quote(return_path(request), safe="")
