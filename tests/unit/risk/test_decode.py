@@ -27,6 +27,7 @@ def _older_record(payload: dict[str, object]) -> bytes:
 def test_json_and_struct_payloads_decode_to_the_same_fact() -> None:
     current = decode(department_event("E1", "H1", "drinking_water", PAYLOAD, OCCURRED))
     older = decode(_older_record(PAYLOAD))
+    assert current is not None and older is not None
     assert current.fact is not None and older.fact is not None
     assert current.fact.payload == older.fact.payload == {"issue": "cut_off", "days_affected": 12}
     assert current.fact.occurred_at == older.fact.occurred_at == OCCURRED
@@ -39,3 +40,9 @@ def test_a_bad_payload_is_poison(payload_json: bytes) -> None:
     with pytest.raises(PoisonRecord) as exc:
         decode(message.SerializeToString())
     assert exc.value.reason == "invalid_payload"
+
+
+def test_a_measure_update_is_not_scored_and_not_poison() -> None:
+    """Acknowledgements report on a case: risk skips them (no fact, no dead letter)."""
+    update = {"case_id": "C1", "measure_type": "employment", "status": "started", "note": ""}
+    assert decode(department_event("E2", "H1", "measure_update", update, OCCURRED)) is None

@@ -14,12 +14,24 @@ from fastapi.routing import APIRoute
 
 from safetynet_core.contracts import now_utc, to_timestamp
 from safetynet_core.errors import ApiError
+from safetynet_core.openapi import error_responses
 from safetynet_core.responses import JsonResponse
 from safetynet_intake.clients import ApiClient
 from safetynet_intake.deps import SECURITY, CurrentCaller, IntakeRuntime, RegistryCaller, authenticated_caller
 from safetynet_intake.grids import keep_assigned_grids
 from safetynet_intake.metrics import count_events
 from safetynet_intake.quality import record_issues
+from safetynet_intake.schemas import (
+    EVENT_SCHEMA,
+    EventAccepted,
+    EventBatchResult,
+    EventStatusOut,
+    HouseholdAccepted,
+    RegistryBatchResult,
+    batch_body,
+    event_body,
+    registry_body,
+)
 from safetynet_intake.store import EventRow, Outcome, PipelinedWrites, find_event, store_households
 from safetynet_intake.validation import (
     ErrorList,
@@ -33,19 +45,10 @@ from safetynet_intake.validation import (
     validate_household,
 )
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", tags=["departments"])
 REGISTRY = "registry_record"
-_JSON_BODY = {
-    **SECURITY,
-    "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
-}
-_NDJSON_BODY = {
-    **SECURITY,
-    "requestBody": {
-        "required": True,
-        "content": {"application/x-ndjson": {"schema": {"type": "string", "description": "one JSON object per line"}}},
-    },
-}
+_ACCEPTED = {"model": EventAccepted, "description": "Accepted: stored, and published to Kafka by the outbox relay"}
+_DUPLICATE = {"model": EventAccepted, "description": "The same event_id with the same body again (`duplicate`)"}
 
 
 def _conflict_error(loc: list[Any]) -> dict[str, Any]:
@@ -102,7 +105,9 @@ router.add_api_route(
     post_event,
     methods=["POST"],
     status_code=202,
-    openapi_extra=_JSON_BODY,
+    response_model=EventAccepted,
+    responses={200: _DUPLICATE, 202: _ACCEPTED, **error_responses(409, 429)},
+    openapi_extra={**SECURITY, "requestBody": event_body()},
     summary="Post one department event (202 accepted, 200 duplicate, 409 conflict)",
     route_class_override=_DirectRoute,
 )
@@ -110,7 +115,9 @@ router.add_api_route(
 
 @router.post(
     "/events:batch",
-    openapi_extra=_NDJSON_BODY,
+    response_model=EventBatchResult,
+    responses=error_responses(429),
+    openapi_extra={**SECURITY, "requestBody": batch_body(EVENT_SCHEMA, tabular=True)},
     summary="Post up to 10,000 events as NDJSON; good lines are kept, bad ones reported by line",
 )
 async def post_events_batch(request: Request, caller: CurrentCaller) -> dict[str, Any]:
@@ -187,6 +194,8 @@ def _count_by_type(client: ApiClient, event_types: list[str], outcome: str) -> N
 
 @router.get(
     "/events/{event_id}",
+    response_model=EventStatusOut,
+    responses=error_responses(429),
     openapi_extra=SECURITY,
     summary="An event posted by the caller's department and its processing status",
 )
@@ -203,7 +212,9 @@ async def get_event(event_id: str, caller: CurrentCaller) -> dict[str, Any]:
 
 @router.put(
     "/households/{household_id}",
-    openapi_extra=_JSON_BODY,
+    response_model=HouseholdAccepted,
+    responses=error_responses(429),
+    openapi_extra={**SECURITY, "requestBody": registry_body()},
     summary="Create or replace one household's registry record (rural revitalization clients)",
 )
 async def put_household(household_id: str, request: Request, caller: RegistryCaller) -> dict[str, Any]:
@@ -221,7 +232,9 @@ async def put_household(household_id: str, request: Request, caller: RegistryCal
 
 @router.post(
     "/households:batch",
-    openapi_extra=_NDJSON_BODY,
+    response_model=RegistryBatchResult,
+    responses=error_responses(429),
+    openapi_extra={**SECURITY, "requestBody": batch_body(HouseholdRecordIn.__name__, tabular=False)},
     summary="Registry records as NDJSON; good lines are kept, bad ones reported by line",
 )
 async def post_households_batch(request: Request, caller: RegistryCaller) -> dict[str, Any]:

@@ -62,7 +62,16 @@ def corrected(row: dict[str, Any], body: RegistryCorrection) -> dict[str, Any]:
     return updated
 
 
-@router.patch("/households/{household_id}", summary="Correct fields of a registered household (re-published)")
+class CorrectionResult(BaseModel):
+    household_id: str
+    status: Literal["corrected", "unchanged"]
+
+
+@router.patch(
+    "/households/{household_id}",
+    response_model=CorrectionResult,
+    summary="Correct fields of a registered household (re-published)",
+)
 async def correct_household(
     household_id: str, body: RegistryCorrection, caller: RegistryCaller, request: Request
 ) -> dict[str, Any]:

@@ -96,11 +96,16 @@ class RiskConsumer:
         incoming = []
         for record in records:
             try:
-                incoming.append(decode(record.value))
+                decoded = decode(record.value)
             except PoisonRecord as poison:
                 await dead_letters.send(record, poison.reason, str(poison))
                 metrics.DEAD_LETTERS.labels(poison.reason).inc()
                 metrics.EVENTS.labels("dead_lettered").inc()
+                continue
+            if decoded is None:
+                metrics.EVENTS.labels("ignored").inc()
+            else:
+                incoming.append(decoded)
         return incoming
 
     async def publish(self, producer: AIOKafkaProducer, rows: Sequence[dict[str, Any]]) -> None:

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from safetynet.v1 import household_events_pb2 as hpb
 from safetynet.v1 import risk_assessments_pb2 as rpb
 from safetynet_core.contracts import (
+    ACKNOWLEDGEMENT_TYPES,
     EVENT_TYPES,
     PAYLOAD_MODELS,
     SCHEMA_VERSION,
@@ -88,8 +89,9 @@ def _registry(message: Any, household_id: str, recorded_at: datetime) -> Registr
     )
 
 
-def decode(value: bytes | None) -> Incoming:
-    """Parse and validate one household-events record; raises PoisonRecord with a reason label."""
+def decode(value: bytes | None) -> Incoming | None:
+    """Parse and validate one household-events record; raises PoisonRecord with a reason label. None for
+    what risk does not score: acknowledgements (`measure_update`) report on a case, not the household."""
     message = parse_record(HouseholdEvent, value)
     if message.schema_version != SCHEMA_VERSION:
         raise PoisonRecord("schema_version", f"unknown schema_version {message.schema_version}")
@@ -106,6 +108,8 @@ def decode(value: bytes | None) -> Incoming:
     event_type = EVENT_TYPES.get(event.type)
     if event_type is None:
         raise PoisonRecord("unknown_type", f"unknown event type {event.type[:60]!r}")
+    if event_type in ACKNOWLEDGEMENT_TYPES:
+        return None
     try:
         payload = PAYLOAD_MODELS[event_type].model_validate(department_payload(event)).model_dump(mode="json")
     except ValidationError as exc:
