@@ -32,14 +32,14 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {status: {"model": ErrorOut, "description": ERROR_DESCRIPTIONS[status]} for status in statuses}
 
 
-def add_component_schemas(schema: dict[str, Any], *models: type[BaseModel] | Any) -> None:
-    """Put models (or ready JSON schemas with `$defs`) into `components.schemas`, referenced by name."""
+def add_component_schemas(schema: dict[str, Any], *models: type[BaseModel], **named: dict[str, Any]) -> None:
+    """Put models, and ready JSON schemas by name, into `components.schemas` (their `$defs` beside them)."""
     components = schema.setdefault("components", {}).setdefault("schemas", {})
-    for model in models:
-        generated = model.model_json_schema(ref_template=REF) if isinstance(model, type) else dict(model)
-        components.update(generated.pop("$defs", {}))
-        if isinstance(model, type):
-            components[model.__name__] = generated
+    generated = {model.__name__: model.model_json_schema(ref_template=REF) for model in models}
+    for name, json_schema in {**generated, **named}.items():
+        json_schema = dict(json_schema)
+        components.update(json_schema.pop("$defs", {}))
+        components[name] = json_schema
 
 
 def schema_ref(name: str) -> dict[str, str]:
@@ -75,6 +75,7 @@ def document_errors(secured: Iterable[int] = (401, 403)) -> Hook:
                 responses = operation.setdefault("responses", {})
                 for status in statuses:
                     responses[str(status)] = _error_response(status)
+                operation["responses"] = dict(sorted(responses.items()))
         components = schema["components"]["schemas"]
         text = repr(schema.get("paths"))
         for name in _FASTAPI_VALIDATION_SCHEMAS:

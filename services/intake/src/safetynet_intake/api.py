@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Annotated, Any, cast
+from zoneinfo import ZoneInfo
 
 import orjson
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.routing import APIRoute
 
-from safetynet_core.contracts import now_utc, to_timestamp
+from safetynet_core.contracts import EVENT_TYPES, EventType, now_utc, to_timestamp
 from safetynet_core.errors import ApiError
 from safetynet_core.openapi import error_responses
 from safetynet_core.responses import JsonResponse
@@ -30,9 +32,21 @@ from safetynet_intake.schemas import (
     RegistryBatchResult,
     batch_body,
     event_body,
+    event_example,
     registry_body,
 )
+from safetynet_intake.settings import Settings
 from safetynet_intake.store import EventRow, Outcome, PipelinedWrites, find_event, store_households
+from safetynet_intake.tabular import (
+    CSV,
+    XLSX,
+    Batch,
+    csv_template,
+    media_type_of,
+    read_csv,
+    read_xlsx,
+    xlsx_template,
+)
 from safetynet_intake.validation import (
     ErrorList,
     HouseholdRecordIn,
@@ -120,11 +134,11 @@ router.add_api_route(
     openapi_extra={**SECURITY, "requestBody": batch_body(EVENT_SCHEMA, tabular=True)},
     summary="Post up to 10,000 events as NDJSON; good lines are kept, bad ones reported by line",
 )
-async def post_events_batch(request: Request, caller: CurrentCaller) -> dict[str, Any]:
+async def post_events_batch(request: Request, caller: CurrentCaller, file_type: BatchType = None) -> dict[str, Any]:
     client, rt = caller.client, caller.rt
     now = now_utc()
     received_ts = to_timestamp(now)
-    lines = ndjson_lines(await request.body(), rt.settings.batch_max_lines)
+    batch = await _read_batch(request, rt.settings, file_type)
     rejected: list[_Rejection] = []
     fresh: list[ValidEvent] = []
     chunk: list[EventRow] = []
@@ -136,9 +150,9 @@ async def post_events_batch(request: Request, caller: CurrentCaller) -> dict[str
         conn.transaction(),  # every accepted line, or none, with its outbox row
         PipelinedWrites(conn, rt.settings.topic_household_events, rt.notify_external_relay) as writes,
     ):
-        for number, raw in lines:
+        for number, raw in batch.items:
             try:
-                event = validate_event(parse_json(raw, []), [], now, rt.future_skew)
+                event = validate_event(batch.parse(raw), [], now, rt.future_skew)
             except InvalidInput as exc:
                 rejected.append(_Rejection(number, exc.errors, "other"))
                 continue
@@ -174,8 +188,35 @@ async def post_events_batch(request: Request, caller: CurrentCaller) -> dict[str
     return {
         "accepted": len(by_outcome[Outcome.ACCEPTED]),
         "duplicates": len(by_outcome[Outcome.DUPLICATE]) + len(in_batch_duplicates),
-        "rejected": [{"line": r.line, "errors": r.errors} for r in sorted(rejected, key=lambda r: r.line)],
+        "rejected": [batch.rejection(r.line, r.errors) for r in sorted(rejected, key=lambda r: r.line)],
     }
+
+
+async def _read_batch(request: Request, settings: Settings, event_type: EventType | None) -> Batch:
+    """NDJSON lines, or the rows of a CSV or XLSX file of one event type as event documents."""
+    body = await request.body()
+    media_type, charset = media_type_of(request.headers.get("content-type", ""))
+    if media_type not in (CSV, XLSX):
+        return Batch(ndjson_lines(body, settings.batch_max_lines), _json_line, tabular=False)
+    if event_type is None:
+        raise ApiError(422, "a CSV or XLSX batch names its event type: ?type=", ["query", "type"], "missing")
+    zone = ZoneInfo(settings.local_timezone)
+    if media_type == CSV:
+        rows = await asyncio.to_thread(read_csv, body, event_type, settings.batch_max_lines, zone, charset)
+    else:
+        limits = (settings.batch_max_lines, zone, settings.batch_max_unpacked_bytes)
+        rows = await asyncio.to_thread(read_xlsx, body, event_type, *limits)
+    return Batch(rows, lambda document: document, tabular=True)
+
+
+def _json_line(raw: Any) -> Any:
+    return parse_json(raw, [])
+
+
+BatchType = Annotated[
+    EventType | None,
+    Query(alias="type", description="the event type of every row of a CSV or XLSX batch (NDJSON lines name theirs)"),
+]
 
 
 @dataclass(frozen=True)
@@ -190,6 +231,53 @@ class _Rejection:
 def _count_by_type(client: ApiClient, event_types: list[str], outcome: str) -> None:
     for event_type, amount in Counter(event_types).items():
         count_events(client.department, event_type, outcome, amount)
+
+
+class _XlsxResponse(Response):
+    media_type = XLSX
+
+
+class _CsvResponse(Response):
+    media_type = CSV
+
+
+def _template_type(name: str) -> EventType:
+    event_type = EVENT_TYPES.get(name)
+    if event_type is None:
+        raise ApiError(404, f"no event type {name}; known: {', '.join(EVENT_TYPES)}", ["path", "event_type"])
+    return event_type
+
+
+def _attachment(name: str) -> dict[str, str]:
+    return {"Content-Disposition": f'attachment; filename="{name}"'}
+
+
+TemplateType = Annotated[str, Path(max_length=50, description="an event type, e.g. medical_expense")]
+
+
+@router.get(
+    "/templates/{event_type}.xlsx",
+    response_class=_XlsxResponse,
+    responses={200: {"content": {XLSX: {"schema": {"type": "string", "format": "binary"}}}}, **error_responses(429)},
+    openapi_extra=SECURITY,
+    summary="An XLSX template for a CSV/XLSX batch of one event type: header, field notes, an example row",
+)
+async def xlsx_template_file(event_type: TemplateType, caller: CurrentCaller) -> Response:
+    chosen = _template_type(event_type)
+    content = await asyncio.to_thread(xlsx_template, chosen, event_example(chosen))
+    return _XlsxResponse(content, headers=_attachment(f"{chosen.value}.xlsx"))
+
+
+@router.get(
+    "/templates/{event_type}.csv",
+    response_class=_CsvResponse,
+    responses={200: {"content": {CSV: {"schema": {"type": "string"}}}}, **error_responses(429)},
+    openapi_extra=SECURITY,
+    summary="A CSV template (UTF-8 with BOM) for a batch of one event type: header and an example row",
+)
+async def csv_template_file(event_type: TemplateType, caller: CurrentCaller) -> Response:
+    chosen = _template_type(event_type)
+    return _CsvResponse(csv_template(chosen, event_example(chosen)), headers=_attachment(f"{chosen.value}.csv"))
 
 
 @router.get(

@@ -14,8 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from safetynet_core.contracts import Money, now_utc
 from safetynet_core.errors import ApiError
+from safetynet_core.openapi import error_responses
 from safetynet_intake import grids
-from safetynet_intake.deps import IntakeRuntime, RegistryCaller
+from safetynet_intake.deps import SECURITY, IntakeRuntime, RegistryCaller
 from safetynet_intake.store import OUTBOX_CHANNEL
 from safetynet_intake.validation import Identifier
 
@@ -70,6 +71,8 @@ class CorrectionResult(BaseModel):
 @router.patch(
     "/households/{household_id}",
     response_model=CorrectionResult,
+    responses=error_responses(429),
+    openapi_extra=SECURITY,
     summary="Correct fields of a registered household (re-published)",
 )
 async def correct_household(

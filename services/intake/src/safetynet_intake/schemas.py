@@ -144,6 +144,4 @@ def document_bodies(schema: dict[str, Any]) -> None:
     """OpenAPI hook: the typed event union and the registry record as components."""
     typed = TYPED_EVENT.json_schema(ref_template=REF)
     typed["description"] = "A department event: the envelope, `type`, and the payload that type defines."
-    add_component_schemas(schema, typed, HouseholdRecordIn)
-    typed.pop("$defs", None)
-    schema["components"]["schemas"][EVENT_SCHEMA] = typed
+    add_component_schemas(schema, HouseholdRecordIn, **{EVENT_SCHEMA: typed})
