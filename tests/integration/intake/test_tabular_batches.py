@@ -46,9 +46,8 @@ async def test_a_medical_insurance_xlsx_file_goes_in_row_by_row(start_intake: An
         header = [c.value for c in openpyxl.load_workbook(io.BytesIO(template.content)).worksheets[0][1]]
         assert header[5:] == ["total_cost_cny", "out_of_pocket_cny", "inpatient", "diagnosis_category"]
 
-        naive_cell = datetime.now().replace(microsecond=0) - timedelta(
-            days=2
-        )  # an Excel date-time cell: county local time
+        # an Excel date-time cell: county local time
+        naive_cell = datetime.now().replace(microsecond=0) - timedelta(days=2)
         rows = [
             ["MI-0001", HOUSEHOLD, "M1", naive_cell, "HIS-1", 32000, 12800, True, "cardiovascular"],
             ["MI-0002", HOUSEHOLD, "M2", _ago(5), "HIS-2", "8,000", "6000", "否", None],
