@@ -23,6 +23,12 @@ ASSESSMENT_LEVELS = frozenset({"none", "low", "medium", "high", "critical"})
 CASE_EVENT_PREFIXES = ("case.", "task.", "notice.")
 
 HouseholdEvent = household_events_pb2.HouseholdEvent
+# Registry enums on the household-events topic by name.
+LABOUR_CAPACITY_NAMES = {
+    household_events_pb2.LABOUR_CAPACITY_FULL: "full",
+    household_events_pb2.LABOUR_CAPACITY_PARTIAL: "partial",
+    household_events_pb2.LABOUR_CAPACITY_NONE: "none",
+}
 RiskAssessmentMessage = risk_assessments_pb2.RiskAssessment
 CaseEventMessage = case_events_pb2.CaseEvent
 

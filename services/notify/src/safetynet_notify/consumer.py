@@ -16,6 +16,7 @@ from safetynet_core import kafka
 from safetynet_core.contracts import PoisonRecord
 from safetynet_core.db import Database
 from safetynet_core.logging import get_logger
+from safetynet_core.policy.exchange import ExchangePolicy
 from safetynet_notify import exchange, metrics, store
 from safetynet_notify.directory import Recipient, resolve_recipients
 from safetynet_notify.events import EVENT_NAMES, CaseEvent, decode, webhook_payload
@@ -132,10 +133,12 @@ class CaseEventConsumer:
         planner: Planner,
         clock: Clock,
         wake: asyncio.Event | None = None,
+        exchange_policy: ExchangePolicy | None = None,
     ) -> None:
         self._settings = settings
         self._db = db
         self._planner = planner
+        self._exchange_policy = exchange_policy or ExchangePolicy()
         self._clock = clock
         self._wake = wake
 
@@ -164,6 +167,7 @@ class CaseEventConsumer:
         created: list[str] = []
         now = self._clock()
         async with self._db.unit_of_work() as uow:
+            await exchange.lock_households(uow.session, (event.household_id for _, event in events))
             for record, event in events:
                 try:
                     rows = await self._planner.plan(uow.session, event, now)
@@ -171,7 +175,7 @@ class CaseEventConsumer:
                     await self._poison(dead_letters, record, "render", f"{type(exc).__name__}: {exc}")
                     continue
                 created += await store.enqueue(uow.session, rows)
-                created += await exchange.on_case_event(uow.session, event, now)
+                created += await exchange.on_case_event(uow.session, event, self._exchange_policy, now)
                 metrics.EVENTS_CONSUMED.labels(event.name, "planned").inc()
                 log.info(
                     "case_event_planned", name=event.name, event_key=event.event_key, case_id=event.case_id

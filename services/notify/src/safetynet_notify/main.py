@@ -15,11 +15,13 @@ from safetynet_core import contracts, kafka
 from safetynet_core.app import create_app as create_service_app
 from safetynet_core.db import Database
 from safetynet_core.logging import configure_logging
+from safetynet_core.policy import Policy, cached_policy
 from safetynet_core.service import supervise
 from safetynet_notify.api import router
 from safetynet_notify.consumer import CaseEventConsumer, Planner
 from safetynet_notify.exchange_api import router as exchange_router
 from safetynet_notify.info import SERVICE
+from safetynet_notify.registry import RegistryConsumer
 from safetynet_notify.render import Renderer
 from safetynet_notify.settings import Settings
 from safetynet_notify.transports import Transport, default_transports
@@ -32,16 +34,19 @@ def create_app(
     transports: Mapping[str, Transport] | None = None,
     run_consumer: bool = True,
     run_worker: bool = True,
+    policy: Policy | None = None,
 ) -> FastAPI:
-    """The notify app; `clock` and `transports` (channel → adapter) are injectable for tests."""
+    """The notify app; `clock`, `transports` (channel → adapter) and the policy are injectable for tests."""
     settings = settings or Settings()
+    exchange_policy = (policy or cached_policy(str(settings.policy_file))).exchange
     configure_logging(SERVICE.name, settings.log_level, settings.log_json)
     db = Database(settings, settings.db_schema or SERVICE.schema)
     channels = dict(transports) if transports is not None else default_transports(settings)
     wake = asyncio.Event()
     renderer = Renderer(settings.public_base_url, settings.local_timezone)
     planner = Planner(settings, renderer, frozenset(channels))
-    consumer = CaseEventConsumer(settings, db, planner, clock, wake)
+    consumer = CaseEventConsumer(settings, db, planner, clock, wake, exchange_policy)
+    registry = RegistryConsumer(settings, db, exchange_policy, clock, wake)
     worker = DeliveryWorker(settings, db, channels, clock, wake)
 
     @asynccontextmanager
@@ -53,6 +58,7 @@ def create_app(
         loops = []
         if run_consumer:
             loops.append(asyncio.create_task(supervise("case_event_consumer", consumer.run)))
+            loops.append(asyncio.create_task(supervise("registry_consumer", registry.run)))
         if run_worker:
             loops.append(asyncio.create_task(supervise("delivery_worker", worker.run)))
         try:
@@ -74,6 +80,7 @@ def create_app(
         lifespan=lifespan,
         max_body_bytes=settings.max_body_bytes,
     )
+    app.state.exchange_policy = exchange_policy
     app.include_router(router)
     app.include_router(exchange_router)
     return app

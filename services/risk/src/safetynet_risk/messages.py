@@ -18,6 +18,7 @@ from safetynet.v1 import risk_assessments_pb2 as rpb
 from safetynet_core.contracts import (
     ACKNOWLEDGEMENT_TYPES,
     EVENT_TYPES,
+    LABOUR_CAPACITY_NAMES,
     PAYLOAD_MODELS,
     SCHEMA_VERSION,
     HouseholdEvent,
@@ -33,11 +34,6 @@ from safetynet_risk.state import Member, RegistryRecord, StoredFact
 
 REGION_CODE = re.compile(r"^\d{12}$")
 POVERTY_STATUS = {hpb.POVERTY_STATUS_LIFTED: "lifted", hpb.POVERTY_STATUS_GENERAL: "general"}
-LABOUR_CAPACITY = {
-    hpb.LABOUR_CAPACITY_FULL: "full",
-    hpb.LABOUR_CAPACITY_PARTIAL: "partial",
-    hpb.LABOUR_CAPACITY_NONE: "none",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +78,7 @@ def _registry(message: Any, household_id: str, recorded_at: datetime) -> Registr
         poverty_status=POVERTY_STATUS[record.poverty_status],
         annual_net_income_cny=record.annual_net_income_cny,
         members=tuple(
-            Member(m.member_id, LABOUR_CAPACITY.get(m.labour_capacity, "full"), m.in_school)
+            Member(m.member_id, LABOUR_CAPACITY_NAMES.get(m.labour_capacity, "full"), m.in_school)
             for m in record.members
         ),
         recorded_at=recorded_at,
@@ -168,7 +164,7 @@ def registry_record(
     pairs = (
         [(f"{household_id}-m{i}", "full") for i in range(members)] if isinstance(members, int) else members
     )
-    capacity = {v: k for k, v in LABOUR_CAPACITY.items()}
+    capacity = {v: k for k, v in LABOUR_CAPACITY_NAMES.items()}
     status = {v: k for k, v in POVERTY_STATUS.items()}
     return HouseholdEvent(
         schema_version=SCHEMA_VERSION,
