@@ -48,7 +48,7 @@ async def test_a_medical_insurance_xlsx_file_goes_in_row_by_row(start_intake: An
 
         # an Excel date-time cell: county local time
         naive_cell = datetime.now().replace(microsecond=0) - timedelta(days=2)
-        rows = [
+        rows: list[list[Any]] = [
             ["MI-0001", HOUSEHOLD, "M1", naive_cell, "HIS-1", 32000, 12800, True, "cardiovascular"],
             ["MI-0002", HOUSEHOLD, "M2", _ago(5), "HIS-2", "8,000", "6000", "否", None],
             ["MI-0003", HOUSEHOLD, None, _ago(9), None, 1500, None, "true", None],  # out_of_pocket missing

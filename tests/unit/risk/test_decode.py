@@ -8,7 +8,7 @@ import pytest
 
 from safetynet.v1 import household_events_pb2 as hpb
 from safetynet_core.contracts import SCHEMA_VERSION, PoisonRecord, to_struct, to_timestamp
-from safetynet_risk.messages import decode, department_event
+from safetynet_risk.messages import NotScored, decode, department_event
 
 OCCURRED = datetime(2026, 3, 1, 8, tzinfo=UTC)
 PAYLOAD = {"issue": "cut_off", "days_affected": 12}
@@ -27,7 +27,6 @@ def _older_record(payload: dict[str, object]) -> bytes:
 def test_json_and_struct_payloads_decode_to_the_same_fact() -> None:
     current = decode(department_event("E1", "H1", "drinking_water", PAYLOAD, OCCURRED))
     older = decode(_older_record(PAYLOAD))
-    assert current is not None and older is not None
     assert current.fact is not None and older.fact is not None
     assert current.fact.payload == older.fact.payload == {"issue": "cut_off", "days_affected": 12}
     assert current.fact.occurred_at == older.fact.occurred_at == OCCURRED
@@ -45,4 +44,5 @@ def test_a_bad_payload_is_poison(payload_json: bytes) -> None:
 def test_a_measure_update_is_not_scored_and_not_poison() -> None:
     """Acknowledgements report on a case: risk skips them (no fact, no dead letter)."""
     update = {"case_id": "C1", "measure_type": "employment", "status": "started", "note": ""}
-    assert decode(department_event("E2", "H1", "measure_update", update, OCCURRED)) is None
+    with pytest.raises(NotScored):
+        decode(department_event("E2", "H1", "measure_update", update, OCCURRED))

@@ -37,7 +37,7 @@ from safetynet_core.policy import Policy, cached_policy
 from safetynet_risk import metrics, store
 from safetynet_risk.cache import HouseholdCache
 from safetynet_risk.info import SERVICE
-from safetynet_risk.messages import Incoming, assessment_message, decode
+from safetynet_risk.messages import Incoming, NotScored, assessment_message, decode
 from safetynet_risk.settings import Settings
 
 log = get_logger(__name__)
@@ -96,16 +96,13 @@ class RiskConsumer:
         incoming = []
         for record in records:
             try:
-                decoded = decode(record.value)
+                incoming.append(decode(record.value))
+            except NotScored:
+                metrics.EVENTS.labels("not_scored").inc()
             except PoisonRecord as poison:
                 await dead_letters.send(record, poison.reason, str(poison))
                 metrics.DEAD_LETTERS.labels(poison.reason).inc()
                 metrics.EVENTS.labels("dead_lettered").inc()
-                continue
-            if decoded is None:
-                metrics.EVENTS.labels("ignored").inc()
-            else:
-                incoming.append(decoded)
         return incoming
 
     async def publish(self, producer: AIOKafkaProducer, rows: Sequence[dict[str, Any]]) -> None:

@@ -85,9 +85,14 @@ def _registry(message: Any, household_id: str, recorded_at: datetime) -> Registr
     )
 
 
-def decode(value: bytes | None) -> Incoming | None:
-    """Parse and validate one household-events record; raises PoisonRecord with a reason label. None for
-    what risk does not score: acknowledgements (`measure_update`) report on a case, not the household."""
+class NotScored(Exception):
+    """A valid record risk has no use for: acknowledgements (`measure_update`) report on a case, not on
+    the household. Skipped, neither stored nor dead-lettered."""
+
+
+def decode(value: bytes | None) -> Incoming:
+    """Parse and validate one household-events record; raises PoisonRecord with a reason label, or
+    NotScored for record types risk skips."""
     message = parse_record(HouseholdEvent, value)
     if message.schema_version != SCHEMA_VERSION:
         raise PoisonRecord("schema_version", f"unknown schema_version {message.schema_version}")
@@ -105,7 +110,7 @@ def decode(value: bytes | None) -> Incoming | None:
     if event_type is None:
         raise PoisonRecord("unknown_type", f"unknown event type {event.type[:60]!r}")
     if event_type in ACKNOWLEDGEMENT_TYPES:
-        return None
+        raise NotScored(event.type)
     try:
         payload = PAYLOAD_MODELS[event_type].model_validate(department_payload(event)).model_dump(mode="json")
     except ValidationError as exc:
