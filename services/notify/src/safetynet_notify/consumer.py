@@ -19,7 +19,7 @@ from safetynet_core.logging import get_logger
 from safetynet_core.policy.exchange import ExchangePolicy
 from safetynet_notify import exchange, metrics, store
 from safetynet_notify.directory import Recipient, resolve_recipients
-from safetynet_notify.events import EVENT_NAMES, CaseEvent, decode, webhook_payload
+from safetynet_notify.events import EVENT_NAMES, CaseEvent, MessageText, decode, webhook_payload
 from safetynet_notify.render import LOCALES, Renderer, normalize_locale
 from safetynet_notify.settings import Settings
 
@@ -98,9 +98,9 @@ class Planner:
     ) -> list[dict[str, Any]]:
         if not subscribers or "webhook" not in self._channels:
             return []
-        payload = webhook_payload(event, self._renderer.link(event.case_id))
         texts = {loc: self._renderer.render(event, loc) for loc in LOCALES}
-        payload["message"] = {loc: {"subject": t.subject, "body": t.body} for loc, t in texts.items()}
+        message = {loc: MessageText(subject=t.subject, body=t.body) for loc, t in texts.items()}
+        payload = webhook_payload(event, self._renderer.link(event.case_id), message)
         default = texts[normalize_locale(self._settings.default_locale)]
         return [
             self._row(

@@ -98,7 +98,7 @@ def record_model(name: str, purpose: PurposePolicy) -> type[BaseModel]:
 @cache
 def _record_model(name: str, fields: tuple[str, ...], doc: str) -> type[BaseModel]:
     typed: dict[str, Any] = {
-        field: (FIELD_TYPES[field][0] | None, Field(None, description=FIELD_TYPES[field][1])) for field in fields
+        field: (FIELD_TYPES[field][0] | None, Field(description=FIELD_TYPES[field][1])) for field in fields
     }
     title = "".join(part.title() for part in name.split("_"))
     model: type[BaseModel] = create_model(f"{title}Record", __base__=_Record, __doc__=doc, **typed)

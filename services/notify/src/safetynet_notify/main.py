@@ -15,6 +15,7 @@ from safetynet_core import contracts, kafka
 from safetynet_core.app import create_app as create_service_app
 from safetynet_core.db import Database
 from safetynet_core.logging import configure_logging
+from safetynet_core.openapi import document_errors, extend_openapi
 from safetynet_core.policy import Policy, cached_policy
 from safetynet_core.service import supervise
 from safetynet_notify.api import router
@@ -25,6 +26,7 @@ from safetynet_notify.registry import RegistryConsumer
 from safetynet_notify.render import Renderer
 from safetynet_notify.settings import Settings
 from safetynet_notify.transports import Transport, default_transports
+from safetynet_notify.webhooks import document_webhooks
 from safetynet_notify.worker import DeliveryWorker
 
 
@@ -83,4 +85,5 @@ def create_app(
     app.state.exchange_policy = exchange_policy
     app.include_router(router)
     app.include_router(exchange_router)
+    extend_openapi(app, document_errors(), document_webhooks(exchange_policy))
     return app
