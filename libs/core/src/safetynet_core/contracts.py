@@ -178,12 +178,14 @@ class MeasureUpdate(_Payload):
     """A department's acknowledgement of a measure it carries out on a case (the answer to an exchange
     feed record): the measure task of that type on that case moves to started, done or refused."""
 
-    model_config = _example(
-        {
-            "case_id": "C5f3a9e0c1d2b4a6e8f0a1b2",
-            "measure_type": "medical_assistance",
-            "status": "done",
-            "note": "已资助参保",
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"case_id": "C5f3a9e0c1d2b4a6e8f0a1b2", "measure_type": "medical_assistance", "status": "done"}
+            ],
+            # what the note's validator says, for schema readers: a refusal gives its reason
+            "if": {"properties": {"status": {"const": "refused"}}},
+            "then": {"required": ["note"], "properties": {"note": {"pattern": r"\S"}}},
         }
     )
 

@@ -14,7 +14,7 @@ from safetynet_core.errors import ErrorOut
 Hook = Callable[[dict[str, Any]], None]
 REF = "#/components/schemas/{model}"
 ERROR_DESCRIPTIONS = {
-    400: "Bad request",
+    400: "The body could not be parsed at all (e.g. not text in the declared encoding)",
     401: "No credential, or one that is not valid (missing, expired, revoked)",
     403: "Authenticated, but not allowed: role, region scope, department or event type",
     404: "No such resource inside the caller's scope",
@@ -55,8 +55,8 @@ def _error_response(status: int) -> dict[str, Any]:
 
 def document_errors(secured: Iterable[int] = (401, 403)) -> Hook:
     """Every operation documents the errors it can answer: `secured` ones when it needs a credential,
-    404 with path parameters, 413 with a body, 422 with parameters or a body (FastAPI's own 422 schema
-    replaced by the one error shape). Routes add their specific ones with `error_responses`."""
+    404 with path parameters, 400 and 413 with a body, 422 with parameters or a body (FastAPI's own 422
+    schema replaced by the one error shape). Routes add their specific ones with `error_responses`."""
     secured = tuple(secured)
 
     def hook(schema: dict[str, Any]) -> None:
@@ -69,7 +69,7 @@ def document_errors(secured: Iterable[int] = (401, 403)) -> Hook:
                 if "{" in path:
                     statuses.add(404)
                 if operation.get("requestBody"):
-                    statuses.update((413, 422))
+                    statuses.update((400, 413, 422))
                 if operation.get("parameters"):
                     statuses.add(422)
                 responses = operation.setdefault("responses", {})

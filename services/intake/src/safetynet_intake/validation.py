@@ -59,11 +59,12 @@ class EventEnvelope(_EnvelopeFields):
 
 def _typed_event(event_type: EventType, payload_model: type[BaseModel]) -> Any:
     type_literal: Any = Literal[event_type.value]
+    fields: dict[str, Any] = {"type": (type_literal, ...), "payload": (payload_model, ...)}
+    if event_type in MEMBER_REQUIRED:
+        fields["member_id"] = (Identifier, Field(description="the member concerned: required for this type"))
     name = f"{payload_model.__name__}Event"
     doc = f"A `{event_type.value}` event: the envelope with its typed payload."
-    return create_model(
-        name, __base__=_EnvelopeFields, __doc__=doc, type=(type_literal, ...), payload=(payload_model, ...)
-    )
+    return create_model(name, __base__=_EnvelopeFields, __doc__=doc, **fields)
 
 
 # One model per event type: the envelope with that type's payload (validation and the OpenAPI document).
