@@ -204,6 +204,7 @@ def _generated(document: dict[str, Any], operation: Any, event_type: EventType) 
     )
     @given(case=strategy)
     def draw(case: schemathesis.Case) -> None:
+        assert isinstance(case.body, dict)
         drawn.append(case.body)
 
     draw()
