@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from safetynet_core.contracts import now_utc
 from safetynet_core.policy.exchange import (
     Category,
     ExchangePolicy,
@@ -207,7 +208,7 @@ def inclusion_records(
     if purpose.unit is Unit.HOUSEHOLD:
         return [("", _record(name, purpose, base))]
     assert household is not None
-    on = (facts.included_at or datetime.now()).date()
+    on = (facts.included_at or now_utc()).date()
     selected = []
     for member in household.members:
         age = age_on(member.get("birth_date"), on)
@@ -223,7 +224,7 @@ def measure_record(
     values = {**_household_values(facts, household), "change": MEASURE, "measure": task.model_dump()}
     member = next((m for m in household.members if m.get("member_id") == task.member_id), None) if household else None
     if member is not None:
-        on = (facts.included_at or datetime.now()).date()
+        on = (facts.included_at or now_utc()).date()
         values.update(_member_values(member, age_on(member.get("birth_date"), on)))
     return f"task:{task.task_id}", _record(name, purpose, values)
 
@@ -327,7 +328,6 @@ async def _remember(session: AsyncSession, event: CaseEvent, included_at_step: s
 async def _add_changes(
     session: AsyncSession,
     name: str,
-    purpose: PurposePolicy,
     facts: CaseFacts,
     records: Sequence[tuple[str, dict[str, Any]]],
     source_key: str,
@@ -442,27 +442,25 @@ def _measure_task(event: CaseEvent) -> tuple[str, MeasureTask] | None:
 async def on_case_event(session: AsyncSession, event: CaseEvent, policy: ExchangePolicy, now: datetime) -> list[str]:
     """Turn one case event into exchange changes and push deliveries (in the consumer's transaction);
     returns the channels of the deliveries created."""
-    if not event.name.startswith("case.") and _measure_task(event) is None:
+    measure = _measure_task(event)
+    if not event.name.startswith("case.") and measure is None:
         return []
     facts = await _remember(session, event, policy.included_at_step, now)
-    created: list[str] = []
+    selected: list[tuple[str, list[tuple[str, dict[str, Any]]]]] = []
     if event.name == "case.step_changed" and facts.included_at == event.occurred_at:
         household = await _household(session, event.household_id)
-        for name, purpose in policy.purposes.items():
-            records = inclusion_records(name, purpose, facts, household)
-            created += await _add_changes(
-                session, name, purpose, facts, records, event.event_key, event.occurred_at, now
-            )
-    measure = _measure_task(event)
-    if measure is not None:
+        selected = [(n, inclusion_records(n, p, facts, household)) for n, p in policy.purposes.items()]
+    elif measure is not None:
         department, task = measure
         household = await _household(session, event.household_id)
-        for name, purpose in policy.purposes.items():
-            if purpose.department == department and task.measure_type in purpose.measure_types:
-                records = [measure_record(name, purpose, facts, household, task)]
-                created += await _add_changes(
-                    session, name, purpose, facts, records, event.event_key, event.occurred_at, now
-                )
+        selected = [
+            (n, [measure_record(n, p, facts, household, task)])
+            for n, p in policy.purposes.items()
+            if p.department == department and task.measure_type in p.measure_types
+        ]
+    created: list[str] = []
+    for name, records in selected:
+        created += await _add_changes(session, name, facts, records, event.event_key, event.occurred_at, now)
     return created
 
 
@@ -477,7 +475,7 @@ async def on_registry(
         facts = _facts(row)
         for name, purpose in policy.purposes.items():
             records = inclusion_records(name, purpose, facts, household)
-            created += await _add_changes(session, name, purpose, facts, records, source_key, now, now)
+            created += await _add_changes(session, name, facts, records, source_key, now, now)
     return created
 
 
