@@ -27,6 +27,15 @@ log = get_logger(__name__)
 Clock = Callable[[], datetime]
 
 
+def queued(channels: list[str], wake: asyncio.Event | None) -> int:
+    """Count deliveries a committed transaction queued and wake the delivery worker; returns how many."""
+    for channel in channels:
+        metrics.DELIVERIES.labels(channel, "queued").inc()
+    if channels and wake is not None:
+        wake.set()
+    return len(channels)
+
+
 def notification_key(event_key: str, channel: str, recipient: str) -> str:
     return f"{event_key}:{channel}:{recipient}"
 
@@ -181,11 +190,7 @@ class CaseEventConsumer:
                     "case_event_planned", name=event.name, event_key=event.event_key, case_id=event.case_id
                 )
             await uow.commit()
-        for channel in created:
-            metrics.DELIVERIES.labels(channel, "queued").inc()
-        if created and self._wake is not None:
-            self._wake.set()
-        return len(created)
+        return queued(created, self._wake)
 
     async def run(self) -> None:
         consumer: AIOKafkaConsumer = kafka.make_consumer(

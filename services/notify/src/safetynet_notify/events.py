@@ -121,17 +121,6 @@ def decode(raw: bytes | None) -> CaseEvent:
     )
 
 
-class TaskDelivered(BaseModel):
-    task_id: str
-    kind: str
-    role: str
-    region_code: str
-    assignee: str | None
-    due_at: datetime | None
-    escalation_level: int
-    department: str | None
-
-
 class MessageText(BaseModel):
     subject: str
     body: str
@@ -151,14 +140,13 @@ class CaseEventDelivery(BaseModel):
     close_reason: str | None
     occurred_at: datetime
     link: str = Field(description="the case page in the case-worker UI")
-    task: TaskDelivered | None
+    task: TaskInfo | None
     details: dict[str, Any]
     message: dict[str, MessageText] = Field(default_factory=dict, description="subject and body by locale")
 
 
 def webhook_payload(event: CaseEvent, link: str, message: dict[str, MessageText] | None = None) -> dict[str, Any]:
     """The JSON a subscriber receives: the event without PII, plus the case link."""
-    task = event.task
     delivery = CaseEventDelivery(
         event_key=event.event_key,
         event=event.name,
@@ -170,7 +158,7 @@ def webhook_payload(event: CaseEvent, link: str, message: dict[str, MessageText]
         close_reason=event.close_reason or None,
         occurred_at=event.occurred_at,
         link=link,
-        task=None if task is None else TaskDelivered.model_validate(task, from_attributes=True),
+        task=event.task,
         details=event.details,
         message=message or {},
     )

@@ -21,6 +21,7 @@ from safetynet_core.db import Database
 from safetynet_core.logging import get_logger
 from safetynet_core.policy.exchange import ExchangePolicy
 from safetynet_notify import exchange, metrics
+from safetynet_notify.consumer import queued
 from safetynet_notify.info import SERVICE
 from safetynet_notify.settings import Settings
 
@@ -111,11 +112,7 @@ class RegistryConsumer:
             for household, source_key in changed:
                 created += await exchange.on_registry(uow.session, household, self._policy, source_key, now)
             await uow.commit()
-        for channel in created:
-            metrics.DELIVERIES.labels(channel, "queued").inc()
-        if created and self._wake is not None:
-            self._wake.set()
-        return len(created)
+        return queued(created, self._wake)
 
     @staticmethod
     def _row(household: exchange.Household, now: datetime) -> dict[str, Any]:
