@@ -3,6 +3,7 @@ every error status in the one error shape (`ErrorOut`)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -77,9 +78,9 @@ def document_errors(secured: Iterable[int] = (401, 403)) -> Hook:
                     responses[str(status)] = _error_response(status)
                 operation["responses"] = dict(sorted(responses.items()))
         components = schema["components"]["schemas"]
-        text = repr(schema.get("paths"))
+        paths = json.dumps(schema.get("paths", {}))
         for name in _FASTAPI_VALIDATION_SCHEMAS:
-            if f"/{name}'" not in text:
+            if f'"{REF.format(model=name)}"' not in paths:
                 components.pop(name, None)
 
     return hook
