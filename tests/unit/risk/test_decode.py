@@ -8,7 +8,7 @@ import pytest
 
 from safetynet.v1 import household_events_pb2 as hpb
 from safetynet_core.contracts import SCHEMA_VERSION, PoisonRecord, to_struct, to_timestamp
-from safetynet_risk.messages import decode, department_event
+from safetynet_risk.messages import NotScored, decode, department_event
 
 OCCURRED = datetime(2026, 3, 1, 8, tzinfo=UTC)
 PAYLOAD = {"issue": "cut_off", "days_affected": 12}
@@ -39,3 +39,10 @@ def test_a_bad_payload_is_poison(payload_json: bytes) -> None:
     with pytest.raises(PoisonRecord) as exc:
         decode(message.SerializeToString())
     assert exc.value.reason == "invalid_payload"
+
+
+def test_a_measure_update_is_not_scored_and_not_poison() -> None:
+    """Acknowledgements report on a case: risk skips them (no fact, no dead letter)."""
+    update = {"case_id": "C1", "measure_type": "employment", "status": "started", "note": ""}
+    with pytest.raises(NotScored):
+        decode(department_event("E2", "H1", "measure_update", update, OCCURRED))

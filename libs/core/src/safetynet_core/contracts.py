@@ -11,7 +11,7 @@ import orjson
 from google.protobuf import json_format, struct_pb2
 from google.protobuf.message import DecodeError, Message
 from google.protobuf.timestamp_pb2 import Timestamp
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from safetynet.v1 import case_events_pb2, household_events_pb2, risk_assessments_pb2
 
@@ -23,6 +23,12 @@ ASSESSMENT_LEVELS = ("none", "low", "medium", "high", "critical")
 CASE_EVENT_PREFIXES = ("case.", "task.", "notice.")
 
 HouseholdEvent = household_events_pb2.HouseholdEvent
+# Registry enums on the household-events topic by name.
+LABOUR_CAPACITY_NAMES = {
+    household_events_pb2.LABOUR_CAPACITY_FULL: "full",
+    household_events_pb2.LABOUR_CAPACITY_PARTIAL: "partial",
+    household_events_pb2.LABOUR_CAPACITY_NONE: "none",
+}
 RiskAssessmentMessage = risk_assessments_pb2.RiskAssessment
 CaseEventMessage = case_events_pb2.CaseEvent
 
@@ -41,6 +47,7 @@ class EventType(StrEnum):
     DRINKING_WATER = "drinking_water"
     SELF_APPLICATION = "self_application"
     GRID_REPORT = "grid_report"
+    MEASURE_UPDATE = "measure_update"
 
 
 class RiskType(StrEnum):
@@ -58,13 +65,23 @@ class RiskType(StrEnum):
 
 
 Money = Annotated[float, Field(ge=0, le=1e9)]
+IDENTIFIER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"
 
 
 class _Payload(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _example(example: dict[str, Any]) -> ConfigDict:
+    """A payload model's documented example (OpenAPI, the batch templates, the integration guide)."""
+    return ConfigDict(json_schema_extra={"examples": [example]})
+
+
 class MedicalExpense(_Payload):
+    model_config = _example(
+        {"total_cost_cny": 32000, "out_of_pocket_cny": 12800, "inpatient": True, "diagnosis_category": "cardiovascular"}
+    )
+
     total_cost_cny: Money
     out_of_pocket_cny: Money
     inpatient: bool
@@ -72,61 +89,119 @@ class MedicalExpense(_Payload):
 
 
 class DisasterLoss(_Payload):
+    model_config = _example({"disaster_type": "flood", "loss_cny": 45000, "housing_damage": "partial"})
+
     disaster_type: Literal["flood", "earthquake", "drought", "landslide", "typhoon", "fire", "hail", "other"]
     loss_cny: Money
     housing_damage: Literal["none", "partial", "destroyed"]
 
 
 class IncomeChange(_Payload):
+    model_config = _example(
+        {"previous_annual_income_cny": 36000, "current_annual_income_cny": 18000, "reason": "unemployment"}
+    )
+
     previous_annual_income_cny: Money
     current_annual_income_cny: Money
     reason: Literal["unemployment", "business_failure", "crop_failure", "wage_cut", "recovery", "other"]
 
 
 class Accident(_Payload):
+    model_config = _example({"out_of_pocket_cny": 8000, "lost_labour": True})
+
     out_of_pocket_cny: Money
     lost_labour: bool
 
 
 class Unemployment(_Payload):
+    model_config = _example({"previous_monthly_wage_cny": 3200})
+
     previous_monthly_wage_cny: Money
 
 
 class Disability(_Payload):
+    model_config = _example({"level": 2})
+
     level: Literal[1, 2, 3, 4]
 
 
 class Death(_Payload):
-    pass
+    """No fields: the envelope's member_id names who died."""
+
+    model_config = _example({})
 
 
 class EducationExpense(_Payload):
+    model_config = _example({"out_of_pocket_cny": 12000, "stage": "university"})
+
     out_of_pocket_cny: Money
     stage: Literal["preschool", "high_school", "vocational", "university"]
 
 
 class SchoolDropout(_Payload):
+    model_config = _example({"grade": 8})
+
     grade: int | str
 
 
 class HousingSafety(_Payload):
+    model_config = _example({"rating": "C"})
+
     rating: Literal["A", "B", "C", "D"]
 
 
 class DrinkingWater(_Payload):
+    model_config = _example({"issue": "cut_off", "days_affected": 40})
+
     issue: Literal["cut_off", "quality", "distance"]
     days_affected: int = Field(ge=0, le=3650)
 
 
 class SelfApplication(_Payload):
+    model_config = _example(
+        {"reasons": ["illness"], "declared_annual_income_cny": 9000, "statement": "父亲住院，家庭收入下降"}
+    )
+
     reasons: list[RiskType] = Field(min_length=1)
     declared_annual_income_cny: Money | None = None
     statement: str = Field(max_length=4000)
 
 
 class GridReport(_Payload):
+    model_config = _example({"risk_types": ["housing", "illness"], "notes": "房屋漏雨，户主长期服药"})
+
     risk_types: list[RiskType] = Field(min_length=1)
     notes: str = Field("", max_length=4000)
+
+
+class MeasureUpdate(_Payload):
+    """A department's acknowledgement of a measure it carries out on a case (the answer to an exchange
+    feed record): the measure task of that type on that case moves to started, done or refused."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"case_id": "C5f3a9e0c1d2b4a6e8f0a1b2", "measure_type": "medical_assistance", "status": "done"}
+            ],
+            # what the note's validator says, for schema readers: a refusal gives its reason
+            "if": {"properties": {"status": {"const": "refused"}}},
+            "then": {"required": ["note"], "properties": {"note": {"pattern": r"\S"}}},
+        }
+    )
+
+    case_id: str = Field(min_length=1, max_length=100, pattern=IDENTIFIER_PATTERN)
+    measure_type: str = Field(
+        pattern=r"^[a-z][a-z_]{0,49}$", description="the plan's measure type, e.g. medical_assistance, employment"
+    )
+    status: Literal["started", "done", "refused"]
+    note: str = Field("", max_length=2000, validate_default=True, description="required when refused: the reason")
+
+    @field_validator("note")
+    @classmethod
+    def _refusal_has_reason(cls, note: str, info: ValidationInfo) -> str:
+        if info.data.get("status") == "refused" and not note.strip():
+            raise ValueError("a refused measure needs its reason in note")
+        return note
 
 
 PAYLOAD_MODELS: dict[EventType, type[_Payload]] = {
@@ -143,23 +218,26 @@ PAYLOAD_MODELS: dict[EventType, type[_Payload]] = {
     EventType.DRINKING_WATER: DrinkingWater,
     EventType.SELF_APPLICATION: SelfApplication,
     EventType.GRID_REPORT: GridReport,
+    EventType.MEASURE_UPDATE: MeasureUpdate,
 }
 
 # Event types by wire string, so a lookup replaces constructing the enum.
 EVENT_TYPES: dict[str, EventType] = {event_type.value: event_type for event_type in EventType}
 
 MEMBER_REQUIRED: frozenset[EventType] = frozenset({EventType.DEATH})
+# Event types that report back on a case instead of describing the household: risk does not score them.
+ACKNOWLEDGEMENT_TYPES: frozenset[EventType] = frozenset({EventType.MEASURE_UPDATE})
 
 # A department's natural event types: what a client gets when created without --event-types.
 DEPARTMENT_EVENT_TYPES: dict[str, tuple[EventType, ...]] = {
-    "medical_insurance": (EventType.MEDICAL_EXPENSE,),
-    "civil_affairs": (EventType.INCOME_CHANGE, EventType.DEATH, EventType.SELF_APPLICATION),
+    "medical_insurance": (EventType.MEDICAL_EXPENSE, EventType.MEASURE_UPDATE),
+    "civil_affairs": (EventType.INCOME_CHANGE, EventType.DEATH, EventType.SELF_APPLICATION, EventType.MEASURE_UPDATE),
     "emergency_management": (EventType.DISASTER_LOSS, EventType.ACCIDENT),
-    "human_resources": (EventType.UNEMPLOYMENT, EventType.INCOME_CHANGE),
-    "education": (EventType.EDUCATION_EXPENSE, EventType.SCHOOL_DROPOUT),
-    "housing": (EventType.HOUSING_SAFETY,),
-    "water": (EventType.DRINKING_WATER,),
-    "disability_federation": (EventType.DISABILITY,),
+    "human_resources": (EventType.UNEMPLOYMENT, EventType.INCOME_CHANGE, EventType.MEASURE_UPDATE),
+    "education": (EventType.EDUCATION_EXPENSE, EventType.SCHOOL_DROPOUT, EventType.MEASURE_UPDATE),
+    "housing": (EventType.HOUSING_SAFETY, EventType.MEASURE_UPDATE),
+    "water": (EventType.DRINKING_WATER, EventType.MEASURE_UPDATE),
+    "disability_federation": (EventType.DISABILITY, EventType.MEASURE_UPDATE),
     "police": (EventType.DEATH, EventType.ACCIDENT),
     "rural_revitalization": (EventType.INCOME_CHANGE, EventType.GRID_REPORT),
     "self_service": (EventType.SELF_APPLICATION,),

@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from safetynet_core.logging import get_logger
@@ -16,6 +17,18 @@ log = get_logger(__name__)
 _TYPES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
           406: "not_acceptable", 409: "conflict", 413: "payload_too_large", 415: "unsupported_media_type",
           422: "validation_error", 429: "rate_limited", 503: "unavailable"}
+
+
+class ErrorItem(BaseModel):
+    loc: list[str | int] = Field(description="where the problem is: body, query, path or header, then the field")
+    msg: str
+    type: str = Field(description="a stable machine-readable kind, e.g. missing, forbidden, conflict")
+
+
+class ErrorOut(BaseModel):
+    """The one error shape every 4xx answer of every service has."""
+
+    detail: list[ErrorItem] = Field(min_length=1)
 
 
 def error_body(msg: str, status: int, loc: list[Any] | None = None, type_: str | None = None) -> dict[str, Any]:

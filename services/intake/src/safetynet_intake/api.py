@@ -2,26 +2,42 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Annotated, Any, cast
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import orjson
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.routing import APIRoute
 
-from safetynet_core.contracts import now_utc, to_timestamp
+from safetynet_core.contracts import EVENT_TYPES, EventType, now_utc, to_timestamp
 from safetynet_core.errors import ApiError
 from safetynet_core.masking import mask_personal_data
+from safetynet_core.openapi import error_responses
 from safetynet_core.responses import JsonResponse
 from safetynet_intake.clients import ApiClient
 from safetynet_intake.deps import SECURITY, CurrentCaller, IntakeRuntime, RegistryCaller, authenticated_caller
 from safetynet_intake.grids import keep_assigned_grids
 from safetynet_intake.metrics import count_events
 from safetynet_intake.quality import record_issues
+from safetynet_intake.schemas import (
+    EVENT_SCHEMA,
+    EventAccepted,
+    EventBatchResult,
+    EventStatusOut,
+    HouseholdAccepted,
+    RegistryBatchResult,
+    batch_body,
+    event_body,
+    event_example,
+    registry_body,
+)
+from safetynet_intake.settings import Settings
 from safetynet_intake.store import (
     EventRow,
     Outcome,
@@ -29,6 +45,16 @@ from safetynet_intake.store import (
     find_event,
     household_regions,
     store_households,
+)
+from safetynet_intake.tabular import (
+    CSV,
+    XLSX,
+    Batch,
+    csv_template,
+    media_type_of,
+    read_csv,
+    read_xlsx,
+    xlsx_template,
 )
 from safetynet_intake.validation import (
     ErrorList,
@@ -42,19 +68,10 @@ from safetynet_intake.validation import (
     validate_household,
 )
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", tags=["departments"])
 REGISTRY = "registry_record"
-_JSON_BODY = {
-    **SECURITY,
-    "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
-}
-_NDJSON_BODY = {
-    **SECURITY,
-    "requestBody": {
-        "required": True,
-        "content": {"application/x-ndjson": {"schema": {"type": "string", "description": "one JSON object per line"}}},
-    },
-}
+_ACCEPTED = {"model": EventAccepted, "description": "Accepted: stored, and published to Kafka by the outbox relay"}
+_DUPLICATE = {"model": EventAccepted, "description": "The same event_id with the same body again (`duplicate`)"}
 
 
 def _conflict_error(loc: list[Any]) -> dict[str, Any]:
@@ -125,7 +142,9 @@ router.add_api_route(
     post_event,
     methods=["POST"],
     status_code=202,
-    openapi_extra=_JSON_BODY,
+    response_model=EventAccepted,
+    responses={200: _DUPLICATE, 202: _ACCEPTED, **error_responses(409, 429)},
+    openapi_extra={**SECURITY, "requestBody": event_body()},
     summary="Post one department event (202 accepted, 200 duplicate, 409 conflict)",
     route_class_override=_DirectRoute,
 )
@@ -133,14 +152,16 @@ router.add_api_route(
 
 @router.post(
     "/events:batch",
-    openapi_extra=_NDJSON_BODY,
+    response_model=EventBatchResult,
+    responses=error_responses(429),
+    openapi_extra={**SECURITY, "requestBody": batch_body(EVENT_SCHEMA, tabular=True)},
     summary="Post up to 10,000 events as NDJSON; good lines are kept, bad ones reported by line",
 )
-async def post_events_batch(request: Request, caller: CurrentCaller) -> dict[str, Any]:
+async def post_events_batch(request: Request, caller: CurrentCaller, file_type: BatchType = None) -> dict[str, Any]:
     client, rt = caller.client, caller.rt
     now = now_utc()
     received_ts = to_timestamp(now)
-    lines = ndjson_lines(await request.body(), rt.settings.batch_max_lines)
+    batch = await _read_batch(request, rt.settings, file_type)
     rejected: list[_Rejection] = []
     fresh: list[ValidEvent] = []
     chunk: list[tuple[int, EventRow]] = []
@@ -167,9 +188,9 @@ async def post_events_batch(request: Request, caller: CurrentCaller) -> dict[str
             if kept:
                 await writes.submit(kept)
 
-        for number, raw in lines:
+        for number, raw in batch.items:
             try:
-                event = validate_event(parse_json(raw, []), [], now, rt.future_skew)
+                event = validate_event(batch.parse(raw), [], now, rt.future_skew)
             except InvalidInput as exc:
                 rejected.append(_Rejection(number, exc.errors, "other"))
                 continue
@@ -203,8 +224,35 @@ async def post_events_batch(request: Request, caller: CurrentCaller) -> dict[str
     return {
         "accepted": len(by_outcome[Outcome.ACCEPTED]),
         "duplicates": len(by_outcome[Outcome.DUPLICATE]) + len(in_batch_duplicates),
-        "rejected": [{"line": r.line, "errors": r.errors} for r in sorted(rejected, key=lambda r: r.line)],
+        "rejected": [batch.rejection(r.line, r.errors) for r in sorted(rejected, key=lambda r: r.line)],
     }
+
+
+async def _read_batch(request: Request, settings: Settings, event_type: EventType | None) -> Batch:
+    """NDJSON lines, or the rows of a CSV or XLSX file of one event type as event documents."""
+    body = await request.body()
+    media_type, charset = media_type_of(request.headers.get("content-type", ""))
+    if media_type not in (CSV, XLSX):
+        return Batch(ndjson_lines(body, settings.batch_max_lines), _json_line, tabular=False)
+    if event_type is None:
+        raise ApiError(422, "a CSV or XLSX batch names its event type: ?type=", ["query", "type"], "missing")
+    zone = ZoneInfo(settings.local_timezone)
+    if media_type == CSV:
+        rows = await asyncio.to_thread(read_csv, body, event_type, settings.batch_max_lines, zone, charset)
+    else:
+        limits = (settings.batch_max_lines, zone, settings.batch_max_unpacked_bytes)
+        rows = await asyncio.to_thread(read_xlsx, body, event_type, *limits)
+    return Batch(rows, lambda document: document, tabular=True)
+
+
+def _json_line(raw: Any) -> Any:
+    return parse_json(raw, [])
+
+
+BatchType = Annotated[
+    EventType | None,
+    Query(alias="type", description="the event type of every row of a CSV or XLSX batch (NDJSON lines name theirs)"),
+]
 
 
 @dataclass(frozen=True)
@@ -221,8 +269,57 @@ def _count_by_type(client: ApiClient, event_types: list[str], outcome: str) -> N
         count_events(client.department, event_type, outcome, amount)
 
 
+class _XlsxResponse(Response):
+    media_type = XLSX
+
+
+class _CsvResponse(Response):
+    media_type = CSV
+
+
+def _template_type(name: str) -> EventType:
+    event_type = EVENT_TYPES.get(name)
+    if event_type is None:
+        raise ApiError(404, f"no event type {name}; known: {', '.join(EVENT_TYPES)}", ["path", "event_type"])
+    return event_type
+
+
+def _attachment(name: str) -> dict[str, str]:
+    return {"Content-Disposition": f'attachment; filename="{name}"'}
+
+
+TemplateType = Annotated[str, Path(max_length=50, description="an event type, e.g. medical_expense")]
+
+
+@router.get(
+    "/templates/{event_type}.xlsx",
+    response_class=_XlsxResponse,
+    responses={200: {"content": {XLSX: {"schema": {"type": "string", "format": "binary"}}}}, **error_responses(429)},
+    openapi_extra=SECURITY,
+    summary="An XLSX template for a CSV/XLSX batch of one event type: header, field notes, an example row",
+)
+async def xlsx_template_file(event_type: TemplateType, caller: CurrentCaller) -> Response:
+    chosen = _template_type(event_type)
+    content = await asyncio.to_thread(xlsx_template, chosen, event_example(chosen))
+    return _XlsxResponse(content, headers=_attachment(f"{chosen.value}.xlsx"))
+
+
+@router.get(
+    "/templates/{event_type}.csv",
+    response_class=_CsvResponse,
+    responses={200: {"content": {CSV: {"schema": {"type": "string"}}}}, **error_responses(429)},
+    openapi_extra=SECURITY,
+    summary="A CSV template (UTF-8 with BOM) for a batch of one event type: header and an example row",
+)
+async def csv_template_file(event_type: TemplateType, caller: CurrentCaller) -> Response:
+    chosen = _template_type(event_type)
+    return _CsvResponse(csv_template(chosen, event_example(chosen)), headers=_attachment(f"{chosen.value}.csv"))
+
+
 @router.get(
     "/events/{event_id}",
+    response_model=EventStatusOut,
+    responses=error_responses(429),
     openapi_extra=SECURITY,
     summary="An event posted by the caller's department and its processing status",
 )
@@ -239,7 +336,9 @@ async def get_event(event_id: str, caller: CurrentCaller) -> dict[str, Any]:
 
 @router.put(
     "/households/{household_id}",
-    openapi_extra=_JSON_BODY,
+    response_model=HouseholdAccepted,
+    responses=error_responses(429),
+    openapi_extra={**SECURITY, "requestBody": registry_body()},
     summary="Create or replace one household's registry record (rural revitalization clients)",
 )
 async def put_household(household_id: str, request: Request, caller: RegistryCaller) -> dict[str, Any]:
@@ -260,7 +359,9 @@ async def put_household(household_id: str, request: Request, caller: RegistryCal
 
 @router.post(
     "/households:batch",
-    openapi_extra=_NDJSON_BODY,
+    response_model=RegistryBatchResult,
+    responses=error_responses(429),
+    openapi_extra={**SECURITY, "requestBody": batch_body(HouseholdRecordIn.__name__, tabular=False)},
     summary="Registry records as NDJSON; good lines are kept, bad ones reported by line",
 )
 async def post_households_batch(request: Request, caller: RegistryCaller) -> dict[str, Any]:

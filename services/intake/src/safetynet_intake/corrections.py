@@ -14,8 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from safetynet_core.contracts import Money, now_utc
 from safetynet_core.errors import ApiError
+from safetynet_core.openapi import error_responses
 from safetynet_intake import grids
-from safetynet_intake.deps import IntakeRuntime, RegistryCaller
+from safetynet_intake.deps import SECURITY, IntakeRuntime, RegistryCaller
 from safetynet_intake.store import OUTBOX_CHANNEL
 from safetynet_intake.validation import Identifier
 
@@ -62,7 +63,18 @@ def corrected(row: dict[str, Any], body: RegistryCorrection) -> dict[str, Any]:
     return updated
 
 
-@router.patch("/households/{household_id}", summary="Correct fields of a registered household (re-published)")
+class CorrectionResult(BaseModel):
+    household_id: str
+    status: Literal["corrected", "unchanged"]
+
+
+@router.patch(
+    "/households/{household_id}",
+    response_model=CorrectionResult,
+    responses=error_responses(429),
+    openapi_extra=SECURITY,
+    summary="Correct fields of a registered household (re-published)",
+)
 async def correct_household(
     household_id: str, body: RegistryCorrection, caller: RegistryCaller, request: Request
 ) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from safetynet_core.app import create_app as create_service_app
 from safetynet_core.db import Database
 from safetynet_core.logging import configure_logging
+from safetynet_core.openapi import document_errors, extend_openapi
 from safetynet_core.responses import JsonResponse
 from safetynet_core.service import supervise
 from safetynet_intake.api import router
@@ -23,6 +24,7 @@ from safetynet_intake.deps import SECURITY_SCHEMES, IntakeRuntime
 from safetynet_intake.info import SERVICE
 from safetynet_intake.quality_api import router as case_worker_router
 from safetynet_intake.relay import OutboxRelay, ProducerFactory
+from safetynet_intake.schemas import document_bodies
 from safetynet_intake.settings import Settings
 from safetynet_intake.status import StatusConsumer
 from safetynet_intake.store import create_request_pool
@@ -88,7 +90,7 @@ def create_app(settings: Settings | None = None, producer_factory: ProducerFacto
     app.include_router(router)
     app.include_router(case_worker_router)
     app.include_router(corrections_router)
-    _declare_api_key_scheme(app)
+    extend_openapi(app, _declare_api_key_scheme, document_bodies, document_errors())
     return app
 
 
@@ -101,13 +103,6 @@ def _tune_gc() -> None:
     gc.set_threshold(50_000, 20, 100)
 
 
-def _declare_api_key_scheme(app: FastAPI) -> None:
-    """Adds the bearer API-key scheme the routes refer to, so /docs can send a key."""
-    generate = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        schema = generate()
-        schema.setdefault("components", {}).setdefault("securitySchemes", {}).update(SECURITY_SCHEMES)
-        return schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
+def _declare_api_key_scheme(schema: dict[str, Any]) -> None:
+    """The bearer API-key scheme the routes refer to, so /docs can send a key."""
+    schema.setdefault("components", {}).setdefault("securitySchemes", {}).update(SECURITY_SCHEMES)

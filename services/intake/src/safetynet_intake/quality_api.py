@@ -3,6 +3,7 @@ the registry data-quality list and moving a household between grids. Department 
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -16,6 +17,7 @@ from safetynet_core.masking import mask_personal_data
 from safetynet_core.web import require_roles, scoped_region
 from safetynet_intake import grids, quality
 from safetynet_intake.deps import IntakeRuntime
+from safetynet_intake.schemas import HouseholdOut
 from safetynet_intake.store import OUTBOX_CHANNEL
 
 router = APIRouter(prefix="/v1", tags=["case workers"])
@@ -53,7 +55,36 @@ def _prefix(principal: Principal, region: str | None) -> str:
     return scoped_region(principal, region)
 
 
-@router.get("/data-quality", summary="Registry data-quality issues of households in the caller's region")
+class QualityIssueOut(BaseModel):
+    issue_id: int
+    household_id: str
+    region_code: str
+    check: CheckName
+    rule: str
+    field: str
+    message: str
+    other_household_id: str | None
+    detected_at: datetime
+    resolved_at: datetime | None
+    status: Literal["open", "resolved"]
+
+
+class QualityIssuesOut(BaseModel):
+    issues: list[QualityIssueOut]
+
+
+class GridMoveOut(BaseModel):
+    household_id: str
+    grid_id: str
+    previous_grid_id: str | None
+    status: Literal["moved", "unchanged"]
+
+
+@router.get(
+    "/data-quality",
+    response_model=QualityIssuesOut,
+    summary="Registry data-quality issues of households in the caller's region",
+)
 async def list_data_quality(
     principal: QualityReader,
     rt: Runtime,
@@ -69,7 +100,11 @@ async def list_data_quality(
     return {"issues": mask_personal_data(issues)}
 
 
-@router.get("/households/{household_id}", summary="A household's registry record (personal data masked)")
+@router.get(
+    "/households/{household_id}",
+    response_model=HouseholdOut,
+    summary="A household's registry record (personal data masked)",
+)
 async def get_household(
     household_id: Annotated[str, Path(min_length=1, max_length=100)], principal: HouseholdReader, rt: Runtime
 ) -> dict[str, Any]:
@@ -95,7 +130,11 @@ class GridMoveIn(BaseModel):
     grid_id: str = Field(pattern=grids.GRID_ID_PATTERN)
 
 
-@router.put("/households/{household_id}/grid", summary="Move a household to another grid (re-published)")
+@router.put(
+    "/households/{household_id}/grid",
+    response_model=GridMoveOut,
+    summary="Move a household to another grid (re-published)",
+)
 async def move_to_grid(household_id: str, body: GridMoveIn, principal: GridEditor, rt: Runtime) -> dict[str, Any]:
     now = now_utc()
     async with rt.pool.acquire() as conn, conn.transaction():

@@ -13,6 +13,10 @@ class Settings(CoreSettings):
     max_body_bytes: int = Field(1024 * 1024, gt=0)
     batch_max_body_bytes: int = Field(64 * 1024 * 1024, gt=0)
     batch_max_lines: int = Field(10_000, ge=1)
+    # An XLSX batch (a zip archive) is refused when its parts unpack to more than this.
+    batch_max_unpacked_bytes: int = Field(256 * 1024 * 1024, gt=0)
+    # CSV/XLSX date-times without an offset (and date cells) are in this time zone.
+    local_timezone: str = "Asia/Shanghai"
     # A batch is written in chunks of this many events, each chunk's insert overlapping the validation of
     # the next (all in the request's one transaction).
     batch_chunk_events: int = Field(1000, ge=1)

@@ -20,12 +20,19 @@ from pydantic import (
     model_validator,
 )
 
-from safetynet_core.contracts import EVENT_TYPES, MEMBER_REQUIRED, PAYLOAD_MODELS, EventType, Money
+from safetynet_core.contracts import (
+    EVENT_TYPES,
+    IDENTIFIER_PATTERN,
+    MEMBER_REQUIRED,
+    PAYLOAD_MODELS,
+    EventType,
+    Money,
+)
 from safetynet_core.errors import validation_detail
 from safetynet_intake import quality
 
 ErrorList = list[dict[str, Any]]
-Identifier = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")]
+Identifier = Annotated[str, Field(min_length=1, max_length=100, pattern=IDENTIFIER_PATTERN)]
 EARLIEST_OCCURRED_AT = datetime(2000, 1, 1, tzinfo=UTC)
 
 
@@ -34,11 +41,13 @@ class _EnvelopeFields(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    event_id: Identifier
-    household_id: Identifier
-    member_id: Identifier | None = None
-    occurred_at: AwareDatetime
-    reference: str | None = Field(None, max_length=200)
+    event_id: Identifier = Field(
+        description="chosen by the sender, unique per department: the same id and body again is a duplicate"
+    )
+    household_id: Identifier = Field(description="the registry's household id")
+    member_id: Identifier | None = Field(None, description="the member concerned (required for death)")
+    occurred_at: AwareDatetime = Field(description="RFC 3339 with offset; not before 2000, not in the future")
+    reference: str | None = Field(None, max_length=200, description="the sender's own record id")
 
 
 class EventEnvelope(_EnvelopeFields):
@@ -50,13 +59,19 @@ class EventEnvelope(_EnvelopeFields):
 
 def _typed_event(event_type: EventType, payload_model: type[BaseModel]) -> Any:
     type_literal: Any = Literal[event_type.value]
+    fields: dict[str, Any] = {"type": (type_literal, ...), "payload": (payload_model, ...)}
+    if event_type in MEMBER_REQUIRED:
+        fields["member_id"] = (Identifier, Field(description="the member concerned: required for this type"))
     name = f"{payload_model.__name__}Event"
-    return create_model(name, __base__=_EnvelopeFields, type=(type_literal, ...), payload=(payload_model, ...))
+    doc = f"A `{event_type.value}` event: the envelope with its typed payload."
+    return create_model(name, __base__=_EnvelopeFields, __doc__=doc, **fields)
 
 
+# One model per event type: the envelope with that type's payload (validation and the OpenAPI document).
+TYPED_EVENT_MODELS: dict[EventType, Any] = {t: _typed_event(t, m) for t, m in PAYLOAD_MODELS.items()}
 # Envelope and typed payload in one validator call, picked by `type`: the path of events that are valid.
-_TYPED_EVENT_TYPES: Any = Union[tuple(_typed_event(t, m) for t, m in PAYLOAD_MODELS.items())]  # noqa: UP007
-_TYPED_EVENT: TypeAdapter[Any] = TypeAdapter(Annotated[_TYPED_EVENT_TYPES, Field(discriminator="type")])
+_TYPED_EVENT_TYPES: Any = Union[tuple(TYPED_EVENT_MODELS.values())]  # noqa: UP007
+TYPED_EVENT: TypeAdapter[Any] = TypeAdapter(Annotated[_TYPED_EVENT_TYPES, Field(discriminator="type")])
 
 
 class MemberRecord(BaseModel):
@@ -181,7 +196,7 @@ def _valid_event(document: Any, now: datetime, future_skew: timedelta) -> ValidE
     """The event when every rule holds, checked in one validator call; None when any fails, for
     `_checked_event` to say which."""
     try:
-        typed = _TYPED_EVENT.validate_python(document)
+        typed = TYPED_EVENT.validate_python(document)
     except ValidationError:
         return None
     event_type = EVENT_TYPES[typed.type]

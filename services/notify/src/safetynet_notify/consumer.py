@@ -16,14 +16,24 @@ from safetynet_core import kafka
 from safetynet_core.contracts import PoisonRecord
 from safetynet_core.db import Database
 from safetynet_core.logging import get_logger
+from safetynet_core.policy.exchange import ExchangePolicy
 from safetynet_notify import exchange, metrics, store
 from safetynet_notify.directory import Recipient, resolve_recipients
-from safetynet_notify.events import EVENT_NAMES, CaseEvent, decode, webhook_payload
+from safetynet_notify.events import EVENT_NAMES, CaseEvent, MessageText, decode, webhook_payload
 from safetynet_notify.render import LOCALES, Renderer, normalize_locale
 from safetynet_notify.settings import Settings
 
 log = get_logger(__name__)
 Clock = Callable[[], datetime]
+
+
+def queued(channels: list[str], wake: asyncio.Event | None) -> int:
+    """Count deliveries a committed transaction queued and wake the delivery worker; returns how many."""
+    for channel in channels:
+        metrics.DELIVERIES.labels(channel, "queued").inc()
+    if channels and wake is not None:
+        wake.set()
+    return len(channels)
 
 
 def notification_key(event_key: str, channel: str, recipient: str) -> str:
@@ -97,9 +107,9 @@ class Planner:
     ) -> list[dict[str, Any]]:
         if not subscribers or "webhook" not in self._channels:
             return []
-        payload = webhook_payload(event, self._renderer.link(event.case_id))
         texts = {loc: self._renderer.render(event, loc) for loc in LOCALES}
-        payload["message"] = {loc: {"subject": t.subject, "body": t.body} for loc, t in texts.items()}
+        message = {loc: MessageText(subject=t.subject, body=t.body) for loc, t in texts.items()}
+        payload = webhook_payload(event, self._renderer.link(event.case_id), message)
         default = texts[normalize_locale(self._settings.default_locale)]
         return [
             self._row(
@@ -132,10 +142,12 @@ class CaseEventConsumer:
         planner: Planner,
         clock: Clock,
         wake: asyncio.Event | None = None,
+        exchange_policy: ExchangePolicy | None = None,
     ) -> None:
         self._settings = settings
         self._db = db
         self._planner = planner
+        self._exchange_policy = exchange_policy or ExchangePolicy()
         self._clock = clock
         self._wake = wake
 
@@ -164,6 +176,7 @@ class CaseEventConsumer:
         created: list[str] = []
         now = self._clock()
         async with self._db.unit_of_work() as uow:
+            await exchange.lock_households(uow.session, (event.household_id for _, event in events))
             for record, event in events:
                 try:
                     rows = await self._planner.plan(uow.session, event, now)
@@ -171,17 +184,13 @@ class CaseEventConsumer:
                     await self._poison(dead_letters, record, "render", f"{type(exc).__name__}: {exc}")
                     continue
                 created += await store.enqueue(uow.session, rows)
-                created += await exchange.on_case_event(uow.session, event, now)
+                created += await exchange.on_case_event(uow.session, event, self._exchange_policy, now)
                 metrics.EVENTS_CONSUMED.labels(event.name, "planned").inc()
                 log.info(
                     "case_event_planned", name=event.name, event_key=event.event_key, case_id=event.case_id
                 )
             await uow.commit()
-        for channel in created:
-            metrics.DELIVERIES.labels(channel, "queued").inc()
-        if created and self._wake is not None:
-            self._wake.set()
-        return len(created)
+        return queued(created, self._wake)
 
     async def run(self) -> None:
         consumer: AIOKafkaConsumer = kafka.make_consumer(

@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from safetynet_core.auth import Principal, Role
 from safetynet_core.db import Database
 from safetynet_core.errors import ApiError
+from safetynet_core.policy.exchange import ExchangePolicy
 from safetynet_core.web import require_roles
 from safetynet_notify.outbound import AddressPolicy, RefusedAddress
 
@@ -36,3 +37,9 @@ async def check_receiver_url(policy: AddressPolicy, url: str, loc: list[str]) ->
         await policy.resolve(url)
     except RefusedAddress as exc:
         raise ApiError(422, f"url refused: {exc}", loc, "address_refused") from exc
+def exchange_policy(request: Request) -> ExchangePolicy:
+    policy: ExchangePolicy = request.app.state.exchange_policy
+    return policy
+
+
+ExchangePolicyDep = Annotated[ExchangePolicy, Depends(exchange_policy)]

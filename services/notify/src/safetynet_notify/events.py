@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from pydantic import BaseModel, Field
+
 from safetynet_core import contracts
 from safetynet_core.masking import mask_text
 from safetynet_core.vocabulary import TASK_EVENTS, CaseEventName
@@ -108,31 +110,45 @@ def decode(raw: bytes | None) -> CaseEvent:
     )
 
 
-def webhook_payload(event: CaseEvent, link: str) -> dict[str, Any]:
+class MessageText(BaseModel):
+    subject: str
+    body: str
+
+
+class CaseEventDelivery(BaseModel):
+    """What a webhook subscriber receives for a case event: the event without personal data, the case's
+    link, and the rendered message in each locale."""
+
+    event_key: str = Field(description="unique per state change: deduplicate on it")
+    event: str = Field(description="the event name, also in the X-SafetyNet-Event header")
+    case_id: str
+    household_id: str
+    region_code: str
+    step: str | None
+    status: str | None
+    close_reason: str | None
+    occurred_at: datetime
+    link: str = Field(description="the case page in the case-worker UI")
+    task: TaskInfo | None
+    details: dict[str, Any]
+    message: dict[str, MessageText] = Field(default_factory=dict, description="subject and body by locale")
+
+
+def webhook_payload(event: CaseEvent, link: str, message: dict[str, MessageText] | None = None) -> dict[str, Any]:
     """The JSON a subscriber receives: the event without PII, plus the case link."""
-    task = event.task
-    return {
-        "event_key": event.event_key,
-        "event": event.name,
-        "case_id": event.case_id,
-        "household_id": event.household_id,
-        "region_code": event.region_code,
-        "step": event.step or None,
-        "status": event.status or None,
-        "close_reason": event.close_reason or None,
-        "occurred_at": event.occurred_at.isoformat(),
-        "link": link,
-        "task": None
-        if task is None
-        else {
-            "task_id": task.task_id,
-            "kind": task.kind,
-            "role": task.role,
-            "region_code": task.region_code,
-            "assignee": task.assignee,
-            "due_at": task.due_at.isoformat() if task.due_at else None,
-            "escalation_level": task.escalation_level,
-            "department": task.department,
-        },
-        "details": event.details,
-    }
+    delivery = CaseEventDelivery(
+        event_key=event.event_key,
+        event=event.name,
+        case_id=event.case_id,
+        household_id=event.household_id,
+        region_code=event.region_code,
+        step=event.step or None,
+        status=event.status or None,
+        close_reason=event.close_reason or None,
+        occurred_at=event.occurred_at,
+        link=link,
+        task=event.task,
+        details=event.details,
+        message=message or {},
+    )
+    return delivery.model_dump(mode="json")

@@ -1,62 +1,50 @@
-"""Outbound data exchange (数据交换和推送): departments subscribe to the changes a purpose allows them, and
-pull them or receive them as signed webhooks, each record cut down to the purpose's fields.
+"""Outbound data exchange (数据交换和推送): departments subscribe to the purposes the policy gives them, and
+pull the records with a cursor or receive them as signed webhooks, each record cut down to the purpose's
+fields by the purpose's record model.
 
-Purposes are data (`PURPOSES`). Changes come from case events only (notify reads no other service's
-tables): a case reaching `assist` is a newly included household. Pushes go through notify's own delivery
-outbox: a push subscription is also a row of `subscriptions` (event name `exchange.<purpose>`, which no
-case event carries), so the delivery worker signs (`transports.sign`), retries and logs it like any
-webhook. Every pull and every push is written to `exchange_access_log`."""
+Purposes are policy data (`exchange:` in the policy file, `safetynet_core.policy.exchange`): the department,
+the rule selecting households (and members), the fields, the measure types the department acknowledges.
+Facts come from two public topics, never from another service's tables: case events (category and risk
+types, inclusion when the case reaches `included_at_step`, closure, measure tasks) and the registry records
+on household-events (members and labour, kept in `exchange_households` by `registry.RegistryConsumer`).
+A purpose's records for a case are made at inclusion, again when a later registry record of the household
+selects more members, and one per measure task assigned to the department for a measure type it serves.
+Each change is unique by (purpose, case, subject) so redelivered events add nothing.
+
+Pushes go through notify's own delivery outbox: a push subscription is also a row of `subscriptions` (event
+name `exchange.<purpose>`, which no case event carries), so the delivery worker signs (`transports.sign`),
+retries and logs it like any webhook. Every pull and every push is written to `exchange_access_log`."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import date, datetime
+from functools import cache
+from typing import Any, Literal
 
 import orjson
 from prometheus_client import Counter
+from pydantic import BaseModel, ConfigDict, Field, create_model
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from safetynet_core.contracts import now_utc
+from safetynet_core.policy.exchange import (
+    Category,
+    ExchangePolicy,
+    HouseholdRule,
+    LabourCapacity,
+    MemberRule,
+    PurposePolicy,
+    Unit,
+)
 from safetynet_notify import store
 from safetynet_notify.events import CaseEvent
 
-
-@dataclass(frozen=True)
-class Purpose:
-    """What one department may receive and why; `missing` says why a purpose cannot be served yet."""
-
-    name: str
-    department: str
-    description: str
-    fields: tuple[str, ...]
-    missing: str | None = None
-
-
-PURPOSES: dict[str, Purpose] = {
-    p.name: p
-    for p in (
-        Purpose(
-            name="minimum_living_allowance_check",
-            department="civil_affairs",
-            description="低保 checks: households newly included in monitoring (case reached the assist step)",
-            fields=("household_id", "region_code", "category", "risk_types", "included_at"),
-        ),
-        Purpose(
-            name="school_age_members",
-            department="education",
-            description="控辍保学: school-age members of monitored households",
-            fields=("household_id", "region_code", "member_id", "birth_date", "in_school"),
-            missing=(
-                "case events carry no household members: needs member_id, birth_date and in_school of "
-                "school-age members on the case-events topic (e.g. in case.opened/step_changed details), "
-                "or notify consuming registry records from household-events"
-            ),
-        ),
-    )
-}
-INCLUSION_STEP = "assist"
+INCLUDED, MEASURE = "included", "measure"
+WORKING = frozenset({"full", "partial"})
 
 EXCHANGED = Counter(
     "safetynet_notify_exchange_records_total",
@@ -64,46 +52,213 @@ EXCHANGED = Counter(
     ["purpose", "mode"],
 )
 
+# The type of every field a record may carry (the purpose's `fields` pick among them).
+FIELD_TYPES: dict[str, tuple[Any, str]] = {
+    "case_id": (str, "the case; name it in measure_update acknowledgements"),
+    "household_id": (str, "the registry's household id"),
+    "region_code": (str, "12-digit administrative division code of the household"),
+    "category": (Category | None, "unstable_lifted, marginal or sudden_hardship"),
+    "risk_types": (list[str] | None, "the case's risk types"),
+    "included_at": (datetime | None, "when the household was included in monitoring"),
+    "members": (int | None, "household size (registry)"),
+    "labour_members": (int | None, "members with full or partial labour capacity (registry)"),
+    "member_id": (str, "the registry's member id"),
+    "name": (str, "the member's name"),
+    "id_number_masked": (str, "the ID number with all but its last four characters hidden"),
+    "birth_year": (int | None, "year of birth"),
+    "age": (int | None, "whole years at inclusion"),
+    "labour_capacity": (LabourCapacity | None, "full, partial or none"),
+    "in_school": (bool | None, "in school according to the registry"),
+}
 
-def event_name(purpose: str) -> str:
-    return f"exchange.{purpose}"
+
+class MeasureTask(BaseModel):
+    """The measure task a `measure` change is about: acknowledge it with a measure_update event."""
+
+    task_id: str
+    measure_type: str
+    member_id: str | None = None
+    due_at: datetime | None = None
 
 
-def inclusion_record(event: CaseEvent, facts: dict[str, Any] | None) -> dict[str, Any]:
-    """The minimum_living_allowance_check record: only the permitted fields. Category and risk types come
-    from the event's details when present, else from what case.opened said about the case."""
-    facts = facts or {}
-    details = event.details
-    category = details.get("category") or facts.get("category")
-    risk_types = details.get("risk_types") if isinstance(details.get("risk_types"), list) else facts.get("risk_types")
-    record = {
-        "household_id": event.household_id,
-        "region_code": event.region_code,
-        "category": category,
-        "risk_types": risk_types,
-        "included_at": event.occurred_at.isoformat(),
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    change: Literal["included", "measure"] = Field(
+        description="included: the household (or member) was selected at inclusion or by a later registry "
+        "record; measure: a measure task was assigned to the department"
+    )
+    measure: MeasureTask | None = None
+
+
+def record_model(name: str, purpose: PurposePolicy) -> type[BaseModel]:
+    """The record a purpose hands out: exactly its fields (each may be null when unknown)."""
+    return _record_model(name, tuple(purpose.fields), f"{purpose.department}: {purpose.description}")
+
+
+@cache
+def _record_model(name: str, fields: tuple[str, ...], doc: str) -> type[BaseModel]:
+    typed: dict[str, Any] = {
+        field: (FIELD_TYPES[field][0] | None, Field(description=FIELD_TYPES[field][1])) for field in fields
     }
-    assert tuple(record) == PURPOSES["minimum_living_allowance_check"].fields  # noqa: S101 (invariant)
-    return record
+    title = "".join(part.title() for part in name.split("_"))
+    model: type[BaseModel] = create_model(f"{title}Record", __base__=_Record, __doc__=doc, **typed)
+    return model
 
 
-def _is_inclusion(event: CaseEvent) -> bool:
-    return event.name == "case.step_changed" and (event.details.get("to") or event.step) == INCLUSION_STEP
+@dataclass(frozen=True)
+class CaseFacts:
+    """What notify knows about a case from case events."""
 
+    case_id: str
+    household_id: str
+    region_code: str
+    category: str | None
+    risk_types: list[str] | None
+    included_at: datetime | None
+    closed_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Household:
+    """The registry facts of a household (the latest registry record on household-events)."""
+
+    household_id: str
+    region_code: str
+    members: list[dict[str, Any]]
+    recorded_at: datetime | None = None
+
+    @property
+    def labour_members(self) -> int:
+        return sum(1 for m in self.members if m.get("labour_capacity") in WORKING)
+
+
+def age_on(birth_date: str | None, day: date) -> int | None:
+    try:
+        born = date.fromisoformat(birth_date or "")
+    except ValueError:
+        return None
+    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+
+def _household_matches(rule: HouseholdRule, facts: CaseFacts, household: Household | None) -> bool:
+    if rule.categories and facts.category not in rule.categories:
+        return False
+    if rule.risk_types_any and not set(rule.risk_types_any) & set(facts.risk_types or ()):
+        return False
+    if rule.labour == "any":
+        return True
+    return household is not None and (household.labour_members > 0) == (rule.labour == "with")
+
+
+def _member_matches(rule: MemberRule, member: dict[str, Any], age: int | None) -> bool:
+    if rule.labour_capacity and member.get("labour_capacity") not in rule.labour_capacity:
+        return False
+    if rule.in_school is not None and bool(member.get("in_school")) != rule.in_school:
+        return False
+    if rule.min_age is not None and (age is None or age < rule.min_age):
+        return False
+    return rule.max_age is None or (age is not None and age <= rule.max_age)
+
+
+def _household_values(facts: CaseFacts, household: Household | None) -> dict[str, Any]:
+    return {
+        "case_id": facts.case_id,
+        "household_id": facts.household_id,
+        "region_code": facts.region_code,
+        "category": facts.category,
+        "risk_types": facts.risk_types,
+        "included_at": facts.included_at,
+        "members": len(household.members) if household else None,
+        "labour_members": household.labour_members if household else None,
+    }
+
+
+def _member_values(member: dict[str, Any], age: int | None) -> dict[str, Any]:
+    birth = member.get("birth_date") or ""
+    return {
+        "member_id": member.get("member_id"),
+        "name": member.get("name"),
+        "id_number_masked": member.get("id_number_masked"),
+        "birth_year": int(birth[:4]) if birth[:4].isdigit() else None,
+        "age": age,
+        "labour_capacity": member.get("labour_capacity"),
+        "in_school": member.get("in_school"),
+    }
+
+
+def _record(name: str, purpose: PurposePolicy, values: dict[str, Any]) -> dict[str, Any]:
+    chosen = {field: values.get(field) for field in purpose.fields}
+    record = record_model(name, purpose).model_validate(
+        {**chosen, "change": values["change"], "measure": values.get("measure")}
+    )
+    return record.model_dump(mode="json")
+
+
+def inclusion_records(
+    name: str, purpose: PurposePolicy, facts: CaseFacts, household: Household | None
+) -> list[tuple[str, dict[str, Any]]]:
+    """(subject, record) for what the purpose selects of an included case: the household (subject "") or
+    each selected member (subject = member id). None yet while a needed registry record is unknown."""
+    if purpose.needs_registry and household is None:
+        return []
+    if not any(_household_matches(rule, facts, household) for rule in purpose.households):
+        return []
+    base = {**_household_values(facts, household), "change": INCLUDED}
+    if purpose.unit is Unit.HOUSEHOLD:
+        return [("", _record(name, purpose, base))]
+    assert household is not None  # noqa: S101 (member purposes are only asked with the household's facts)
+    on = (facts.included_at or now_utc()).date()
+    selected = []
+    for member in household.members:
+        age = age_on(member.get("birth_date"), on)
+        if _member_matches(purpose.members, member, age):
+            selected.append((str(member["member_id"]), _record(name, purpose, {**base, **_member_values(member, age)})))
+    return selected
+
+
+def measure_record(
+    name: str, purpose: PurposePolicy, facts: CaseFacts, household: Household | None, task: MeasureTask
+) -> tuple[str, dict[str, Any]]:
+    """(subject, record) of a measure task: the household's fields, the task, and the member it names."""
+    values = {**_household_values(facts, household), "change": MEASURE, "measure": task.model_dump()}
+    member = next((m for m in household.members if m.get("member_id") == task.member_id), None) if household else None
+    if member is not None:
+        on = (facts.included_at or now_utc()).date()
+        values.update(_member_values(member, age_on(member.get("birth_date"), on)))
+    return f"task:{task.task_id}", _record(name, purpose, values)
+
+
+# ---- storage -----------------------------------------------------------------------------------------
 
 _REMEMBER_FACTS = text("""
-insert into exchange_case_facts (case_id, household_id, category, risk_types, updated_at)
-values (:case_id, :household_id, :category, cast(:risk_types as jsonb), :now)
+insert into exchange_case_facts (case_id, household_id, region_code, category, risk_types, included_at,
+                                 closed_at, updated_at)
+values (:case_id, :household_id, :region_code, :category, cast(:risk_types as jsonb), :included_at,
+        :closed_at, :now)
 on conflict (case_id) do update set
+    region_code = coalesce(excluded.region_code, exchange_case_facts.region_code),
     category = coalesce(excluded.category, exchange_case_facts.category),
     risk_types = coalesce(excluded.risk_types, exchange_case_facts.risk_types),
+    included_at = coalesce(exchange_case_facts.included_at, excluded.included_at),
+    closed_at = coalesce(exchange_case_facts.closed_at, excluded.closed_at),
     updated_at = excluded.updated_at
+returning case_id, household_id, region_code, category, risk_types, included_at, closed_at
 """)
 
+_OPEN_INCLUDED_CASES = text("""
+select case_id, household_id, region_code, category, risk_types, included_at, closed_at
+from exchange_case_facts where household_id = :household_id and included_at is not null and closed_at is null
+""")
+
+_LOCK = text("select pg_advisory_xact_lock(hashtextextended(:key, 0))")
+
+_HOUSEHOLD = text("select household_id, region_code, members from exchange_households where household_id = :h")
+
 _ADD_CHANGE = text("""
-insert into exchange_changes (purpose, case_id, household_id, region_code, record, occurred_at, created_at)
-values (:purpose, :case_id, :household_id, :region_code, cast(:record as jsonb), :occurred_at, :now)
-on conflict (purpose, case_id) do nothing
+insert into exchange_changes (purpose, case_id, subject, household_id, region_code, record, occurred_at, created_at)
+values (:purpose, :case_id, :subject, :household_id, :region_code, cast(:record as jsonb), :occurred_at, :now)
+on conflict (purpose, case_id, subject) do nothing
 returning change_id
 """)
 
@@ -123,74 +278,122 @@ values (:purpose, :department, :mode, :actor, :subscription_id, :region_prefix, 
 """)
 
 
-async def on_case_event(session: AsyncSession, event: CaseEvent, now: datetime) -> list[str]:
-    """Turn one case event into exchange changes and push deliveries (in the consumer's transaction);
-    returns the channels of the deliveries created."""
-    if event.name in ("case.opened", "case.step_changed"):
-        risk_types = event.details.get("risk_types")
+async def lock_households(session: AsyncSession, household_ids: Iterable[str]) -> None:
+    """Serialise the two consumers per household for the rest of the transaction (a case's inclusion and
+    the household's registry record must each see the other once both commit). Locks are taken in sorted
+    order, once per batch, so the two consumers never deadlock."""
+    for household_id in sorted(set(household_ids)):
+        await session.execute(_LOCK, {"key": f"exchange:{household_id}"})
+
+
+def _facts(row: Any) -> CaseFacts:
+    return CaseFacts(
+        case_id=row.case_id,
+        household_id=row.household_id,
+        region_code=row.region_code or "",
+        category=row.category,
+        risk_types=row.risk_types,
+        included_at=row.included_at,
+        closed_at=row.closed_at,
+    )
+
+
+async def _household(session: AsyncSession, household_id: str) -> Household | None:
+    row = (await session.execute(_HOUSEHOLD, {"h": household_id})).first()
+    return Household(row.household_id, row.region_code, row.members) if row else None
+
+
+async def _remember(session: AsyncSession, event: CaseEvent, included_at_step: str, now: datetime) -> CaseFacts:
+    details = event.details
+    risk_types = details.get("risk_types")
+    included = event.name == "case.step_changed" and (details.get("to") or event.step) == included_at_step
+    row = (
         await session.execute(
             _REMEMBER_FACTS,
             {
                 "case_id": event.case_id,
                 "household_id": event.household_id,
-                "category": event.details.get("category"),
+                "region_code": event.region_code or None,
+                "category": details.get("category") if event.name.startswith("case.") else None,
                 "risk_types": orjson.dumps(risk_types).decode() if isinstance(risk_types, list) else None,
+                "included_at": event.occurred_at if included else None,
+                "closed_at": event.occurred_at if event.name == "case.closed" else None,
                 "now": now,
             },
         )
-    if not _is_inclusion(event):
-        return []
-    purpose = PURPOSES["minimum_living_allowance_check"]
-    facts = (
-        (
+    ).one()
+    return _facts(row)
+
+
+async def _add_changes(
+    session: AsyncSession,
+    name: str,
+    facts: CaseFacts,
+    records: Sequence[tuple[str, dict[str, Any]]],
+    source_key: str,
+    occurred_at: datetime,
+    now: datetime,
+) -> list[str]:
+    """Store the changes not stored yet and queue their pushes; returns the new deliveries' channels."""
+    created: list[str] = []
+    subscribers: list[Any] | None = None
+    for subject, record in records:
+        change_id = (
             await session.execute(
-                text("select category, risk_types from exchange_case_facts where case_id = :c"), {"c": event.case_id}
+                _ADD_CHANGE,
+                {
+                    "purpose": name,
+                    "case_id": facts.case_id,
+                    "subject": subject,
+                    "household_id": facts.household_id,
+                    "region_code": facts.region_code,
+                    "record": orjson.dumps(record).decode(),
+                    "occurred_at": occurred_at,
+                    "now": now,
+                },
             )
-        )
-        .mappings()
-        .first()
-    )
-    record = inclusion_record(event, dict(facts) if facts else None)
-    change_id = (
-        await session.execute(
-            _ADD_CHANGE,
-            {
-                "purpose": purpose.name,
-                "case_id": event.case_id,
-                "household_id": event.household_id,
-                "region_code": event.region_code,
-                "record": orjson.dumps(record).decode(),
-                "occurred_at": event.occurred_at,
-                "now": now,
-            },
-        )
-    ).scalar_one_or_none()
-    if change_id is None:  # this case's inclusion was already exchanged (a redelivered event)
-        return []
-    subscribers = (
-        await session.execute(_PUSH_SUBSCRIBERS, {"purpose": purpose.name, "region_code": event.region_code})
-    ).all()
+        ).scalar_one_or_none()
+        if change_id is None:  # already exchanged (a redelivered event)
+            continue
+        if subscribers is None:
+            params = {"purpose": name, "region_code": facts.region_code}
+            subscribers = list((await session.execute(_PUSH_SUBSCRIBERS, params)).all())
+        created += await _push(session, name, facts, change_id, record, subscribers, source_key, occurred_at, now)
+    return created
+
+
+async def _push(
+    session: AsyncSession,
+    name: str,
+    facts: CaseFacts,
+    change_id: int,
+    record: dict[str, Any],
+    subscribers: Sequence[Any],
+    source_key: str,
+    occurred_at: datetime,
+    now: datetime,
+) -> list[str]:
     rows = []
     for sub in subscribers:
-        payload = {"purpose": purpose.name, "change_id": change_id, "record": record}
+        payload = {"purpose": name, "change_id": change_id, "record": record}
         rows.append(
             {
-                "notification_key": f"exchange:{purpose.name}:{change_id}:{sub.subscription_id}",
-                "event_key": event.event_key,
-                "event_name": event_name(purpose.name),
-                "case_id": event.case_id,
-                "region_code": event.region_code,
+                "notification_key": f"exchange:{name}:{change_id}:{sub.subscription_id}",
+                "event_key": source_key,
+                "event_name": event_name(name),
+                "case_id": facts.case_id,
+                "region_code": facts.region_code,
                 "channel": "webhook",
                 "recipient": sub.subscription_id,
                 "address": sub.url,
                 "locale": "zh-CN",
-                "subject": f"{purpose.name} {event.household_id}",
+                "subject": f"{name} {facts.household_id}",
                 "body": orjson.dumps(payload).decode(),
                 "payload": payload,
                 "escalation_level": 0,
                 "status": "pending",
                 "attempts": 0,
-                "occurred_at": event.occurred_at,
+                "occurred_at": occurred_at,
                 "created_at": now,
                 "next_attempt_at": now,
             }
@@ -198,26 +401,89 @@ async def on_case_event(session: AsyncSession, event: CaseEvent, now: datetime) 
         await session.execute(
             _LOG,
             {
-                "purpose": purpose.name,
+                "purpose": name,
                 "department": sub.department,
                 "mode": "push",
                 "actor": sub.subscription_id,
                 "subscription_id": sub.subscription_id,
-                "region_prefix": event.region_code,
+                "region_prefix": facts.region_code,
                 "since": None,
                 "records": 1,
                 "change_ids": [change_id],
                 "at": now,
             },
         )
-        EXCHANGED.labels(purpose.name, "push").inc()
+        EXCHANGED.labels(name, "push").inc()
     return await store.enqueue(session, rows)
+
+
+def event_name(purpose: str) -> str:
+    return f"exchange.{purpose}"
+
+
+def _measure_task(event: CaseEvent) -> tuple[str, MeasureTask] | None:
+    """(department, task) of a measure task assigned for a measure type (the type in the event's details)."""
+    task = event.task
+    measure_type = event.details.get("measure_type")
+    if event.name != "task.assigned" or task is None or task.kind != "measure" or not task.department:
+        return None
+    if not isinstance(measure_type, str):
+        return None
+    member_id = event.details.get("member_id")
+    measure = MeasureTask(
+        task_id=task.task_id,
+        measure_type=measure_type,
+        member_id=member_id if isinstance(member_id, str) else None,
+        due_at=task.due_at,
+    )
+    return task.department, measure
+
+
+async def on_case_event(session: AsyncSession, event: CaseEvent, policy: ExchangePolicy, now: datetime) -> list[str]:
+    """Turn one case event into exchange changes and push deliveries (in the consumer's transaction);
+    returns the channels of the deliveries created."""
+    measure = _measure_task(event)
+    if not event.name.startswith("case.") and measure is None:
+        return []
+    facts = await _remember(session, event, policy.included_at_step, now)
+    selected: list[tuple[str, list[tuple[str, dict[str, Any]]]]] = []
+    if event.name == "case.step_changed" and facts.included_at == event.occurred_at:
+        household = await _household(session, event.household_id)
+        selected = [(n, inclusion_records(n, p, facts, household)) for n, p in policy.purposes.items()]
+    elif measure is not None:
+        department, task = measure
+        household = await _household(session, event.household_id)
+        selected = [
+            (n, [measure_record(n, p, facts, household, task)])
+            for n, p in policy.purposes.items()
+            if p.department == department and task.measure_type in p.measure_types
+        ]
+    created: list[str] = []
+    for name, records in selected:
+        created += await _add_changes(session, name, facts, records, event.event_key, event.occurred_at, now)
+    return created
+
+
+async def on_registry(
+    session: AsyncSession, household: Household, policy: ExchangePolicy, source_key: str, now: datetime
+) -> list[str]:
+    """A household's newer registry record: what its open included case's purposes select now (members
+    added, or the record arriving after the inclusion) becomes changes."""
+    rows = (await session.execute(_OPEN_INCLUDED_CASES, {"household_id": household.household_id})).all()
+    created: list[str] = []
+    for row in rows:
+        facts = _facts(row)
+        for name, purpose in policy.purposes.items():
+            records = inclusion_records(name, purpose, facts, household)
+            created += await _add_changes(session, name, facts, records, source_key, now, now)
+    return created
 
 
 async def create_subscription(
     session: AsyncSession,
     *,
-    purpose: Purpose,
+    name: str,
+    purpose: PurposePolicy,
     mode: str,
     region_prefix: str,
     created_by: str,
@@ -237,7 +503,7 @@ async def create_subscription(
                 "id": subscription_id,
                 "url": url,
                 "secret": secret,
-                "events": [event_name(purpose.name)],
+                "events": [event_name(name)],
                 "region": region_prefix,
                 "by": created_by,
             },
@@ -254,7 +520,7 @@ async def create_subscription(
                 {
                     "id": subscription_id,
                     "department": purpose.department,
-                    "purpose": purpose.name,
+                    "purpose": name,
                     "mode": mode,
                     "url": url,
                     "region": region_prefix,
@@ -268,14 +534,14 @@ async def create_subscription(
     return {**dict(row), "fields": list(purpose.fields)}
 
 
-async def has_subscription(session: AsyncSession, purpose: Purpose, region_prefix: str) -> bool:
+async def has_subscription(session: AsyncSession, name: str, purpose: PurposePolicy, region_prefix: str) -> bool:
     """Whether the purpose's department subscribed for a region covering `region_prefix`."""
     found = await session.execute(
         text(
             "select 1 from exchange_subscriptions where active and purpose = :purpose and department = :department"
             " and starts_with(:region, region_prefix) limit 1"
         ),
-        {"purpose": purpose.name, "department": purpose.department, "region": region_prefix},
+        {"purpose": name, "department": purpose.department, "region": region_prefix},
     )
     return found.first() is not None
 
@@ -283,7 +549,8 @@ async def has_subscription(session: AsyncSession, purpose: Purpose, region_prefi
 async def pull_changes(
     session: AsyncSession,
     *,
-    purpose: Purpose,
+    name: str,
+    purpose: PurposePolicy,
     region_prefix: str,
     since: int,
     limit: int,
@@ -298,7 +565,7 @@ async def pull_changes(
                     "select change_id, record, occurred_at from exchange_changes where purpose = :purpose"
                     " and change_id > :since and starts_with(region_code, :region) order by change_id limit :limit"
                 ),
-                {"purpose": purpose.name, "since": since, "region": region_prefix, "limit": limit},
+                {"purpose": name, "since": since, "region": region_prefix, "limit": limit},
             )
         )
         .mappings()
@@ -308,7 +575,7 @@ async def pull_changes(
     await session.execute(
         _LOG,
         {
-            "purpose": purpose.name,
+            "purpose": name,
             "department": purpose.department,
             "mode": "pull",
             "actor": actor,
@@ -320,7 +587,7 @@ async def pull_changes(
             "at": now,
         },
     )
-    EXCHANGED.labels(purpose.name, "pull").inc(len(changes))
+    EXCHANGED.labels(name, "pull").inc(len(changes))
     return changes
 
 

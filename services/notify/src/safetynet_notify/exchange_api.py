@@ -12,9 +12,10 @@ from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, model_validator
 from safetynet_core.auth import Principal, Role
 from safetynet_core.contracts import now_utc
 from safetynet_core.errors import ApiError
+from safetynet_core.policy.exchange import ExchangePolicy, HouseholdRule, MemberRule, PurposePolicy, Unit
 from safetynet_core.web import CurrentPrincipal, require_roles, scoped_region
 from safetynet_notify import exchange
-from safetynet_notify.deps import Db, OutboundPolicy, SubscriptionAdmin, check_receiver_url
+from safetynet_notify.deps import Db, ExchangePolicyDep, OutboundPolicy, SubscriptionAdmin, check_receiver_url
 
 router = APIRouter(prefix="/v1/exchange", tags=["exchange"])
 LogReader = Annotated[Principal, Depends(require_roles(Role.COUNTY_OFFICER, Role.AUDITOR))]
@@ -43,44 +44,87 @@ def _prefix(principal: Principal, region: str | None) -> str:
     return scoped_region(principal, region)
 
 
-def _purpose(name: str, loc: list[Any]) -> exchange.Purpose:
-    purpose = exchange.PURPOSES.get(name)
+class PurposeOut(BaseModel):
+    purpose: str
+    department: str
+    description: str
+    unit: Unit
+    households: list[HouseholdRule] = Field(description="alternatives: a household is selected when any matches")
+    members: MemberRule = Field(description="for unit member: which members of a selected household")
+    fields: list[str]
+    measure_types: list[str] = Field(description="what the department acknowledges with measure_update events")
+    available: bool = True
+
+
+class PurposesOut(BaseModel):
+    purposes: list[PurposeOut]
+
+
+class ExchangeSubscriptionOut(BaseModel):
+    subscription_id: str
+    department: str
+    purpose: str
+    mode: Literal["pull", "push"]
+    url: str | None
+    region_prefix: str
+    created_by: str
+    created_at: datetime
+    fields: list[str]
+
+
+class ChangeOut(BaseModel):
+    change_id: int = Field(description="the cursor: pull again with since=<the last change_id received>")
+    occurred_at: datetime
+    record: dict[str, Any] = Field(description="the purpose's record (its schema: <Purpose>Record)")
+
+
+class ChangesOut(BaseModel):
+    purpose: str
+    fields: list[str]
+    changes: list[ChangeOut]
+    next_since: int
+
+
+def _purpose(policy: ExchangePolicy, name: str, loc: list[Any], status: int = 404) -> PurposePolicy:
+    purpose = policy.purposes.get(name)
     if purpose is None:
-        raise ApiError(404, f"unknown purpose {name}; known: {', '.join(sorted(exchange.PURPOSES))}", loc)
-    if purpose.missing:
-        raise ApiError(422, f"purpose {name} cannot be served yet: {purpose.missing}", loc, "not_available")
+        known = ", ".join(sorted(policy.purposes))
+        raise ApiError(status, f"unknown purpose {name}; known: {known}", loc, None if status == 404 else "value_error")
     return purpose
 
 
-@router.get("/purposes", summary="The exchange purposes: department, fields, availability")
-async def list_purposes(_: CurrentPrincipal) -> dict[str, Any]:
+@router.get("/purposes", response_model=PurposesOut, summary="The exchange purposes: department, rule, fields")
+async def list_purposes(_: CurrentPrincipal, policy: ExchangePolicyDep) -> dict[str, Any]:
     return {
         "purposes": [
-            {
-                "purpose": p.name,
-                "department": p.department,
-                "description": p.description,
-                "fields": list(p.fields),
-                "available": p.missing is None,
-                "missing": p.missing,
-            }
-            for p in exchange.PURPOSES.values()
+            {"purpose": name, **purpose.model_dump(include=set(PurposeOut.model_fields))}
+            for name, purpose in policy.purposes.items()
         ]
     }
 
 
-@router.post("/subscriptions", status_code=201, summary="Subscribe a department to a purpose (pull or push)")
+@router.post(
+    "/subscriptions",
+    status_code=201,
+    response_model=ExchangeSubscriptionOut,
+    summary="Subscribe a department to a purpose (pull or push)",
+)
 async def create_subscription(
-    body: ExchangeSubscriptionIn, principal: SubscriptionAdmin, db: Db, policy: OutboundPolicy
+    body: ExchangeSubscriptionIn,
+    principal: SubscriptionAdmin,
+    db: Db,
+    policy: ExchangePolicyDep,
+    outbound: OutboundPolicy,
 ) -> dict[str, Any]:
-    purpose = _purpose(body.purpose, ["body", "purpose"])
+    purpose = _purpose(policy, body.purpose, ["body", "purpose"], status=422)
     if body.department != purpose.department:
-        raise ApiError(422, f"purpose {purpose.name} is for department {purpose.department}", ["body", "department"])
+        raise ApiError(422, f"purpose {body.purpose} is for department {purpose.department}", ["body", "department"])
     if body.url is not None:
-        await check_receiver_url(policy, str(body.url), ["body", "url"])
+        await check_receiver_url(outbound, str(body.url), ["body", "url"])
     async with db.unit_of_work() as uow:
         created = await exchange.create_subscription(
             uow.session,
+            name=body.purpose,
             purpose=purpose,
             mode=body.mode,
             region_prefix=_prefix(principal, body.region_prefix or None),
@@ -92,28 +136,34 @@ async def create_subscription(
     return created
 
 
-@router.get("/{purpose}/changes", summary="Pull a purpose's changes after a cursor (department officers)")
+@router.get(
+    "/{purpose}/changes",
+    response_model=ChangesOut,
+    summary="Pull a purpose's changes after a cursor (the purpose's department officers)",
+)
 async def pull_changes(
     purpose: str,
     principal: CurrentPrincipal,
     db: Db,
+    policy: ExchangePolicyDep,
     since: int = Query(
         0, ge=0, le=2**63 - 1, description="cursor: the last change_id already received (0 = from the start)"
     ),
     region: str | None = Query(None, max_length=12, pattern=r"^\d+$"),
     limit: int = Query(500, ge=1, le=5000),
 ) -> dict[str, Any]:
-    chosen = _purpose(purpose, ["path", "purpose"])
+    chosen = _purpose(policy, purpose, ["path", "purpose"])
     if principal.role is not Role.DEPARTMENT_OFFICER or principal.department != chosen.department:
         raise ApiError(
-            403, f"only {chosen.department} department officers may pull {chosen.name}", ["header", "Authorization"]
+            403, f"only {chosen.department} department officers may pull {purpose}", ["header", "Authorization"]
         )
     prefix = scoped_region(principal, region)
     async with db.unit_of_work() as uow:
-        if not await exchange.has_subscription(uow.session, chosen, prefix):
-            raise ApiError(403, f"no {chosen.name} subscription covers region {prefix}", ["query", "region"])
+        if not await exchange.has_subscription(uow.session, purpose, chosen, prefix):
+            raise ApiError(403, f"no {purpose} subscription covers region {prefix}", ["query", "region"])
         changes = await exchange.pull_changes(
             uow.session,
+            name=purpose,
             purpose=chosen,
             region_prefix=prefix,
             since=since,
@@ -123,7 +173,7 @@ async def pull_changes(
         )
         await uow.commit()
     return {
-        "purpose": chosen.name,
+        "purpose": purpose,
         "fields": list(chosen.fields),
         "changes": changes,
         "next_since": changes[-1]["change_id"] if changes else since,

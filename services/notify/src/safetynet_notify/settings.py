@@ -16,6 +16,8 @@ class Settings(CoreSettings):
 
     service_name: str = "notify"
     consumer_group: str = "notify"
+    # Registry records from household-events for the exchange purposes (see registry.py).
+    registry_consumer_group: str = "notify-registry"
     consume_batch: int = Field(200, ge=1, le=5000)
     default_locale: str = "zh-CN"
     local_timezone: str = "Asia/Shanghai"

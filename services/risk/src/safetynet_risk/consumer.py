@@ -37,7 +37,7 @@ from safetynet_core.policy import Policy
 from safetynet_risk import batch, metrics, store
 from safetynet_risk.cache import HouseholdCache
 from safetynet_risk.info import SERVICE
-from safetynet_risk.messages import Incoming, assessment_message, decode
+from safetynet_risk.messages import Incoming, NotScored, assessment_message, decode
 from safetynet_risk.settings import Settings
 
 log = get_logger(__name__)
@@ -95,6 +95,8 @@ class RiskConsumer:
         for record in records:
             try:
                 incoming.append(decode(record.value))
+            except NotScored:
+                metrics.EVENTS.labels("not_scored").inc()
             except PoisonRecord as poison:
                 await dead_letters.send(record, poison.reason, str(poison))
                 metrics.DEAD_LETTERS.labels(poison.reason).inc()

@@ -13,6 +13,7 @@ from safetynet_core import kafka
 from safetynet_core.app import create_app as create_service_app
 from safetynet_core.db import Database
 from safetynet_core.logging import configure_logging
+from safetynet_core.openapi import document_errors, extend_openapi
 from safetynet_core.policy import Policy, load_policy
 from safetynet_core.service import supervise
 from safetynet_risk.api import router
@@ -56,4 +57,5 @@ def create_app(
         max_body_bytes=settings.max_body_bytes,
     )
     app.include_router(router)
+    extend_openapi(app, document_errors(secured=(401,)))  # outside the caller's region is 404
     return app

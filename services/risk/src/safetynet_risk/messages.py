@@ -16,7 +16,9 @@ from pydantic import ValidationError
 from safetynet.v1 import household_events_pb2 as hpb
 from safetynet.v1 import risk_assessments_pb2 as rpb
 from safetynet_core.contracts import (
+    ACKNOWLEDGEMENT_TYPES,
     EVENT_TYPES,
+    LABOUR_CAPACITY_NAMES,
     PAYLOAD_MODELS,
     SCHEMA_VERSION,
     HouseholdEvent,
@@ -32,11 +34,6 @@ from safetynet_risk.state import Member, RegistryRecord, StoredFact
 
 REGION_CODE = re.compile(r"^\d{12}$")
 POVERTY_STATUS = {hpb.POVERTY_STATUS_LIFTED: "lifted", hpb.POVERTY_STATUS_GENERAL: "general"}
-LABOUR_CAPACITY = {
-    hpb.LABOUR_CAPACITY_FULL: "full",
-    hpb.LABOUR_CAPACITY_PARTIAL: "partial",
-    hpb.LABOUR_CAPACITY_NONE: "none",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,15 +78,21 @@ def _registry(message: Any, household_id: str, recorded_at: datetime) -> Registr
         poverty_status=POVERTY_STATUS[record.poverty_status],
         annual_net_income_cny=record.annual_net_income_cny,
         members=tuple(
-            Member(m.member_id, LABOUR_CAPACITY.get(m.labour_capacity, "full"), m.in_school)
+            Member(m.member_id, LABOUR_CAPACITY_NAMES.get(m.labour_capacity, "full"), m.in_school)
             for m in record.members
         ),
         recorded_at=recorded_at,
     )
 
 
+class NotScored(Exception):
+    """A valid record risk has no use for: acknowledgements (`measure_update`) report on a case, not on
+    the household. Skipped, neither stored nor dead-lettered."""
+
+
 def decode(value: bytes | None) -> Incoming:
-    """Parse and validate one household-events record; raises PoisonRecord with a reason label."""
+    """Parse and validate one household-events record; raises PoisonRecord with a reason label, or
+    NotScored for record types risk skips."""
     message = parse_record(HouseholdEvent, value)
     if message.schema_version != SCHEMA_VERSION:
         raise PoisonRecord("schema_version", f"unknown schema_version {message.schema_version}")
@@ -106,6 +109,8 @@ def decode(value: bytes | None) -> Incoming:
     event_type = EVENT_TYPES.get(event.type)
     if event_type is None:
         raise PoisonRecord("unknown_type", f"unknown event type {event.type[:60]!r}")
+    if event_type in ACKNOWLEDGEMENT_TYPES:
+        raise NotScored(event.type)
     try:
         payload = PAYLOAD_MODELS[event_type].model_validate(department_payload(event)).model_dump(mode="json")
     except ValidationError as exc:
@@ -164,7 +169,7 @@ def registry_record(
     pairs = (
         [(f"{household_id}-m{i}", "full") for i in range(members)] if isinstance(members, int) else members
     )
-    capacity = {v: k for k, v in LABOUR_CAPACITY.items()}
+    capacity = {v: k for k, v in LABOUR_CAPACITY_NAMES.items()}
     status = {v: k for k, v in POVERTY_STATUS.items()}
     return HouseholdEvent(
         schema_version=SCHEMA_VERSION,

@@ -14,10 +14,11 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from safetynet_core.policy.exchange import ExchangePolicy
 from safetynet_core.policy.risk import RiskPolicy
 from safetynet_core.policy.workflow import WorkflowPolicy
 
-__all__ = ["Policy", "PolicyError", "RiskPolicy", "WorkflowPolicy", "load_policy", "parse_policy"]
+__all__ = ["ExchangePolicy", "Policy", "PolicyError", "RiskPolicy", "WorkflowPolicy", "load_policy", "parse_policy"]
 
 
 class PolicyError(ValueError):
@@ -32,6 +33,7 @@ class Policy(BaseModel):
     description: str = ""
     risk: RiskPolicy
     workflow: WorkflowPolicy
+    exchange: ExchangePolicy = ExchangePolicy()
 
     @property
     def fingerprint(self) -> str:
