@@ -19,6 +19,7 @@ from safetynet_core.policy.workflow import WorkflowPolicy
 from safetynet_core.settings import DEFAULT_POLICY_FILE
 from safetynet_core.vocabulary import GUARANTEES
 from safetynet_workflow.clients.intake import IntakeClient
+from safetynet_workflow.bootstrap import bootstrap
 from safetynet_workflow.main import create_app
 from safetynet_workflow.settings import Settings
 from safetynet_workflow.tasks.forms import FORMS, FormInvalid, validate_form
@@ -40,7 +41,7 @@ def app() -> FastAPI:
     """The app without its lifespan: enough for everything that answers before touching the stores."""
     settings = Settings(log_json=False)
     app = create_app(settings)
-    app.state.settings = settings
+    app.state.settings, app.state.adapters = settings, bootstrap(settings)  # no connection until a store is used
     return app
 
 

@@ -20,7 +20,7 @@ from safetynet_core.contracts import LABOUR_CAPACITY_NAMES, HouseholdEvent, Pois
 from safetynet_core.db import Database
 from safetynet_core.logging import get_logger
 from safetynet_core.policy.exchange import ExchangePolicy
-from safetynet_notify import exchange, metrics
+from safetynet_notify import exchange, exchange_records, metrics
 from safetynet_notify.consumer import queued
 from safetynet_notify.info import SERVICE
 from safetynet_notify.settings import Settings
@@ -46,7 +46,7 @@ def group_id(settings: Settings) -> str:
     return group if schema == SERVICE.schema else f"{group}-{schema}"
 
 
-def household_of(value: bytes | None) -> exchange.Household | None:
+def household_of(value: bytes | None) -> exchange_records.Household | None:
     """The registry facts a record carries; None for department events; PoisonRecord when unreadable."""
     message = parse_record(HouseholdEvent, value)
     if message.WhichOneof("body") != "registry_record":
@@ -66,7 +66,7 @@ def household_of(value: bytes | None) -> exchange.Household | None:
         for m in record.members
     ]
     recorded_at = from_timestamp(message.occurred_at) if message.HasField("occurred_at") else None
-    return exchange.Household(message.household_id, record.region_code, members, recorded_at)
+    return exchange_records.Household(message.household_id, record.region_code, members, recorded_at)
 
 
 class RegistryConsumer:
@@ -88,7 +88,7 @@ class RegistryConsumer:
 
     async def handle(self, records: Sequence[ConsumerRecord], dead_letters: kafka.DeadLetters) -> int:
         """Store the batch's latest record per household, then the changes they add; returns new deliveries."""
-        latest: dict[str, tuple[exchange.Household, str]] = {}
+        latest: dict[str, tuple[exchange_records.Household, str]] = {}
         for record in records:
             try:
                 household = household_of(record.value)
@@ -115,7 +115,7 @@ class RegistryConsumer:
         return queued(created, self._wake)
 
     @staticmethod
-    def _row(household: exchange.Household, now: datetime) -> dict[str, Any]:
+    def _row(household: exchange_records.Household, now: datetime) -> dict[str, Any]:
         return {
             "household_id": household.household_id,
             "region_code": household.region_code,

@@ -10,7 +10,7 @@ from pydantic import BaseModel, create_model
 
 from safetynet_core.openapi import Hook, add_component_schemas, schema_ref
 from safetynet_core.policy.exchange import ExchangePolicy, PurposePolicy
-from safetynet_notify import exchange
+from safetynet_notify import exchange, exchange_records
 from safetynet_notify.events import EVENT_NAMES, CaseEventDelivery
 from safetynet_notify.transports import SIGNATURE_HEADER
 
@@ -35,7 +35,7 @@ def delivery_model(name: str, purpose: PurposePolicy) -> type[BaseModel]:
         __doc__=f"exchange.{name} to {purpose.department}: {purpose.description}",
         purpose=(purpose_literal, ...),
         change_id=(int, ...),
-        record=(exchange.record_model(name, purpose), ...),
+        record=(exchange_records.record_model(name, purpose), ...),
     )
     return model
 
@@ -62,7 +62,7 @@ def document_webhooks(policy: ExchangePolicy) -> Hook:
 
     def hook(schema: dict[str, Any]) -> None:
         deliveries = {name: delivery_model(name, purpose) for name, purpose in policy.purposes.items()}
-        records = [exchange.record_model(name, purpose) for name, purpose in policy.purposes.items()]
+        records = [exchange_records.record_model(name, purpose) for name, purpose in policy.purposes.items()]
         add_component_schemas(schema, CaseEventDelivery, *deliveries.values(), *records)
         webhooks: dict[str, dict[str, Any]] = {
             name: _webhook(
