@@ -18,8 +18,8 @@ from safetynet_core.policy import load_policy
 from safetynet_core.policy.workflow import WorkflowPolicy
 from safetynet_core.settings import DEFAULT_POLICY_FILE
 from safetynet_core.vocabulary import GUARANTEES
-from safetynet_workflow.clients.intake import IntakeClient
 from safetynet_workflow.bootstrap import bootstrap
+from safetynet_workflow.clients.intake import IntakeClient
 from safetynet_workflow.main import create_app
 from safetynet_workflow.settings import Settings
 from safetynet_workflow.tasks.forms import FORMS, FormInvalid, validate_form
