@@ -1,0 +1,54 @@
+"""Case states: what risk knows of each household's case (from the case-events topic) and every opening
+and closure it heard of; `households.monitored` gives way to them (an open case is what monitored means).
+
+Revision ID: risk_0002
+Revises: risk_0001
+Create Date: 2026-12-07
+"""
+
+from alembic import op
+
+revision = "risk_0002"
+down_revision = "risk_0001"
+branch_labels = None
+depends_on = None
+
+STATEMENTS = [
+    """
+    create table case_states (
+        household_id text primary key,
+        case_open boolean not null default false,
+        case_id text,
+        changed_at timestamptz,
+        closed_at timestamptz,
+        close_reason text,
+        closed_case_id text,
+        updated_at timestamptz not null default now()
+    )
+    """,
+    """
+    create table case_history (
+        event_key text primary key,
+        household_id text not null,
+        case_id text not null,
+        closes boolean not null,
+        occurred_at timestamptz not null,
+        close_reason text not null default '',
+        reopened boolean not null default false,
+        received_at timestamptz not null default now()
+    )
+    """,
+    "create index case_history_household on case_history (household_id, occurred_at)",
+    "alter table households drop column monitored",
+]
+
+
+def upgrade() -> None:
+    for statement in STATEMENTS:
+        op.execute(statement)
+
+
+def downgrade() -> None:
+    op.execute("alter table households add column monitored boolean not null default false")
+    op.execute("drop table if exists case_history")
+    op.execute("drop table if exists case_states")
