@@ -10,8 +10,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
-from safetynet_core.contracts import CaseEventMessage, PoisonRecord, from_struct, from_timestamp, parse_record
+from safetynet_core.contracts import (
+    SCHEMA_VERSION,
+    CaseEventMessage,
+    PoisonRecord,
+    from_struct,
+    from_timestamp,
+    parse_record,
+    to_struct,
+    to_timestamp,
+)
 from safetynet_core.vocabulary import CaseEventName
 
 CASE_CHANGES = frozenset({CaseEventName.CASE_OPENED.value, CaseEventName.CASE_CLOSED.value})
@@ -95,3 +105,30 @@ def decode_case_event(value: bytes | None) -> CaseChange | None:
         close_reason=message.close_reason if closes else "",
         reopened=not closes and details.get("reopened") is True,
     )
+
+
+def case_event(
+    name: str,
+    case_id: str,
+    household_id: str,
+    occurred_at: datetime,
+    *,
+    event_key: str | None = None,
+    close_reason: str = "",
+    details: dict[str, Any] | None = None,
+    region_code: str = "610327",
+) -> bytes:
+    """A CaseEvent as workflow publishes it (for tests and the bench)."""
+    message = CaseEventMessage(
+        schema_version=SCHEMA_VERSION,
+        event_key=event_key or f"{case_id}:{name}:{occurred_at.isoformat()}",
+        name=name,
+        case_id=case_id,
+        household_id=household_id,
+        region_code=region_code,
+        close_reason=close_reason,
+    )
+    message.occurred_at.CopyFrom(to_timestamp(occurred_at))
+    if details:
+        message.details.CopyFrom(to_struct(details))
+    return message.SerializeToString()
