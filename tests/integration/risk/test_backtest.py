@@ -5,7 +5,7 @@ reported at the events where it happens, and the policy in force reproduces ever
 from __future__ import annotations
 
 import copy
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -36,13 +36,6 @@ async def settings(isolated_settings: Callable[..., Any], provision: Callable[..
     built: Settings = isolated_settings(Settings, consumer_group=unique("risk"), consume_timeout_ms=100)
     await provision(built, SERVICE)
     return built
-
-
-@pytest.fixture
-async def db(settings: Settings) -> AsyncIterator[Database]:
-    database = Database(settings, settings.db_schema or SERVICE.schema)
-    yield database
-    await database.close()
 
 
 def lower_medical_threshold(tmp_path: Path) -> Policy:

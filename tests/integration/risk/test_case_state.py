@@ -5,7 +5,7 @@ opens no new case while evidence dated after it does."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -42,13 +42,6 @@ async def settings(isolated_settings: Callable[..., Any], provision: Callable[..
     )
     await provision(built, SERVICE)
     return built
-
-
-@pytest.fixture
-async def db(settings: Settings) -> AsyncIterator[Database]:
-    database = Database(settings, settings.db_schema or SERVICE.schema)
-    yield database
-    await database.close()
 
 
 async def produce(settings: Settings, topic: str, household_id: str, *values: bytes) -> None:

@@ -45,13 +45,6 @@ async def settings(isolated_settings: Callable[..., Any], provision: Callable[..
     return built
 
 
-@pytest.fixture
-async def db(settings: Settings) -> AsyncIterator[Database]:
-    database = Database(settings, settings.db_schema or SERVICE.schema)
-    yield database
-    await database.close()
-
-
 async def produce(settings: Settings, messages: list[tuple[str, bytes]]) -> None:
     producer = kafka.make_producer(settings)
     await producer.start()

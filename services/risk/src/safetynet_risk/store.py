@@ -235,32 +235,20 @@ async def lock_case_states(conn: asyncpg.Connection, household_ids: Sequence[str
     return {row["household_id"]: case_state_from_row(row) for row in rows}
 
 
+def _columns(items: Sequence[Any], names: Sequence[str]) -> list[list[Any]]:
+    """The items' attributes, one list per name (for `unnest`)."""
+    return [[getattr(item, name) for item in items] for name in names]
+
+
 async def write_case_states(conn: asyncpg.Connection, states: dict[str, CaseState]) -> None:
-    items = list(states.items())
-    await conn.execute(
-        WRITE_CASE_STATES,
-        [household_id for household_id, _ in items],
-        [state.open for _, state in items],
-        [state.case_id for _, state in items],
-        [state.changed_at for _, state in items],
-        [state.closed_at for _, state in items],
-        [state.close_reason for _, state in items],
-        [state.closed_case_id for _, state in items],
-    )
+    names = ("open", "case_id", "changed_at", "closed_at", "close_reason", "closed_case_id")
+    await conn.execute(WRITE_CASE_STATES, list(states), *_columns(list(states.values()), names))
 
 
 async def record_case_changes(conn: asyncpg.Connection, changes: Sequence[CaseChange]) -> None:
     """Keep every opening and closure (idempotent by event key): the backtest replays them."""
-    await conn.execute(
-        RECORD_CASE_CHANGES,
-        [c.event_key for c in changes],
-        [c.household_id for c in changes],
-        [c.case_id for c in changes],
-        [c.closes for c in changes],
-        [c.occurred_at for c in changes],
-        [c.close_reason for c in changes],
-        [c.reopened for c in changes],
-    )
+    names = ("event_key", "household_id", "case_id", "closes", "occurred_at", "close_reason", "reopened")
+    await conn.execute(RECORD_CASE_CHANGES, *_columns(changes, names))
 
 
 # ---- the backtest's reads (households in keyset pages, each page's history) ---------------------------------
