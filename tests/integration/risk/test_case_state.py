@@ -5,20 +5,22 @@ opens no new case while evidence dated after it does."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+import asyncpg
 import orjson
 import pytest
 
 from safetynet_core import kafka
 from safetynet_core.contracts import now_utc
-from safetynet_core.db import Database, raw_transaction
+from safetynet_core.db import Database, migrate, raw_transaction
 from safetynet_core.kafka import header
-from safetynet_core.testing import eventually, serve, unique
-from safetynet_risk.case_consumer import CONSUMER
-from safetynet_risk.casestate import case_event
+from safetynet_core.testing import drop_schema, eventually, serve, unique
+from safetynet_risk.case_consumer import CONSUMER, CaseEventsConsumer
+from safetynet_risk.casestate import CaseChange, case_event
 from safetynet_risk.info import SERVICE
 from safetynet_risk.main import create_app
 from safetynet_risk.messages import department_event, registry_record
@@ -198,3 +200,38 @@ async def test_evidence_dated_before_a_closure_does_not_reopen_the_case(settings
 def _reasons(assessment: Any) -> list[dict[str, Any]]:
     reasons: list[dict[str, Any]] = orjson.loads(assessment["reasons"])
     return reasons
+
+
+async def test_households_the_old_flag_marked_start_with_an_open_case_until_their_case_events_decide(
+    isolated_settings: Callable[..., Any],
+) -> None:
+    """Upgrading a database of the old `households.monitored` flag: those households keep counting as
+    monitored (their openings may be past the topic's retention), and any case event of theirs decides."""
+    settings: Settings = isolated_settings(Settings)
+    schema = settings.db_schema or ""
+    await asyncio.to_thread(migrate, settings, schema, SERVICE.migrations_dir, "risk_0001")
+    try:
+        conn = await asyncpg.connect(settings.asyncpg_dsn, server_settings={"search_path": schema})
+        try:
+            await conn.execute(
+                """insert into households (household_id, region_code, poverty_status, annual_net_income_cny,
+                       members, recorded_at, record_event_id, monitored)
+                   select household_id, $1, 'general', 1, '[]', now(), 'r', flagged
+                   from unnest(array['HF', 'HN'], array[true, false]) as h(household_id, flagged)""",
+                VILLAGE,
+            )
+            await asyncio.to_thread(migrate, settings, schema, SERVICE.migrations_dir)
+            rows = await conn.fetch("select household_id, case_open from case_states")
+            assert [tuple(row) for row in rows] == [("HF", True)]
+        finally:
+            await conn.close()
+        db = Database(settings, schema)
+        try:
+            await CaseEventsConsumer(settings, db).store(
+                [CaseChange("k", "HF", "C-HF", True, NOW - timedelta(days=400), "risk_eliminated")]
+            )
+            assert not (await case_state(db, "HF"))["case_open"]
+        finally:
+            await db.close()
+    finally:
+        await drop_schema(settings.asyncpg_dsn, schema)

@@ -1,5 +1,6 @@
 """Case states: what risk knows of each household's case (from the case-events topic) and every opening
-and closure it heard of; `households.monitored` gives way to them (an open case is what monitored means).
+and closure it heard of; `households.monitored` gives way to them (an open case is what monitored means;
+the households it flagged start with an open case until their case events say otherwise).
 
 Revision ID: risk_0002
 Revises: risk_0001
@@ -39,6 +40,12 @@ STATEMENTS = [
     )
     """,
     "create index case_history_household on case_history (household_id, occurred_at)",
+    # The old flag's households start with a case of unknown id open since the epoch (their openings may be
+    # past the topic's retention); any case event of theirs is later and decides.
+    """
+    insert into case_states (household_id, case_open, changed_at)
+    select household_id, true, timestamptz '1970-01-01 00:00:00+00' from households where monitored
+    """,
     "alter table households drop column monitored",
 ]
 
