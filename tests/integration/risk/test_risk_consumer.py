@@ -45,13 +45,6 @@ async def settings(isolated_settings: Callable[..., Any], provision: Callable[..
     return built
 
 
-@pytest.fixture
-async def db(settings: Settings) -> AsyncIterator[Database]:
-    database = Database(settings, settings.db_schema or SERVICE.schema)
-    yield database
-    await database.close()
-
-
 async def produce(settings: Settings, messages: list[tuple[str, bytes]]) -> None:
     producer = kafka.make_producer(settings)
     await producer.start()
@@ -304,6 +297,8 @@ async def _event_assessed(reader: TopicReader, event_id: str) -> bool:
 async def test_backtest_reports_households_that_would_change(
     settings: Settings, db: Database, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import json
+
     import yaml
     from typer.testing import CliRunner
 
@@ -336,13 +331,15 @@ async def test_backtest_reports_households_that_would_change(
     # 10,000 per capita is now within the raised line: marginal rather than sudden hardship
     assert (changed["H2"].old_category, changed["H2"].new_category) == ("sudden_hardship", "marginal")
     assert report.level_changes == 1 and report.category_changes == 1
+    assert report.opening_changes == 0  # every household still opens its case, at the same events
     later = (NOW + timedelta(days=2)).date()
     assert (await run_backtest(db, load_policy(raised), since=later)).households == 0
 
     monkeypatch.setenv("SAFETYNET_DB_SCHEMA", settings.db_schema or "")
     result = await asyncio.to_thread(CliRunner().invoke, cli, ["policy", "backtest", str(raised), "--json"])
     assert result.exit_code == 0, result.output
-    assert '"level_changes": 1' in result.output
+    assert '"level_changes": 1' in result.output and '"opening_changes": 0' in result.output
+    assert json.loads(result.stdout)["households"] == 3  # the progress bar stays off stdout
     assert await count_rows(db, "assessments") == published  # nothing written
 
 

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from safetynet_core.policy import Policy, load_policy
 from safetynet_core.settings import DEFAULT_POLICY_FILE
+from safetynet_risk.casestate import NO_CASE, CaseState
 from safetynet_risk.engine import Scored, assess, render
 from safetynet_risk.state import Member, RegistryRecord, StoredFact, build_state, months_before
 
@@ -67,7 +68,8 @@ def score(
 ) -> Scored:
     state = build_state(record, events, policy.risk, AS_OF)
     triggering = trigger if trigger is not None else list(events)
-    return assess(state, policy, trigger_ids=[e.event_id for e in triggering], previously_monitored=monitored)
+    case = CaseState(open=True, case_id="C1") if monitored else NO_CASE
+    return assess(state, policy, trigger_ids=[e.event_id for e in triggering], case=case)
 
 
 def points(result: Scored) -> dict[str, float]:

@@ -24,7 +24,7 @@ NOW = datetime(2026, 6, 30, tzinfo=UTC)
 
 def entry(household_id: str, max_seq: int = 1) -> CachedHousehold:
     registry = RegistryRecord(household_id, "610327101201", "lifted", 30_000.0, (Member("m0"),), NOW)
-    return CachedHousehold(registry=registry, monitored=False, events=(), max_seq=max_seq)
+    return CachedHousehold(registry=registry, events=(), max_seq=max_seq)
 
 
 def test_the_cache_is_a_bounded_lru() -> None:
@@ -208,12 +208,12 @@ async def test_one_transaction_takes_what_is_already_fetched_up_to_the_limit(mon
 def test_the_cache_is_bounded_in_facts_too() -> None:
     cache = HouseholdCache(10, max_facts=5)
     facts = tuple(range(3))
-    big = {h: CachedHousehold(entry(h).registry, False, facts, 1) for h in ("H1", "H2")}  # type: ignore[arg-type]
+    big = {h: CachedHousehold(entry(h).registry, facts, 1) for h in ("H1", "H2")}  # type: ignore[arg-type]
     cache.apply(big, cache.generation)
     assert len(cache) == 1 and "H2" in cache and cache.facts == 3  # H1 evicted: 6 facts > 5
     cache.apply({"H2": entry("H2")}, cache.generation)  # replaced by an entry holding none
     assert cache.facts == 0
-    cache.apply({"H3": CachedHousehold(entry("H3").registry, False, tuple(range(9)), 1)}, cache.generation)  # type: ignore[arg-type]
+    cache.apply({"H3": CachedHousehold(entry("H3").registry, tuple(range(9)), 1)}, cache.generation)  # type: ignore[arg-type]
     assert "H3" not in cache  # more than the whole cache may hold: not kept
 
 

@@ -81,7 +81,8 @@ def policy_backtest(
     limit: int = typer.Option(50, help="how many changed households to list"),
     as_json: bool = typer.Option(False, "--json", help="print the full report as JSON"),
 ) -> None:
-    """Re-score stored history under FILE (nothing is published); list households that would change."""
+    """Replay each household's stored history under FILE (nothing is written or published); list households
+    whose case openings, levels or categories would change."""
     from datetime import date
 
     from safetynet_risk.admin import backtest_command

@@ -109,6 +109,7 @@ def standard_topics(settings: CoreSettings) -> list[str]:
         settings.dlq_topic(settings.topic_household_events, "risk"),
         settings.dlq_topic(settings.topic_risk_assessments, "workflow"),
         settings.dlq_topic(settings.topic_case_events, "notify"),
+        settings.dlq_topic(settings.topic_case_events, "risk-cases"),
     ]
 
 

@@ -1,7 +1,8 @@
 """Scoring one batch of household events (the consumer's unit of work, inside the caller's transaction):
 which events are new, registry baselines, every household with new facts scored from its stored facts
-(from the household cache when it has them) plus the new ones, the facts and assessments written.
-Events for households the registry has not sent yet wait until it does."""
+(from the household cache when it has them) plus the new ones and its case state (read from the database
+in the batch's transaction, never cached: another process may own its case events), the facts and
+assessments written. Events for households the registry has not sent yet wait until it does."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from safetynet_core.policy import Policy
 from safetynet_core.policy.risk import RiskPolicy
 from safetynet_risk import metrics, store
 from safetynet_risk.cache import CachedHousehold, HouseholdCache
+from safetynet_risk.casestate import NO_CASE, CaseState
 from safetynet_risk.engine import Scored, assess
 from safetynet_risk.messages import Incoming
 from safetynet_risk.state import REGISTRY_RECORD, PreparedFact, RegistryRecord, StoredFact, build_prepared_state
@@ -116,12 +118,11 @@ def _latest_registry(new: Sequence[Incoming]) -> dict[str, Incoming]:
 
 
 @dataclass
-class _Household:
-    """What scoring a household needs: its registry baseline, `monitored`, its stored department events,
-    the stored facts still waiting for an assessment (event id, moment) and the highest stored fact seq."""
+class Household:
+    """What scoring a household needs: its registry baseline, its stored department events, the stored
+    facts still waiting for an assessment (event id, moment) and the highest stored fact seq."""
 
     registry: RegistryRecord
-    monitored: bool
     events: tuple[PreparedFact, ...]
     pending: list[tuple[str, datetime]]
     max_seq: int
@@ -129,7 +130,7 @@ class _Household:
 
 async def _fetch_households(
     conn: asyncpg.Connection, household_ids: list[str], policy: RiskPolicy
-) -> dict[str, _Household]:
+) -> dict[str, Household]:
     """The households (with a registry record) among `household_ids`, with their stored facts."""
     registry_rows, fact_rows = await store.household_rows(conn, household_ids)
     registries = {row["household_id"]: row for row in registry_rows}
@@ -139,9 +140,8 @@ async def _fetch_households(
     found = {}
     for household_id, row in registries.items():
         facts = facts_by_household[household_id]
-        found[household_id] = _Household(
+        found[household_id] = Household(
             registry=registry_from_row(row),
-            monitored=row["monitored"],
             events=tuple(PreparedFact(fact_from_row(f), policy) for f in facts if f["type"] != REGISTRY_RECORD),
             pending=[(f["event_id"], f["occurred_at"]) for f in facts if f["pending"]],
             max_seq=max((f["seq"] for f in facts), default=0),
@@ -149,7 +149,7 @@ async def _fetch_households(
     return found
 
 
-def _from_cache(cached: CachedHousehold, latest: RegistryRecord | None, policy: RiskPolicy) -> _Household:
+def _from_cache(cached: CachedHousehold, latest: RegistryRecord | None, policy: RiskPolicy) -> Household:
     """A cached household as the batch's registry upsert leaves it."""
     registry = cached.registry
     if latest is not None and registry.recorded_at <= latest.recorded_at:
@@ -157,25 +157,27 @@ def _from_cache(cached: CachedHousehold, latest: RegistryRecord | None, policy: 
     events = cached.events
     if events and events[0].policy is not policy:
         events = tuple(PreparedFact(e.fact, policy) for e in events)
-    return _Household(registry, cached.monitored, events, [], cached.max_seq)
+    return Household(registry, events, [], cached.max_seq)
 
 
 def score_household(
     policy: Policy,
-    household: _Household,
+    household: Household,
     now: datetime,
     new: Sequence[StoredFact],
     trigger_ids: Sequence[str],
     assessment_id: str,
+    case: CaseState = NO_CASE,
 ) -> tuple[dict[str, Any], tuple[PreparedFact, ...]]:
     """Score one household from its stored facts and the batch's new ones, triggered by `trigger_ids` (its
-    waiting facts and the new ones). Returns the assessment row (its `fact_seq` still to fill in) and every
-    department event the household now has (prepared)."""
+    waiting facts and the new ones), knowing its `case`. Returns the assessment row (its `fact_seq` still to
+    fill in) and every department event the household now has (prepared)."""
     pending_at = [at for _, at in household.pending] + [fact.occurred_at for fact in new]
-    as_of = min(now, max(pending_at))
+    evidence_at = max(pending_at)
+    as_of = min(now, evidence_at)
     events = household.events + tuple(PreparedFact(fact, policy.risk) for fact in new if fact.type != REGISTRY_RECORD)
     state = build_prepared_state(household.registry, events, policy.risk, as_of)
-    scored = assess(state, policy, trigger_ids=trigger_ids, previously_monitored=household.monitored)
+    scored = assess(state, policy, trigger_ids=trigger_ids, case=case, evidence_at=evidence_at)
     return assessment_row(scored, household.registry, as_of, 0, now, assessment_id), events
 
 
@@ -201,7 +203,7 @@ async def process_batch(
         new_by_household[item.household_id].append(fact)
 
     risk = policy.risk
-    households: dict[str, _Household] = {}
+    households: dict[str, Household] = {}
     missing = []
     for household_id in new_by_household:
         cached = cache.get(household_id) if cache is not None else None
@@ -213,6 +215,7 @@ async def process_batch(
     if missing:
         households.update(await _fetch_households(conn, sorted(missing), risk))
         households = {h: households[h] for h in new_by_household if h in households}  # in the batch's order
+    cases = await store.case_states(conn, list(households)) if households else {}
 
     # Which assessment covers each new (or waiting) fact is known before scoring (its id derives from the
     # household and the events), so the facts go in while the households are scored.
@@ -233,7 +236,12 @@ async def process_batch(
         for count, (household_id, household) in enumerate(households.items(), 1):
             started = time.perf_counter()
             row, events_of[household_id] = score_household(
-                policy, household, now, new_by_household[household_id], *triggers[household_id]
+                policy,
+                household,
+                now,
+                new_by_household[household_id],
+                *triggers[household_id],
+                cases.get(household_id, NO_CASE),
             )
             metrics.SCORING_SECONDS.observe(time.perf_counter() - started)
             assessments.append(row)
@@ -250,7 +258,6 @@ async def process_batch(
         row["fact_seq"] = max(household.max_seq, seqs[household_id])
         updates[household_id] = CachedHousehold(
             registry=household.registry,
-            monitored=household.monitored or row["opens_case"],
             events=events_of[household_id],
             max_seq=row["fact_seq"],
         )

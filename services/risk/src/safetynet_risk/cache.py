@@ -1,6 +1,6 @@
-"""An in-process cache of households the consumer has scored: registry record, `monitored`, every stored
-fact (decoded and prepared for the policy) and the highest fact seq, so a transaction fetches from the
-database only the households it has not seen.
+"""An in-process cache of households the consumer has scored: registry record, every stored fact (decoded
+and prepared for the policy) and the highest fact seq, so a transaction fetches from the database only the
+households it has not seen. Never the case state: another process may consume a household's case events.
 
 It is sound because one consumer owns a household's partition (events are keyed by household id) and so
 is the only writer of its rows; it is only ever filled with what a transaction wrote AFTER that
@@ -20,7 +20,6 @@ from safetynet_risk.state import PreparedFact, RegistryRecord
 @dataclass(frozen=True)
 class CachedHousehold:
     registry: RegistryRecord
-    monitored: bool
     events: tuple[PreparedFact, ...]  # every stored department event (not registry records), all assessed
     max_seq: int
 

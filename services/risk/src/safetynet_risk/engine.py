@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Hashable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from functools import singledispatch
 from typing import Any
 
@@ -26,6 +27,7 @@ from safetynet_core.policy.risk import (
     TrailingSumCondition,
     WarningFiredCondition,
 )
+from safetynet_risk.casestate import NO_CASE, CaseState
 from safetynet_risk.memo import per_policy, remembered
 from safetynet_risk.state import HouseholdState
 
@@ -296,14 +298,32 @@ def _reason(rule: Any, points: float, figures: Hit) -> Reason:
         return build()
 
 
+def _stale_after_closure(case: CaseState, evidence_at: datetime | None) -> bool:
+    """No case is open, one closed, and every triggering event occurred before (or at) that closure."""
+    return not case.open and case.closed_at is not None and evidence_at is not None and evidence_at <= case.closed_at
+
+
+def _closure_reason(risk: RiskPolicy, case: CaseState) -> Reason:
+    assert case.closed_at is not None
+    figures = {"closed_at": case.closed_at.date().isoformat(), "close_reason": case.close_reason or "-"}
+    return _reason(risk.flag.stale_evidence, 0, figures)
+
+
 _LINES: list[tuple[object, dict[tuple[str, int], float]]] = []
 _LINES_KEPT = 100_000
 
 
 def assess(
-    state: HouseholdState, policy: Policy, *, trigger_ids: Collection[str], previously_monitored: bool = False
+    state: HouseholdState,
+    policy: Policy,
+    *,
+    trigger_ids: Collection[str],
+    case: CaseState = NO_CASE,
+    evidence_at: datetime | None = None,
 ) -> Scored:
-    """Score one household: category, warnings, each rule's points (capped), level, whether a case opens."""
+    """Score one household: category, warnings, each rule's points (capped), level, whether a case opens.
+    A household with an open `case` (or within the line) counts as monitored; with none open, one that
+    closed on or after `evidence_at` (the latest moment among the triggering events) is not reopened."""
     risk = policy.risk
     lines = per_policy(_LINES, risk, dict)  # monitoring lines found so far, by (region code, year)
     if len(lines) > _LINES_KEPT:
@@ -317,7 +337,7 @@ def assess(
         state=state,
         policy=risk,
         line=line,
-        monitored=previously_monitored or category is not None,
+        monitored=case.open or category is not None,
         trigger_ids=frozenset(trigger_ids),
     )
 
@@ -348,6 +368,9 @@ def assess(
         total = risk.score_cap
     level = risk.level_for(total)
     opens_case = level in risk.flag.levels or (risk.flag.any_warning and bool(fired))
+    if opens_case and _stale_after_closure(case, evidence_at):
+        opens_case = False
+        reasons.append(_closure_reason(risk, case))
     return Scored(
         category=category,
         level=level,

@@ -1,4 +1,5 @@
-"""Risk service composition root: the read API, and the consumer as a supervised background loop."""
+"""Risk service composition root: the read API, and the two consumers (household events, case events) as
+supervised background loops."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from safetynet_core.openapi import document_errors, extend_openapi
 from safetynet_core.policy import Policy, load_policy
 from safetynet_core.service import supervise
 from safetynet_risk.api import router
+from safetynet_risk.case_consumer import CaseEventsConsumer
 from safetynet_risk.consumer import FaultHook, RiskConsumer
 from safetynet_risk.info import SERVICE
 from safetynet_risk.settings import Settings
@@ -35,18 +37,21 @@ def create_app(
         app.state.settings = settings
         app.state.db = db
         app.state.policy = policy
-        consumer_task = None
+        loops = []
         if settings.consumer_enabled:
             consumer = RiskConsumer(settings, db, policy, fault)
             app.state.consumer = consumer
-            consumer_task = asyncio.create_task(supervise("risk-consumer", consumer.run))
+            app.state.case_consumer = case_consumer = CaseEventsConsumer(settings, db)
+            loops.append(asyncio.create_task(supervise("risk-consumer", consumer.run)))
+            loops.append(asyncio.create_task(supervise("risk-case-consumer", case_consumer.run)))
         try:
             yield
         finally:
-            if consumer_task is not None:
-                consumer_task.cancel()
+            for loop in loops:
+                loop.cancel()
+            for loop in loops:
                 with contextlib.suppress(asyncio.CancelledError):
-                    await consumer_task
+                    await loop
             await db.close()
 
     app = create_service_app(

@@ -26,3 +26,8 @@ SCORING_SECONDS = Histogram(
     "Time to build state and score one household",
     buckets=(0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05),
 )
+CASE_EVENTS = Counter(
+    "safetynet_risk_case_events_total",
+    "Case-events records consumed, by outcome (applied, skipped, dead_lettered)",
+    ["outcome"],
+)

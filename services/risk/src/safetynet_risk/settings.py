@@ -8,7 +8,11 @@ from safetynet_core.settings import CoreSettings
 class Settings(CoreSettings):
     service_name: str = "risk"
     consumer_group: str = "risk"
-    consumer_enabled: bool = True
+    consumer_enabled: bool = True  # both consumers: household events and case events
+    # The case-events consumer (case_consumer.py): its own group, so every risk replica's share of households
+    # learns their openings and closures.
+    case_consumer_group: str = "risk-cases"
+    case_consume_batch: int = Field(500, ge=1, le=10_000)
     consume_batch: int = Field(1000, ge=1, le=20_000)
     consume_timeout_ms: int = Field(500, ge=10)
     # Under a backlog (records already fetched), one database transaction takes up to this many records from

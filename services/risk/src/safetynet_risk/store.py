@@ -1,16 +1,19 @@
 """Risk's queries, on one asyncpg connection inside the caller's transaction (COPY-speed paths: the
 documented alternative to the unit of work): facts, registry baselines, households with their stored
-facts, assessments and their publishing marks. Scoring a batch is `batch.py`."""
+facts, assessments and their publishing marks, case states and their history. Scoring a batch is
+`batch.py`, following case events `case_consumer.py`."""
 
 from __future__ import annotations
 
 import operator
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import asyncpg
 import orjson
 
+from safetynet_risk.casestate import CaseChange, CaseState
 from safetynet_risk.messages import Incoming
 from safetynet_risk.state import RegistryRecord, StoredFact
 
@@ -148,7 +151,7 @@ async def store_assessments(
     conn: asyncpg.Connection, rows: list[dict[str, Any]], waited: Sequence[tuple[str, str]]
 ) -> None:
     """Insert assessments (COPY: their ids are new, or another transaction stored the same events first),
-    mark the stored facts that waited for them, flag households opening a case."""
+    and mark the stored facts that waited for them."""
     records = []
     for row in rows:
         record = list(_assessment_values(row))
@@ -160,12 +163,6 @@ async def store_assessments(
         raise ConcurrentWrite(f"an assessment of this batch was stored concurrently: {exc}") from exc
     if waited:
         await conn.execute(MARK_ASSESSED, [p[0] for p in waited], [p[1] for p in waited])
-    flagged = [row["household_id"] for row in rows if row["opens_case"]]
-    if flagged:
-        await conn.execute(
-            "update households set monitored = true where household_id = any($1::text[]) and not monitored",
-            flagged,
-        )
 
 
 async def existing_event_ids(conn: asyncpg.Connection, event_ids: Sequence[str]) -> set[str]:
@@ -192,3 +189,106 @@ async def mark_published(conn: asyncpg.Connection, assessment_ids: Sequence[str]
         "update assessments set published_at = now() where assessment_id = any($1::text[])",
         list(assessment_ids),
     )
+
+
+# ---- case states (what risk knows of each household's case) ------------------------------------------------
+
+CASE_STATE_COLUMNS = "household_id, case_open, case_id, changed_at, closed_at, close_reason, closed_case_id"
+CASE_STATES = f"select {CASE_STATE_COLUMNS} from case_states where household_id = any($1::text[])"
+ADD_CASE_STATES = "insert into case_states (household_id) select unnest($1::text[]) on conflict do nothing"
+LOCK_CASE_STATES = f"{CASE_STATES} order by household_id for update"
+WRITE_CASE_STATES = """
+update case_states s set case_open = v.case_open, case_id = v.case_id, changed_at = v.changed_at,
+    closed_at = v.closed_at, close_reason = v.close_reason, closed_case_id = v.closed_case_id, updated_at = now()
+from unnest($1::text[], $2::bool[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::text[], $7::text[])
+    as v(household_id, case_open, case_id, changed_at, closed_at, close_reason, closed_case_id)
+where s.household_id = v.household_id
+"""
+RECORD_CASE_CHANGES = """
+insert into case_history (event_key, household_id, case_id, closes, occurred_at, close_reason, reopened)
+select * from unnest($1::text[], $2::text[], $3::text[], $4::bool[], $5::timestamptz[], $6::text[], $7::bool[])
+on conflict (event_key) do nothing
+"""
+
+
+def case_state_from_row(row: Any) -> CaseState:
+    return CaseState(
+        open=row["case_open"],
+        case_id=row["case_id"],
+        changed_at=row["changed_at"],
+        closed_at=row["closed_at"],
+        close_reason=row["close_reason"],
+        closed_case_id=row["closed_case_id"],
+    )
+
+
+async def case_states(conn: asyncpg.Connection, household_ids: Sequence[str]) -> dict[str, CaseState]:
+    """The case states of those households risk has heard of a case for."""
+    rows = await conn.fetch(CASE_STATES, list(household_ids))
+    return {row["household_id"]: case_state_from_row(row) for row in rows}
+
+
+async def lock_case_states(conn: asyncpg.Connection, household_ids: Sequence[str]) -> dict[str, CaseState]:
+    """The households' case states, locked for this transaction (created empty first when new)."""
+    await conn.execute(ADD_CASE_STATES, list(household_ids))
+    rows = await conn.fetch(LOCK_CASE_STATES, list(household_ids))
+    return {row["household_id"]: case_state_from_row(row) for row in rows}
+
+
+def _columns(items: Sequence[Any], names: Sequence[str]) -> list[list[Any]]:
+    """The items' attributes, one list per name (for `unnest`)."""
+    return [[getattr(item, name) for item in items] for name in names]
+
+
+async def write_case_states(conn: asyncpg.Connection, states: dict[str, CaseState]) -> None:
+    names = ("open", "case_id", "changed_at", "closed_at", "close_reason", "closed_case_id")
+    await conn.execute(WRITE_CASE_STATES, list(states), *_columns(list(states.values()), names))
+
+
+async def record_case_changes(conn: asyncpg.Connection, changes: Sequence[CaseChange]) -> None:
+    """Keep every opening and closure (idempotent by event key): the backtest replays them."""
+    names = ("event_key", "household_id", "case_id", "closes", "occurred_at", "close_reason", "reopened")
+    await conn.execute(RECORD_CASE_CHANGES, *_columns(changes, names))
+
+
+# ---- the backtest's reads (households in keyset pages, each page's history) ---------------------------------
+
+BACKTEST_HOUSEHOLD_COUNT = "select count(distinct household_id) from assessments where as_of >= $1"
+BACKTEST_HOUSEHOLD_PAGE = """
+select household_id from assessments where as_of >= $1 and household_id > $2
+group by household_id order by household_id limit $3
+"""
+BACKTEST_FACTS = """
+select household_id, event_id, type, member_id, occurred_at, payload, seq, assessment_id from facts
+where household_id = any($1::text[]) and assessment_id is not null order by household_id, seq
+"""
+BACKTEST_ASSESSMENTS = """
+select assessment_id, household_id, region_code, category, level, score, opens_case, event_ids, assessed_at,
+       as_of, fact_seq
+from assessments where household_id = any($1::text[]) order by household_id, fact_seq, assessed_at
+"""
+BACKTEST_CASE_HISTORY = """
+select event_key, household_id, case_id, closes, occurred_at, close_reason, reopened from case_history
+where household_id = any($1::text[]) order by household_id, occurred_at, event_key
+"""
+
+
+async def assessed_household_count(conn: asyncpg.Connection, since: datetime) -> int:
+    return int(await conn.fetchval(BACKTEST_HOUSEHOLD_COUNT, since))
+
+
+async def assessed_household_page(conn: asyncpg.Connection, since: datetime, after: str, limit: int) -> list[str]:
+    """The next `limit` households (by id, after `after`) with an assessment as of `since` or later."""
+    return [row["household_id"] for row in await conn.fetch(BACKTEST_HOUSEHOLD_PAGE, since, after, limit)]
+
+
+async def household_histories(
+    conn: asyncpg.Connection, household_ids: Sequence[str]
+) -> tuple[list[Any], list[Any], list[CaseChange]]:
+    """The households' assessed facts (by seq), stored assessments (in order) and case openings and
+    closures (by moment), each ordered by household first."""
+    ids = list(household_ids)
+    facts = await conn.fetch(BACKTEST_FACTS, ids)
+    assessments = await conn.fetch(BACKTEST_ASSESSMENTS, ids)
+    history = [CaseChange(**dict(row)) for row in await conn.fetch(BACKTEST_CASE_HISTORY, ids)]
+    return list(facts), list(assessments), history

@@ -15,7 +15,6 @@ households = Table(
     Column("members", JSONB, nullable=False),
     Column("recorded_at", DateTime(timezone=True), nullable=False),
     Column("record_event_id", Text, nullable=False),
-    Column("monitored", Boolean, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
@@ -55,4 +54,30 @@ assessments = Table(
     Column("adjusted_income_pc", Float, nullable=False),
     Column("poverty_status", Text, nullable=False),
     Column("published_at", DateTime(timezone=True)),
+)
+
+case_states = Table(
+    "case_states",
+    metadata,
+    Column("household_id", Text, primary_key=True),
+    Column("case_open", Boolean, nullable=False),
+    Column("case_id", Text),
+    Column("changed_at", DateTime(timezone=True)),
+    Column("closed_at", DateTime(timezone=True)),
+    Column("close_reason", Text),
+    Column("closed_case_id", Text),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+case_history = Table(
+    "case_history",
+    metadata,
+    Column("event_key", Text, primary_key=True),
+    Column("household_id", Text, nullable=False),
+    Column("case_id", Text, nullable=False),
+    Column("closes", Boolean, nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("close_reason", Text, nullable=False),
+    Column("reopened", Boolean, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
 )

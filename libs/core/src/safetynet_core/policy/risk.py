@@ -49,11 +49,25 @@ class LevelBand(PolicySection):
     min_score: float = Field(ge=0)
 
 
+class ExplainedRule(PolicySection):
+    id: RuleId
+    reason_zh: str
+    reason_en: str
+
+
 class FlagRule(PolicySection):
-    """A case opens when the level is one of `levels`, or (with `any_warning`) when any warning fired."""
+    """A case opens when the level is one of `levels`, or (with `any_warning`) when any warning fired; but
+    after a household's case closed, only evidence dated after the closure opens one: an assessment whose
+    triggering events all occurred before it says so with `stale_evidence` (figures `{closed_at}`, the
+    closure's date, and `{close_reason}`)."""
 
     levels: list[str] = ["high", "critical"]
     any_warning: bool = True
+    stale_evidence: ExplainedRule = ExplainedRule(
+        id="closed_case_stale_evidence",
+        reason_zh="触发事件均早于 {closed_at} 的结案（{close_reason}），不重新立案",
+        reason_en="every triggering event occurred before the case closed on {closed_at} ({close_reason}): no new case",
+    )
 
 
 class HouseholdFilter(PolicySection):
@@ -154,36 +168,30 @@ class WarningFiredCondition(PolicySection):
     warnings: list[RuleId] = Field(min_length=1)
 
 
-class _Explained(PolicySection):
-    id: RuleId
-    reason_zh: str
-    reason_en: str
-
-
 # ---- warnings (部门筛查预警): any one fired opens a lead --------------------------------------------------
 
 
-class TrailingSumWarning(_Explained, TrailingSumCondition):
+class TrailingSumWarning(ExplainedRule, TrailingSumCondition):
     pass
 
 
-class SingleAmountWarning(_Explained, SingleAmountCondition):
+class SingleAmountWarning(ExplainedRule, SingleAmountCondition):
     pass
 
 
-class StateValueWarning(_Explained, StateValueCondition):
+class StateValueWarning(ExplainedRule, StateValueCondition):
     pass
 
 
-class FactPresentWarning(_Explained, FactPresentCondition):
+class FactPresentWarning(ExplainedRule, FactPresentCondition):
     pass
 
 
-class IncomeDropWarning(_Explained, IncomeDropCondition):
+class IncomeDropWarning(ExplainedRule, IncomeDropCondition):
     pass
 
 
-class TrailingRatioWarning(_Explained, TrailingRatioCondition):
+class TrailingRatioWarning(ExplainedRule, TrailingRatioCondition):
     pass
 
 
@@ -201,11 +209,11 @@ WarningRule = Annotated[
 # ---- scoring rules: explainable points ------------------------------------------------------------------
 
 
-class _Points(_Explained):
+class _Points(ExplainedRule):
     points: float = Field(gt=0)
 
 
-class IncomeWithinLineScore(_Explained):
+class IncomeWithinLineScore(ExplainedRule):
     """`adjusted_income_pc` ≤ line: base + slope × (line − adjusted) / line, at most `max_points`."""
 
     kind: Literal["income_within_line"]
@@ -221,7 +229,7 @@ class IncomeEdgeScore(_Points):
     upper_ratio: float = Field(1.2, gt=1)
 
 
-class StateValueScore(_Explained):
+class StateValueScore(ExplainedRule):
     kind: Literal["state_value"]
     state: StateName
     points_by_value: dict[str, float] = Field(min_length=1)
