@@ -304,7 +304,7 @@ def _stale_after_closure(case: CaseState, evidence_at: datetime | None) -> bool:
 
 
 def _closure_reason(risk: RiskPolicy, case: CaseState) -> Reason:
-    assert case.closed_at is not None
+    assert case.closed_at is not None  # noqa: S101 (called only after a closure)
     figures = {"closed_at": case.closed_at.date().isoformat(), "close_reason": case.close_reason or "-"}
     return _reason(risk.flag.stale_evidence, 0, figures)
 

@@ -194,7 +194,7 @@ async def mark_published(conn: asyncpg.Connection, assessment_ids: Sequence[str]
 # ---- case states (what risk knows of each household's case) ------------------------------------------------
 
 CASE_STATE_COLUMNS = "household_id, case_open, case_id, changed_at, closed_at, close_reason, closed_case_id"
-CASE_STATES = f"select {CASE_STATE_COLUMNS} from case_states where household_id = any($1::text[])"
+CASE_STATES = f"select {CASE_STATE_COLUMNS} from case_states where household_id = any($1::text[])"  # noqa: S608
 ADD_CASE_STATES = "insert into case_states (household_id) select unnest($1::text[]) on conflict do nothing"
 LOCK_CASE_STATES = f"{CASE_STATES} order by household_id for update"
 WRITE_CASE_STATES = """
