@@ -1,15 +1,15 @@
 """Notify: delivery errors keep their class only (an HTTP status, an exception class); what receivers
 answered (up to 200 characters of the body were kept) and exception texts are dropped from stored rows.
 
-Revision ID: notify_0003
-Revises: notify_0002
+Revision ID: notify_0004_error_classes
+Revises: notify_0003_departments
 Create Date: 2026-12-06
 """
 
 from alembic import op
 
-revision = "notify_0003"
-down_revision = "notify_0002"
+revision = "notify_0004_error_classes"
+down_revision = "notify_0003_departments"
 branch_labels = None
 depends_on = None
 
