@@ -22,6 +22,8 @@ from safetynet_core.contracts import HouseholdEvent, RiskAssessmentMessage, to_s
 from safetynet_core.db import Database
 from safetynet_core.kafka import delete_topics, make_producer
 from safetynet_core.testing import eventually, free_port, serve, unique
+from safetynet_workflow.auth.admin import create_user
+from safetynet_workflow.auth.store import UserStore
 from safetynet_workflow.clients.notify import NotifyClient
 from safetynet_workflow.info import SERVICE
 from safetynet_workflow.main import create_app
@@ -162,8 +164,16 @@ async def publish(settings: Settings) -> None:
         await producer.stop()
 
 
-def bearer(settings: Settings, role: Role, region: str) -> dict[str, str]:
-    token = issue_token(settings, Principal(subject=unique("u"), role=role, region=region))
+async def bearer(settings: Settings, role: Role, region: str) -> dict[str, str]:
+    """A signed-in user's header: an account and a login session in the test's schema (workflow checks both)."""
+    username = unique("u")
+    await create_user(settings, username=username, password="reports-password-1", role=role.value, region=region)
+    db = Database(settings, settings.db_schema or "")
+    try:
+        session_id = await UserStore(db).open_session(username, timedelta(hours=1))
+    finally:
+        await db.close()
+    token = issue_token(settings, Principal(subject=username, role=role, region=region), session_id=session_id)
     return {"Authorization": f"Bearer {token}"}
 
 
@@ -182,7 +192,7 @@ async def test_summary_notices_and_case_notifications(
     finally:
         await db.close()
     await publish(settings)
-    township = bearer(settings, Role.TOWNSHIP_OFFICER, TOWNSHIP)
+    township = await bearer(settings, Role.TOWNSHIP_OFFICER, TOWNSHIP)
 
     async with running(settings) as url, httpx.AsyncClient(base_url=url, timeout=30) as http:
 
@@ -235,7 +245,7 @@ async def test_summary_notices_and_case_notifications(
 
         # Region scoping: a village cadre of V2 sees only V2 (a wider filter narrows to the scope),
         # another village is forbidden.
-        cadre = bearer(settings, Role.VILLAGE_CADRE, V2)
+        cadre = await bearer(settings, Role.VILLAGE_CADRE, V2)
         response = await http.get("/v1/reports/summary", params={"region": V1}, headers=cadre)
         assert response.status_code == 403
         own = (await http.get("/v1/reports/summary", params={"region": TOWNSHIP}, headers=cadre)).json()

@@ -72,7 +72,7 @@ async def open_case(workflow: Running) -> tuple[dict[str, Any], dict[str, str]]:
 
 
 async def test_every_route_needs_a_token(workflow: Running) -> None:
-    await assert_every_route_needs_credentials(workflow.http, public=frozenset({"/v1/auth/token"}))
+    await assert_every_route_needs_credentials(workflow.http, public=frozenset({"/v1/auth/token", "/v1/auth/introspect"}))
 
 
 async def test_tokens_carry_no_pii_and_expire(workflow: Running) -> None:

@@ -4,10 +4,10 @@ documented from the models that validate them: every event type's envelope and p
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from safetynet_core.contracts import PAYLOAD_MODELS, EventType
 from safetynet_core.errors import ErrorItem
@@ -76,14 +76,14 @@ class MaskedMember(BaseModel):
 
     member_id: str
     name: str
-    id_number_masked: str
-    birth_date: date | None = None
+    id_number_masked: str = Field(description="the ID number's last four characters only")
+    birth_date: str | None = Field(None, pattern=r"^\d{4}$", description="the birth year only")
     labour_capacity: Literal["full", "partial", "none"]
     in_school: bool
 
 
 class HouseholdOut(BaseModel):
-    """A registry record as case workers see it: ID numbers and the phone masked."""
+    """A registry record as case workers see it: ID numbers, birth dates and the phone masked."""
 
     household_id: str
     region_code: str
