@@ -72,7 +72,8 @@ async def open_case(workflow: Running) -> tuple[dict[str, Any], dict[str, str]]:
 
 
 async def test_every_route_needs_a_token(workflow: Running) -> None:
-    await assert_every_route_needs_credentials(workflow.http, public=frozenset({"/v1/auth/token", "/v1/auth/introspect"}))
+    public = frozenset({"/v1/auth/token", "/v1/auth/introspect"})
+    await assert_every_route_needs_credentials(workflow.http, public=public)
 
 
 async def test_tokens_carry_no_pii_and_expire(workflow: Running) -> None:
