@@ -14,6 +14,7 @@ from safetynet_core.vocabulary import CloseReason, Step
 from safetynet_workflow.projection.models import CaseRow, TaskState
 
 CASE_WORKFLOW = "CaseWorkflow"
+HOUSEHOLD_FACTS_ACTIVITY = "household_facts"
 # Search attributes of a case run (registered on the Temporal server by `make up`).
 HOUSEHOLD_ID = SearchAttributeKey.for_keyword("HouseholdId")
 REGION_CODE = SearchAttributeKey.for_keyword("RegionCode")
