@@ -91,14 +91,43 @@ async def identify(drill: Drill, household: str, *, objection: bool) -> None:
 
 
 async def assist(drill: Drill, household: str, measures: list[tuple[str, str, str]]) -> None:
+    """The plan; each measure started by its department officer in the UI's API, or (officer "intake") by
+    the department's own system answering with a `measure_update` event through intake."""
     plan = {
         "measures": [{"type": kind, "department": department, "description": kind} for kind, department, _ in measures],
         "responsible": "cadre",
     }
     await drill.complete(household, "assistance_plan", plan, ladder=TOWNSHIP_UP)
-    for _, _, officer in measures:
+    for kind, department, officer in measures:
+        if officer == "intake":
+            await acknowledged_through_intake(drill, household, kind, department)
+            continue
         started = {"started_on": "2026-12-06", "notes": "started"}
         await drill.complete(household, "measure", started, (officer, "county"))
+
+
+async def acknowledged_through_intake(drill: Drill, household: str, kind: str, department: str) -> None:
+    """The department's system says the measure is done: the measure task moves to done on the case."""
+    case = await drill.case("county", household)
+    await drill.post_event(
+        {
+            "event_id": str(uuid.uuid4()),
+            "type": "measure_update",
+            "household_id": household,
+            "occurred_at": datetime.now(UTC).isoformat(),
+            "reference": "subsidy-2026-12",
+            "payload": {"case_id": case["case_id"], "measure_type": kind, "status": "done", "note": "subsidy paid"},
+        }
+    )
+
+    def measure_done(c: dict[str, Any]) -> bool:
+        return any(t["kind"] == "measure" and t["department"] == department and t["status"] == "done"
+                   for t in c["tasks"])  # fmt: skip
+
+    done = await drill.case_until("county", household, measure_done, f"{kind} acknowledged by {department}", 60)
+    task = next(t for t in done["tasks"] if t["kind"] == "measure" and t["department"] == department)
+    assert task["completed_by"] == f"department:{department}"
+    drill.note(household, f"measure {kind} done (measure_update via intake)", department)
 
 
 async def review_until(drill: Drill, household: str, stop: Callable[[], Any], income: float) -> int:
@@ -202,7 +231,7 @@ async def test_a_case_lives_its_whole_life_on_the_live_stack(
         async def h1_life() -> dict[str, Any]:
             await identify(drill, h1, objection=True)
             await assist(drill, h1, [("employment", "human_resources", "hr"),
-                                     ("medical_assistance", "medical_insurance", "medical")])  # fmt: skip
+                                     ("medical_assistance", "medical_insurance", "intake")])  # fmt: skip
             return await eliminated_and_reopened(drill, h1)
 
         reopened, _, _ = await asyncio.gather(

@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
         DeathReported,
         Evidence,
         HouseholdFacts,
+        MeasureAcknowledged,
         ObjectionRequest,
     )
     from safetynet_workflow.cases.steps.close import CloseStep
@@ -65,6 +66,12 @@ class CaseWorkflow(ScreenStep, VerifyStep, EvaluateStep, CloseStep):
         self._learn_household(facts)
         details = {"size": facts.size, "labour_members": facts.labour_members}
         await self._emit(self._entry(TimelineName.HOUSEHOLD_UPDATED, publish=False, details=details))
+
+    @workflow.signal
+    async def acknowledge_measure(self, ack: MeasureAcknowledged) -> None:
+        """A department's `measure_update` on one of the case's measures."""
+        if self._case.status is not CaseStatus.CLOSED:
+            await self._acknowledge(ack)
 
     @workflow.signal
     async def report_death(self, death: DeathReported) -> None:
