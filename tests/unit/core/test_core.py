@@ -123,7 +123,11 @@ def test_payloads_are_typed_per_event_type() -> None:
         parse_payload("housing_safety", {"rating": "E"})
     with pytest.raises(ValidationError):
         parse_payload("medical_expense", {"out_of_pocket_cny": -1, "total_cost_cny": 1, "inpatient": False})
-    assert set(DEPARTMENT_EVENT_TYPES["medical_insurance"]) == {EventType.MEDICAL_EXPENSE, EventType.MEASURE_UPDATE}
+    assert set(DEPARTMENT_EVENT_TYPES["medical_insurance"]) == {
+        EventType.MEDICAL_EXPENSE,
+        EventType.INSURANCE_STATUS,
+        EventType.MEASURE_UPDATE,
+    }
 
 
 def test_text_the_database_cannot_store_is_a_client_error() -> None:
