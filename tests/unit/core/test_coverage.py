@@ -26,18 +26,11 @@ _counter = iter(range(10_000))
 
 
 def fact(member: str, kind: str, covered: bool, on: date, year: int | None = None) -> CoverageFact:
+    """A report in the order written (the counter breaks ties between reports of one day)."""
     n = next(_counter)
-    return CoverageFact(
-        department="medical_insurance" if year else "human_resources",
-        event_id=f"E{n:05d}",
-        household_id="H1",
-        member_id=member,
-        kind=kind,
-        covered=covered,
-        effective=on,
-        year=year,
-        occurred_at=datetime.combine(on, datetime.min.time(), UTC) + timedelta(seconds=n),
-    )
+    reported_at = datetime.combine(on, datetime.min.time(), UTC) + timedelta(seconds=n)
+    department = "medical_insurance" if year else "human_resources"
+    return CoverageFact(department, f"E{n:05d}", "H1", member, kind, covered, on, year, reported_at)
 
 
 def insured(member: str, covered: bool, on: date, year: int = 2027, scheme: str = "basic_medical") -> CoverageFact:

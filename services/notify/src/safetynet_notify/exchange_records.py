@@ -225,26 +225,28 @@ def measure_record(
     name: str, purpose: PurposePolicy, facts: CaseFacts, household: Household | None, task: MeasureTask
 ) -> tuple[str, dict[str, Any]]:
     """(subject, record) of a measure task: the household's fields, the task, and the member it names."""
-    values = {
-        **_household_values(facts, household),
-        **_named_member(facts, household, task.member_id),
-        "change": MEASURE,
-        "measure": task.model_dump(),
-    }
-    return f"task:{task.task_id}", _record(name, purpose, values)
+    record = _change_record(name, purpose, facts, household, task.member_id, MEASURE, measure=task.model_dump())
+    return f"task:{task.task_id}", record
 
 
 def gap_record(
     name: str, purpose: PurposePolicy, facts: CaseFacts, household: Household | None, gap: CoverageGap
 ) -> tuple[str, dict[str, Any]]:
     """(subject, record) of a coverage gap: the household's fields, the gap, and the member it names."""
-    values = {
-        **_household_values(facts, household),
-        **_named_member(facts, household, gap.member_id),
-        "change": COVERAGE_GAP,
-        "gap": gap.as_json(),
-    }
-    return gap.key, _record(name, purpose, values)
+    return gap.key, _change_record(name, purpose, facts, household, gap.member_id, COVERAGE_GAP, gap=gap.as_json())
+
+
+def _change_record(
+    name: str,
+    purpose: PurposePolicy,
+    facts: CaseFacts,
+    household: Household | None,
+    member_id: str | None,
+    change: str,
+    **details: Any,
+) -> dict[str, Any]:
+    values = {**_household_values(facts, household), **_named_member(facts, household, member_id)}
+    return _record(name, purpose, {**values, "change": change, **details})
 
 
 # ---- storage -----------------------------------------------------------------------------------------
