@@ -15,6 +15,7 @@ from safetynet_workflow.corrections.store import CorrectionStore
 from safetynet_workflow.info import SERVICE
 from safetynet_workflow.ledger.store import LedgerStore
 from safetynet_workflow.projection.store import ProjectionStore
+from safetynet_workflow.reports.coverage import CoverageStore
 from safetynet_workflow.reports.store import ReportStore
 from safetynet_workflow.settings import Settings
 from safetynet_workflow.sweeps.store import SweepStore
@@ -31,6 +32,7 @@ class Adapters:
     cases: CaseStore
     users: UserStore
     reports: ReportStore
+    coverage: CoverageStore
     sweeps: SweepStore
     corrections: CorrectionStore
     ledger: LedgerStore
@@ -54,15 +56,17 @@ def bootstrap(
     """Build the adapters; the policy is loaded here, once per process, and handed out from here."""
     settings = settings or Settings()
     db = db or Database(settings, settings.db_schema or SERVICE.schema)
+    policy = policy or load_policy(settings.policy_file)
     return Adapters(
         settings=settings,
-        policy=policy or load_policy(settings.policy_file),
+        policy=policy,
         db=db,
         projection=ProjectionStore(db),
         tasks=TaskStore(db),
         cases=CaseStore(db),
         users=UserStore(db),
         reports=ReportStore(db),
+        coverage=CoverageStore(db, policy.exchange.coverage),
         sweeps=SweepStore(db),
         corrections=CorrectionStore(db),
         ledger=LedgerStore(db),

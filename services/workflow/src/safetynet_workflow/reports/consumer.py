@@ -25,6 +25,7 @@ from safetynet_core.contracts import (
 from safetynet_core.db import Database
 from safetynet_core.kafka import DeadLetters, consume_batches, ensure_topics, make_consumer
 from safetynet_core.logging import get_logger
+from safetynet_workflow.reports.coverage import CoverageRows
 from safetynet_workflow.reports.tables import (
     report_assessed_events,
     report_assessments,
@@ -82,11 +83,14 @@ class Rows:
         self.measure_updates: list[dict[str, Any]] = []
         self.assessments: list[dict[str, Any]] = []
         self.assessed: list[dict[str, Any]] = []
+        self.coverage = CoverageRows()
 
     def add_household_event(self, value: bytes | None) -> None:
         message = parse_record(HouseholdEvent, value)
         if not message.event_id or not message.household_id:
             raise PoisonRecord("invalid", "household event needs event_id and household_id")
+        if self.coverage.add(message):
+            return  # a member's insurance or employment status: the coverage checks' alone
         body = message.WhichOneof("body")
         if body == "registry_record":
             row = {
@@ -155,6 +159,7 @@ class Rows:
             for statement, rows in statements:
                 if rows:
                     await uow.execute(statement, rows)
+            await self.coverage.write(uow)
             await uow.commit()
 
 
