@@ -228,9 +228,7 @@ class EmploymentStatus(_Payload):
     model_config = _example({"employed": True, "since": "2026-11-01"})
 
     employed: bool
-    since: date | None = Field(
-        None, ge=date(2000, 1, 1), description="when the employment began or ended; the event's date when left out"
-    )
+    since: date | None = Field(None, description="when the employment began or ended; the event's date when left out")
 
 
 PAYLOAD_MODELS: dict[EventType, type[_Payload]] = {
