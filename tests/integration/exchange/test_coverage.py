@@ -136,6 +136,15 @@ async def test_gaps_go_once_to_the_department_that_closes_them(departments: Depa
         "medical_insurance", "insurance_status", "M2", scheme="basic_medical", insured=False, year=year
     )
     await departments.include(case_id)
+    nameless = {"event_id": "NO-MEMBER", "type": "insurance_status", "household_id": HOUSEHOLD,
+                "occurred_at": contracts.now_utc().isoformat(),
+                "payload": {"scheme": "basic_medical", "insured": True, "year": year}}  # fmt: skip
+    refused = await departments.http.post(
+        f"{departments.intake}/v1/events",
+        json=nameless,
+        headers={"Authorization": f"Bearer {departments.keys['medical_insurance']}"},
+    )
+    assert refused.status_code == 422 and refused.json()["detail"][0]["loc"] == ["body", "member_id"]
 
     [gap] = await eventually(lambda: departments.gaps(MEDICAL), timeout=30, message="the reported gap")
     assert gap["coverage_gap"] == {

@@ -4,8 +4,6 @@ insurance and employment through intake (in-process); the workflow's reports con
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -18,7 +16,6 @@ from sqlalchemy import func, select
 
 from safetynet_core.coverage import county_day
 from safetynet_core.db import Database
-from safetynet_core.kafka import delete_topics, make_producer
 from safetynet_core.testing import eventually, free_port, serve, unique
 from safetynet_intake.clients import create_client
 from safetynet_intake.info import SERVICE as INTAKE
@@ -31,7 +28,6 @@ from safetynet_workflow.info import SERVICE
 from safetynet_workflow.main import create_app
 from safetynet_workflow.projection.models import CaseRow, Change
 from safetynet_workflow.projection.store import ProjectionStore
-from safetynet_workflow.reports.consumer import CONSUMER, ReportsConsumer
 from safetynet_workflow.reports.tables import report_events
 from safetynet_workflow.settings import Settings
 
@@ -62,13 +58,10 @@ async def test_the_case_shows_coverage_gaps_until_they_close(
     suffix = uuid.uuid4().hex[:8]
     topics = {f"topic_{t.replace('-', '_')}": f"test.{t}.{suffix}" for t in ("household-events", "risk-assessments")}
     intake_settings = await provision(isolated_settings(IntakeSettings, **topics, relay_poll_interval=0.2), INTAKE)
-    settings: Settings = await provision(
-        isolated_settings(
-            Settings, **topics, run_worker=False, run_consumer=False, inspection_enabled=False,
-            workflow_task_queue=unique("q"),
-        ),
-        SERVICE,
-    )  # fmt: skip
+    workflow = isolated_settings(
+        Settings, **topics, run_worker=False, inspection_enabled=False, workflow_task_queue=unique("q")
+    )
+    settings: Settings = await provision(workflow, SERVICE)
     conn = await asyncpg.connect(
         intake_settings.asyncpg_dsn, server_settings={"search_path": intake_settings.db_schema}
     )
@@ -84,65 +77,55 @@ async def test_the_case_shows_coverage_gaps_until_they_close(
     await create_user(settings, username="cadre", password=PASSWORD, role="village_cadre", region=VILLAGE)
     year = county_day().year
 
-    producer = make_producer(settings)
-    await producer.start()
-    db = Database(settings, settings.db_schema or SERVICE.schema)
-    consumer = asyncio.create_task(ReportsConsumer(settings, db, producer).run())
-    try:
-        async with (
-            serve(create_intake(intake_settings)) as intake_url,
-            serve(create_app(settings, notify=NotifyClient(f"http://127.0.0.1:{free_port()}", timeout=1))) as url,
-            httpx.AsyncClient(timeout=30) as http,
-        ):
+    dead_notify = NotifyClient(f"http://127.0.0.1:{free_port()}", timeout=1)
+    async with (
+        serve(create_intake(intake_settings)) as intake_url,
+        serve(create_app(settings, notify=dead_notify)) as url,  # with its consumers
+        httpx.AsyncClient(timeout=30) as http,
+    ):
 
-            async def report(department: str, event_type: str, member: str, **payload: Any) -> None:
-                event = {"event_id": unique("cov"), "type": event_type, "household_id": HOUSEHOLD, "member_id": member,
-                         "occurred_at": datetime.now(UTC).isoformat(), "payload": payload}  # fmt: skip
-                headers = {"Authorization": f"Bearer {keys[department]}"}
-                response = await http.post(f"{intake_url}/v1/events", json=event, headers=headers)
-                assert response.status_code == 202, response.text
+        async def report(department: str, event_type: str, member: str, **payload: Any) -> None:
+            event = {"event_id": unique("cov"), "type": event_type, "household_id": HOUSEHOLD, "member_id": member,
+                     "occurred_at": datetime.now(UTC).isoformat(), "payload": payload}  # fmt: skip
+            headers = {"Authorization": f"Bearer {keys[department]}"}
+            response = await http.post(f"{intake_url}/v1/events", json=event, headers=headers)
+            assert response.status_code == 202, response.text
 
-            registry = await http.put(
-                f"{intake_url}/v1/households/{HOUSEHOLD}",
-                json=household_record(HOUSEHOLD, region_code=VILLAGE),
-                headers={"Authorization": f"Bearer {keys['rural_revitalization']}"},
-            )
-            assert registry.status_code == 200, registry.text
-            await report(
-                "medical_insurance", "insurance_status", "M2", scheme="basic_medical", insured=False, year=year
-            )
-            await report("human_resources", "employment_status", "M1", employed=False)
-            login = await http.post(f"{url}/v1/auth/token", data={"username": "cadre", "password": PASSWORD})
-            assert login.status_code == 200, login.text
-            cadre = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        registry = await http.put(
+            f"{intake_url}/v1/households/{HOUSEHOLD}",
+            json=household_record(HOUSEHOLD, region_code=VILLAGE),
+            headers={"Authorization": f"Bearer {keys['rural_revitalization']}"},
+        )
+        assert registry.status_code == 200, registry.text
+        await report("medical_insurance", "insurance_status", "M2", scheme="basic_medical", insured=False, year=year)
+        await report("human_resources", "employment_status", "M1", employed=False)
+        login = await http.post(f"{url}/v1/auth/token", data={"username": "cadre", "password": PASSWORD})
+        assert login.status_code == 200, login.text
+        cadre = {"Authorization": f"Bearer {login.json()['access_token']}"}
 
-            async def shown(*kinds: str) -> list[dict[str, Any]] | bool:
-                """The case's gaps once they are these kinds (True for none), else False."""
-                response = await http.get(f"{url}/v1/cases/{case_id}", headers=cadre)
-                assert response.status_code == 200, response.text
-                found: list[dict[str, Any]] = response.json()["coverage_gaps"]
-                return (found or True) if [g["gap"] for g in found] == list(kinds) else False
+        async def shown(*kinds: str) -> list[dict[str, Any]] | bool:
+            """The case's gaps once they are these kinds (True for none), else False."""
+            response = await http.get(f"{url}/v1/cases/{case_id}", headers=cadre)
+            assert response.status_code == 200, response.text
+            found: list[dict[str, Any]] = response.json()["coverage_gaps"]
+            return (found or True) if [g["gap"] for g in found] == list(kinds) else False
 
-            both = await eventually(lambda: shown("basic_medical", "employment"), timeout=60, message="two gaps")
-            assert isinstance(both, list)
-            medical, employment = both
-            assert medical == {"member_id": "M2", "name": "李四", "gap": "basic_medical", "reason": "reported",
-                               "since": date(year, 1, 1).isoformat()}  # fmt: skip
-            assert employment == {"member_id": None, "name": None, "gap": "employment", "reason": "reported",
-                                  "since": county_day().isoformat()}  # fmt: skip
+        both = await eventually(lambda: shown("basic_medical", "employment"), timeout=60, message="two gaps")
+        assert isinstance(both, list)
+        medical, employment = both
+        assert medical == {"member_id": "M2", "name": "李四", "gap": "basic_medical", "reason": "reported",
+                           "since": date(year, 1, 1).isoformat()}  # fmt: skip
+        assert employment == {"member_id": None, "name": None, "gap": "employment", "reason": "reported",
+                              "since": county_day().isoformat()}  # fmt: skip
 
-            await report("medical_insurance", "insurance_status", "M2", scheme="basic_medical", insured=True, year=year)
-            await eventually(lambda: shown("employment"), timeout=60, message="the insurance gap closed")
-            await report("human_resources", "employment_status", "M1", employed=True)
-            await eventually(lambda: shown(), timeout=60, message="every gap closed")
+        await report("medical_insurance", "insurance_status", "M2", scheme="basic_medical", insured=True, year=year)
+        await eventually(lambda: shown("employment"), timeout=60, message="the insurance gap closed")
+        await report("human_resources", "employment_status", "M1", employed=True)
+        await eventually(lambda: shown(), timeout=60, message="every gap closed")
 
-            async with db.unit_of_work() as uow:  # coverage reports are not department facts for the reports
+        db = Database(settings, settings.db_schema or SERVICE.schema)
+        try:  # coverage reports are not department facts for the reports
+            async with db.unit_of_work() as uow:
                 assert (await uow.execute(select(func.count()).select_from(report_events))).scalar_one() == 0
-    finally:
-        consumer.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await consumer
-        await producer.stop()
-        await db.close()
-        sources = (settings.topic_household_events, settings.topic_risk_assessments)
-        await delete_topics(settings, [settings.dlq_topic(t, CONSUMER) for t in sources])
+        finally:
+            await db.close()

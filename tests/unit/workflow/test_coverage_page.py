@@ -7,7 +7,7 @@ from starlette.requests import Request
 from safetynet_workflow.ui.i18n import LANG_COOKIE, Lang
 from safetynet_workflow.ui.render import page
 
-GAPS = [
+GAPS: list[dict[str, object]] = [
     {"member_id": "M2", "name": "李四", "gap": "basic_medical", "reason": "reported", "since": "2027-01-01"},
     {"member_id": None, "name": None, "gap": "employment", "reason": "reported", "since": "2027-02-10"},
 ]
