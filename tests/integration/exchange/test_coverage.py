@@ -162,10 +162,23 @@ async def test_gaps_go_once_to_the_department_that_closes_them(departments: Depa
     }  # fmt: skip
     assert employment["case_id"] == case_id and employment["member_id"] is None
 
-    # the monthly list again says M2 is not insured (the same gap: nothing new); M1 lacks 防返贫保险 (a new one)
-    await departments.report(
-        "medical_insurance", "insurance_status", "M2", scheme="basic_medical", insured=False, year=year
+    # medical insurance's monthly list (CSV) says again M2 is not insured: the same gap, nothing new; a row
+    # without its member is refused by row. And M1 lacks 防返贫保险 (a new gap).
+    listed_id = unique("list")
+    monthly = (
+        "event_id,household_id,member_id,occurred_at,scheme,insured,year\n"
+        f"{listed_id},{HOUSEHOLD},M2,{county_day().isoformat()},basic_medical,否,{year}\n"
+        f"{unique('list')},{HOUSEHOLD},,{county_day().isoformat()},basic_medical,是,{year}\n"
     )
+    listed = await departments.http.post(
+        f"{departments.intake}/v1/events:batch",
+        params={"type": "insurance_status"},
+        content=monthly.encode(),
+        headers={"Authorization": f"Bearer {departments.keys['medical_insurance']}", "Content-Type": "text/csv"},
+    )
+    assert listed.status_code == 200, listed.text
+    assert listed.json()["accepted"] == 1 and listed.json()["rejected"][0]["row"] == 3
+    departments.sent.append(listed_id)
     await departments.report(
         "rural_revitalization", "insurance_status", "M1", scheme="anti_poverty_insurance", insured=False, year=year
     )
