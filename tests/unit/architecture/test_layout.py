@@ -19,10 +19,11 @@ WORKFLOW = ROOT / "services" / "workflow" / "src" / "safetynet_workflow"
 WORKFLOW_LAYERS: dict[str, set[str]] = {
     "projection": set(),
     "clients": set(),
+    "regions": set(),
     "auth": set(),
     "tasks": {"projection", "auth"},
     "reports": {"projection", "clients"},
-    "cases": {"tasks", "projection", "clients", "reports"},
+    "cases": {"tasks", "projection", "clients", "reports", "regions"},
     "ledger": {"tasks", "projection"},
     "inspection": {"cases", "ledger", "tasks", "projection"},
     "sweeps": {"tasks", "projection", "clients", "reports.tables"},

@@ -15,6 +15,8 @@ from safetynet_workflow.corrections.store import CorrectionStore
 from safetynet_workflow.info import SERVICE
 from safetynet_workflow.ledger.store import LedgerStore
 from safetynet_workflow.projection.store import ProjectionStore
+from safetynet_workflow.regions.service import RegionDirectory
+from safetynet_workflow.regions.store import RegionStore
 from safetynet_workflow.reports.store import ReportStore
 from safetynet_workflow.settings import Settings
 from safetynet_workflow.sweeps.store import SweepStore
@@ -34,6 +36,8 @@ class Adapters:
     sweeps: SweepStore
     corrections: CorrectionStore
     ledger: LedgerStore
+    region_store: RegionStore
+    regions: RegionDirectory
     intake: IntakeClient
     notify: NotifyClient
 
@@ -54,6 +58,7 @@ def bootstrap(
     """Build the adapters; the policy is loaded here, once per process, and handed out from here."""
     settings = settings or Settings()
     db = db or Database(settings, settings.db_schema or SERVICE.schema)
+    region_store = RegionStore(db)
     return Adapters(
         settings=settings,
         policy=policy or load_policy(settings.policy_file),
@@ -66,6 +71,8 @@ def bootstrap(
         sweeps=SweepStore(db),
         corrections=CorrectionStore(db),
         ledger=LedgerStore(db),
+        region_store=region_store,
+        regions=RegionDirectory(region_store),
         intake=intake or IntakeClient(settings),
         notify=notify or NotifyClient(settings.notify_url),
     )

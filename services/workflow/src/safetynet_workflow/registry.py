@@ -29,6 +29,7 @@ from safetynet_workflow.ledger.activities import LedgerActivities
 from safetynet_workflow.ledger.workflow import LedgerItemWorkflow
 from safetynet_workflow.projection.activities import ProjectionActivities
 from safetynet_workflow.quality import pages as quality_pages
+from safetynet_workflow.regions import api as regions_api
 from safetynet_workflow.reports import api as reports_api
 from safetynet_workflow.starter import Starter
 from safetynet_workflow.sweeps import api as sweeps_api
@@ -58,6 +59,7 @@ API_ROUTERS: list[APIRouter] = [
     sweeps_api.router,
     corrections_api.router,
     ledger_api.router,
+    regions_api.router,
 ]
 
 # The case-worker UI (served from `/`, not in the OpenAPI document).

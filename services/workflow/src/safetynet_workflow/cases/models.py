@@ -139,3 +139,18 @@ class CaseSnapshot(BaseModel):
     notice_open: bool
     stable_months: int
     reviews: int
+
+
+class CaseFilter(BaseModel):
+    """What a case list is cut by (`GET /v1/cases`, the /cases page and its exports): a region prefix, a
+    status (or "open": any but closed), step, category, a search in household ids and heads' names, and
+    cases with overdue or open tasks or a breached identification clock."""
+
+    prefix: str
+    status: str | None = None
+    step: str | None = None
+    category: str | None = None
+    q: str | None = None
+    overdue: bool = False
+    open_tasks: bool = False
+    breached: bool = False

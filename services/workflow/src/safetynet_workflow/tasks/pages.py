@@ -32,7 +32,25 @@ SORT_PATTERN = "^-?due$"
 INBOX_LIMIT = 200
 
 
+# Township and county officers and auditors land on the dashboard; their inbox is at /inbox.
+DASHBOARD_LANDING_ROLES = ("township_officer", "county_officer", "auditor")
+
+
 @router.get("/")
+async def home(
+    request: Request,
+    principal: UiPrincipal,
+    store: TaskStoreDep,
+    policy: PolicyDep,
+    sort: Annotated[str, Query(pattern=SORT_PATTERN)] = "due",
+) -> Response:
+    """The landing page: the dashboard for officers and auditors, the inbox for everyone else."""
+    if principal.role.value in DASHBOARD_LANDING_ROLES:
+        return RedirectResponse("/dashboard", status_code=303)
+    return await inbox(request, principal, store, policy, sort)
+
+
+@router.get("/inbox")
 async def inbox(
     request: Request,
     principal: UiPrincipal,
@@ -42,7 +60,8 @@ async def inbox(
 ) -> Response:
     """The caller's open tasks (the API's inbox query), by due time, late ones marked."""
     rows = await store.list_tasks(principal, listing_region(principal, None), None, None, INBOX_LIMIT)
-    tasks = [task_json(r) for r in rows]
+    heads = {r["task_id"]: r.get("head_name") for r in rows}
+    tasks = [{**task_json(r), "head_name": heads[r["task_id"]]} for r in rows]
     if sort == "-due":
         tasks.reverse()
     now = datetime.now(UTC)
