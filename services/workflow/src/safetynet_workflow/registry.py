@@ -91,7 +91,9 @@ def activities(adapters: Adapters, client: Client, case_events: kafka.RenewingPr
     """Every activity implementation, bound to the service's adapters."""
     settings, policy = adapters.settings, adapters.policy
     return [
-        ProjectionActivities(adapters.projection, case_events, settings.topic_case_events).project,
+        ProjectionActivities(
+            adapters.projection, case_events, settings.topic_case_events, adapters.regions.fresh_labels
+        ).project,
         *InspectionActivities(settings, Starter(client, policy, settings.workflow_task_queue), adapters.cases).all(),
         *SweepActivities(policy, adapters.sweeps, adapters.intake).all(),
         *CorrectionActivities(adapters.corrections, adapters.intake).all(),

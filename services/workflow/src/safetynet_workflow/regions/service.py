@@ -75,6 +75,10 @@ class RegionDirectory:
     def labels(self, codes: Iterable[str | None]) -> dict[str, str]:
         return {code: self.label(code) for code in codes if code}
 
+    async def fresh_labels(self, codes: Iterable[str]) -> dict[str, str]:
+        """`labels` of a fresh directory (for the case events' region names)."""
+        return (await self.fresh()).labels(codes)
+
     def children_of(self, code: str) -> list[Region]:
         return sorted(self._children.get(code, []), key=lambda r: r.code)
 
