@@ -22,7 +22,7 @@ WORKFLOW_LAYERS: dict[str, set[str]] = {
     "regions": set(),
     "auth": set(),
     "tasks": {"projection", "auth"},
-    "reports": {"projection", "clients"},
+    "reports": {"projection", "clients", "regions"},
     "cases": {"tasks", "projection", "clients", "reports", "regions"},
     "ledger": {"tasks", "projection"},
     "inspection": {"cases", "ledger", "tasks", "projection"},
