@@ -29,6 +29,7 @@ WORKFLOW_LAYERS: dict[str, set[str]] = {
     "sweeps": {"tasks", "projection", "clients", "reports.tables"},
     "corrections": {"tasks", "projection", "clients", "reports.tables"},
     "quality": {"clients"},
+    "oversight": {"regions", "reports", "cases", "tasks", "projection"},
     "ui": {"tasks.forms", "projection"},
 }
 COMPOSITION = {"registry", "main", "worker"}

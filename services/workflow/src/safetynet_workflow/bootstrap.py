@@ -14,6 +14,7 @@ from safetynet_workflow.clients.notify import NotifyClient
 from safetynet_workflow.corrections.store import CorrectionStore
 from safetynet_workflow.info import SERVICE
 from safetynet_workflow.ledger.store import LedgerStore
+from safetynet_workflow.oversight.store import OversightStore
 from safetynet_workflow.projection.store import ProjectionStore
 from safetynet_workflow.regions.service import RegionDirectory
 from safetynet_workflow.regions.store import RegionStore
@@ -33,6 +34,7 @@ class Adapters:
     cases: CaseStore
     users: UserStore
     reports: ReportStore
+    oversight: OversightStore
     sweeps: SweepStore
     corrections: CorrectionStore
     ledger: LedgerStore
@@ -68,6 +70,7 @@ def bootstrap(
         cases=CaseStore(db),
         users=UserStore(db),
         reports=ReportStore(db),
+        oversight=OversightStore(db),
         sweeps=SweepStore(db),
         corrections=CorrectionStore(db),
         ledger=LedgerStore(db),

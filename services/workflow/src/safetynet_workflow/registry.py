@@ -27,6 +27,7 @@ from safetynet_workflow.ledger import api as ledger_api
 from safetynet_workflow.ledger import pages as ledger_pages
 from safetynet_workflow.ledger.activities import LedgerActivities
 from safetynet_workflow.ledger.workflow import LedgerItemWorkflow
+from safetynet_workflow.oversight import api as oversight_api
 from safetynet_workflow.projection.activities import ProjectionActivities
 from safetynet_workflow.quality import pages as quality_pages
 from safetynet_workflow.regions import api as regions_api
@@ -60,6 +61,7 @@ API_ROUTERS: list[APIRouter] = [
     corrections_api.router,
     ledger_api.router,
     regions_api.router,
+    oversight_api.router,
 ]
 
 # The case-worker UI (served from `/`, not in the OpenAPI document).

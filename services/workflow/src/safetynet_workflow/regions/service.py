@@ -82,6 +82,12 @@ class RegionDirectory:
     def children_of(self, code: str) -> list[Region]:
         return sorted(self._children.get(code, []), key=lambda r: r.code)
 
+    def roots(self) -> list[Region]:
+        """The regions at the top of the directory (usually the counties)."""
+        return sorted(
+            (r for r in self._regions.values() if not r.parent or r.parent not in self._regions), key=lambda r: r.code
+        )
+
 
 async def region(store: RegionStore, code: str) -> Region:
     """One region; 404 naming the code when the directory does not have it."""

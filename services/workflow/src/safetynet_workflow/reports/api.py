@@ -11,25 +11,18 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from safetynet_core.auth import Principal, Role
-from safetynet_core.policy import Policy
-from safetynet_core.web import CurrentPrincipal, scoped_region
+from safetynet_core.web import CurrentPrincipal
 from safetynet_workflow.clients.notify import NotifyClient, NotifyUnavailable
 from safetynet_workflow.deps import BearerToken, NotifyDep, PolicyDep, adapter
 from safetynet_workflow.regions.api import RegionsDep
-from safetynet_workflow.regions.service import RegionDirectory
-from safetynet_workflow.reports.store import MissedRule, ReportStore
+from safetynet_workflow.reports.service import missed_rule, named, report_region
+from safetynet_workflow.reports.store import ReportStore
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 ReportStoreDep = Annotated[ReportStore, Depends(adapter(ReportStore))]
 PERIODS = {"week": timedelta(days=7), "month": timedelta(days=30), "quarter": timedelta(days=91)}
 MISSED_LIMIT = 1000
 
-
-def missed_rule(policy: Policy) -> MissedRule:
-    """应纳未纳 under the policy: the identification limit in policy days (its clock's length)."""
-    rules = policy.workflow
-    return MissedRule(identification=timedelta(seconds=rules.days(rules.identification_days)))
 
 
 async def _notifications(notify: NotifyClient, token: str, prefix: str, since: datetime) -> dict[str, Any]:
@@ -116,15 +109,6 @@ async def summary(
             headers={"Content-Disposition": f'attachment; filename="{filename}"'},
         )
     return JSONResponse(_jsonable(report))
-
-
-def report_region(principal: Principal, region: str | None) -> str:
-    """The region prefix of a report: any for an admin, else inside the caller's scope (403 outside)."""
-    return (region or "") if principal.role is Role.ADMIN else scoped_region(principal, region)
-
-
-def named(items: list[dict[str, Any]], regions: RegionDirectory) -> list[dict[str, Any]]:
-    return [{**item, "region_name": regions.label(item["region_code"])} for item in items]
 
 
 MISSED_CSV_FIELDS = ("household_id", "head_name", "region_code", "region_name", "category", "level", "score", "why",
