@@ -82,6 +82,8 @@ async def submit(
         body.region, start_at, min(midnight(end), now), limit_days=sources.policy.workflow.identification_days,
         missed=missed_rule(sources.policy), missed_limit=MISSED_IN_SUMMARY,
     )  # fmt: skip
+    frozen = {"region": body.region, "period": body.period, "since": start_at, "until": min(midnight(end), now),
+              **frozen}  # fmt: skip
     due = due_at(sources, body.period, body.period_start)
     row = {
         "submission_id": f"S{uuid.uuid4().hex[:20]}", "region_code": body.region, "period": body.period,
