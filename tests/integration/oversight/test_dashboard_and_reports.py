@@ -134,7 +134,7 @@ async def test_scorecard_of_the_quarter_and_its_exports(county: County) -> None:
     assert rows[0][:2] == ["区划代码", "乡镇"] and rows[1][:2] == [CHENGGUAN, "城关镇"] and len(rows) == 11
     sheet = await county.get("/v1/reports/scorecard", Role.COUNTY_OFFICER, COUNTY, format="xlsx")
     book = load_workbook(io.BytesIO(sheet.content))
-    values = list(book.active.values)  # type: ignore[union-attr]
+    values = list(book.active.values)
     assert values[1][1] == "城关镇" and values[1][2] == 4
     bad = await county.get("/v1/reports/scorecard", Role.COUNTY_OFFICER, COUNTY, quarter="2026-Q5")
     assert bad.status_code == 422 and bad.json()["detail"][0]["loc"][-1] == "quarter"
