@@ -21,6 +21,8 @@ from fastapi.responses import FileResponse
 from safetynet_core.errors import ApiError
 
 STATIC = Path(__file__).parent / "static"
+# Browser libraries installed from the npm registry by deploy/local/ui_assets.sh (not in git).
+VENDOR = STATIC / "vendor"
 
 router = APIRouter()
 
@@ -32,6 +34,15 @@ async def static_file(name: Annotated[str, PathParam(pattern=r"^[a-z0-9_-]+\.(cs
     if not path.is_file():
         raise ApiError(404, f"no static file {name}", ["path", "name"])
     return FileResponse(path, headers={"Cache-Control": "public, max-age=300"})
+
+
+@router.get("/static/vendor/{name}")
+async def vendor_file(name: Annotated[str, PathParam(pattern=r"^[a-z0-9_-]+(\.min)?\.js$")]) -> FileResponse:
+    """A browser library the setup installed (Apache ECharts); 404 when it was not installed."""
+    path = VENDOR / name
+    if not path.is_file():
+        raise ApiError(404, f"{name} is not installed (deploy/local/ui_assets.sh)", ["path", "name"])
+    return FileResponse(path, headers={"Cache-Control": "public, max-age=86400"})
 
 
 __all__ = ["router"]
