@@ -14,6 +14,7 @@ from safetynet_workflow.auth import api as auth_api
 from safetynet_workflow.auth import pages as auth_pages
 from safetynet_workflow.bootstrap import Adapters
 from safetynet_workflow.cases import api as cases_api
+from safetynet_workflow.cases import list_pages as case_list_pages
 from safetynet_workflow.cases import notice_pages
 from safetynet_workflow.cases import pages as case_pages
 from safetynet_workflow.cases.workflow import CaseWorkflow
@@ -28,6 +29,7 @@ from safetynet_workflow.ledger import pages as ledger_pages
 from safetynet_workflow.ledger.activities import LedgerActivities
 from safetynet_workflow.ledger.workflow import LedgerItemWorkflow
 from safetynet_workflow.oversight import api as oversight_api
+from safetynet_workflow.oversight import pages as oversight_pages
 from safetynet_workflow.projection.activities import ProjectionActivities
 from safetynet_workflow.quality import pages as quality_pages
 from safetynet_workflow.regions import api as regions_api
@@ -68,7 +70,9 @@ API_ROUTERS: list[APIRouter] = [
 PAGE_ROUTERS: list[APIRouter] = [
     auth_pages.router,
     task_pages.router,
+    case_list_pages.router,
     case_pages.router,
+    oversight_pages.router,
     notice_pages.router,
     sweep_pages.router,
     correction_pages.router,

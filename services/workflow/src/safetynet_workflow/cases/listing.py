@@ -40,13 +40,23 @@ class CaseQuery:
     overdue: bool
     open_tasks: bool
     breached: bool
+    opened_from: datetime | None
+    opened_to: datetime | None
+    closed_from: datetime | None
+    closed_to: datetime | None
     limit: int
     cursor: str | None
 
     def params(self, **changes: Any) -> dict[str, str]:
         """The query string of this list (with `changes`), without empty values."""
         values = {**asdict(self), **changes}
-        return {k: ("true" if v is True else str(v)) for k, v in values.items() if v not in (None, "", False)}
+        return {k: _param(v) for k, v in values.items() if v not in (None, "", False)}
+
+
+def _param(value: Any) -> str:
+    if value is True:
+        return "true"
+    return value.isoformat() if isinstance(value, datetime) else str(value)
 
 
 def case_query(
@@ -58,12 +68,17 @@ def case_query(
     overdue: Annotated[bool, Query(description="only cases with an overdue open task")] = False,
     open_tasks: Annotated[bool, Query(description="only cases with an open task")] = False,
     breached: Annotated[bool, Query(description="only cases past the identification limit")] = False,
+    opened_from: Annotated[datetime | None, Query(description="opened at or after")] = None,
+    opened_to: Annotated[datetime | None, Query(description="opened before")] = None,
+    closed_from: Annotated[datetime | None, Query(description="closed at or after")] = None,
+    closed_to: Annotated[datetime | None, Query(description="closed before")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
     cursor: Annotated[str | None, Query(max_length=300, description="next_cursor of the previous page")] = None,
 ) -> CaseQuery:
     return CaseQuery(
         status=status or None, step=step or None, region=region or None, q=(q or "").strip() or None,
-        category=category or None, overdue=overdue, open_tasks=open_tasks, breached=breached, limit=limit,
+        category=category or None, overdue=overdue, open_tasks=open_tasks, breached=breached,
+        opened_from=opened_from, opened_to=opened_to, closed_from=closed_from, closed_to=closed_to, limit=limit,
         cursor=cursor or None,
     )  # fmt: skip
 
@@ -85,7 +100,8 @@ def case_filter(principal: Principal, query: CaseQuery) -> CaseFilter:
     return CaseFilter(
         prefix=listing_region(principal, query.region), status=query.status, step=query.step,
         category=query.category, q=query.q, overdue=query.overdue, open_tasks=query.open_tasks,
-        breached=query.breached,
+        breached=query.breached, opened_from=query.opened_from, opened_to=query.opened_to,
+        closed_from=query.closed_from, closed_to=query.closed_to,
     )  # fmt: skip
 
 

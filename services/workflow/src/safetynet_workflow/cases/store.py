@@ -87,6 +87,12 @@ class CaseStore:
             query = query.where(exists().where(open_task))
         if where.breached:
             query = query.where(cases.c.identification_breached)
+        for column, since, until in (("opened_at", where.opened_from, where.opened_to),
+                                     ("closed_at", where.closed_from, where.closed_to)):  # fmt: skip
+            if since:
+                query = query.where(cases.c[column] >= since)
+            if until:
+                query = query.where(cases.c[column] < until)
         if after is not None:
             query = query.where(tuple_(cases.c.opened_at, cases.c.case_id) < tuple_(*after))
         return await self._rows(query.order_by(cases.c.opened_at.desc(), cases.c.case_id.desc()).limit(limit))
