@@ -18,7 +18,6 @@ from safetynet_workflow.oversight.periods import Period
 from safetynet_workflow.oversight.store import OversightStore
 from safetynet_workflow.oversight.submissions import SubmissionRequest, SubmissionReview
 from safetynet_workflow.regions.api import RegionsDep
-from safetynet_workflow.reports.export import download
 from safetynet_workflow.reports.store import ReportStore
 
 router = APIRouter(prefix="/v1", tags=["oversight"])
@@ -56,11 +55,7 @@ async def scorecard(
 ) -> Any:
     """The township scorecard (考核) of a quarter (default: the current one), as JSON, CSV or XLSX."""
     card = await scorecard_service.scorecard(principal, sources, region, quarter, datetime.now(UTC))
-    if fmt == "json":
-        return card
-    columns = [(key, zh) for key, zh, _ in scorecard_service.COLUMNS]
-    name = f"safetynet-scorecard-{card['region']['code'] or 'all'}-{card['quarter']}"
-    return download(fmt, columns, card["townships"], name, f"考核 {card['quarter']}")
+    return card if fmt == "json" else scorecard_service.scorecard_file(card, fmt)
 
 
 @router.post("/reports/submissions", status_code=201)

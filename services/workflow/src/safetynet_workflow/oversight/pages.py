@@ -21,9 +21,8 @@ from safetynet_workflow.oversight import submissions
 from safetynet_workflow.oversight.api import RegionQuery, Sources
 from safetynet_workflow.oversight.dashboard import OPEN_STEPS
 from safetynet_workflow.oversight.periods import Period, period_start, quarter_of, today
-from safetynet_workflow.reports.export import download
 from safetynet_workflow.reports.service import missed_rule, named, report_region
-from safetynet_workflow.ui.i18n import lang_of, translator
+from safetynet_workflow.ui.i18n import Lang, lang_of, translator
 from safetynet_workflow.ui.links import cases_href, query_href
 from safetynet_workflow.ui.records import may
 from safetynet_workflow.ui.render import api_error_message, error_page, page
@@ -148,10 +147,7 @@ async def scorecard_export(
 ) -> Response:
     async def render() -> Response:
         card = await scorecard_service.scorecard(principal, sources, region, quarter, datetime.now(UTC))
-        english = lang_of(request).value == "en"
-        columns = [(key, en if english else zh) for key, zh, en in scorecard_service.COLUMNS]
-        name = f"safetynet-scorecard-{card['region']['code'] or 'all'}-{card['quarter']}"
-        return download(fmt, columns, card["townships"], name, card["quarter"])
+        return scorecard_service.scorecard_file(card, fmt, english=lang_of(request) is Lang.EN)
 
     return await _page_or_error(request, render)
 

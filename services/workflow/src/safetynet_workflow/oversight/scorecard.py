@@ -8,11 +8,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from fastapi.responses import Response
+
 from safetynet_core.auth import Principal
 from safetynet_core.errors import ApiError
 from safetynet_core.web import require_role
 from safetynet_workflow.oversight.dashboard import DASHBOARD_ROLES, DashboardSources, child_codes, child_length
 from safetynet_workflow.oversight.periods import midnight, parse_quarter, period_end, period_start, quarter_of, today
+from safetynet_workflow.reports.export import Format, download
 from safetynet_workflow.reports.service import report_region
 
 COUNTS = ("active_cases", "identified", "identified_within_limit", "overdue_tasks", "reviews_due",
@@ -82,3 +85,10 @@ async def scorecard(
         "identification_limit_days": workflow.identification_days,
         "townships": [township_row(code, regions.name(code), counts.get(code, {})) for code in codes],
     }
+
+
+def scorecard_file(card: dict[str, Any], fmt: Format, english: bool = False) -> Response:
+    """The scorecard's table as a CSV or XLSX download (headings in Chinese, or English)."""
+    columns = [(key, en if english else zh) for key, zh, en in COLUMNS]
+    name = f"safetynet-scorecard-{card['region']['code'] or 'all'}-{card['quarter']}"
+    return download(fmt, columns, card["townships"], name, card["quarter"])

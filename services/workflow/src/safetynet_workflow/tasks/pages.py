@@ -37,19 +37,6 @@ DASHBOARD_LANDING_ROLES = ("township_officer", "county_officer", "auditor")
 
 
 @router.get("/")
-async def home(
-    request: Request,
-    principal: UiPrincipal,
-    store: TaskStoreDep,
-    policy: PolicyDep,
-    sort: Annotated[str, Query(pattern=SORT_PATTERN)] = "due",
-) -> Response:
-    """The landing page: the dashboard for officers and auditors, the inbox for everyone else."""
-    if principal.role.value in DASHBOARD_LANDING_ROLES:
-        return RedirectResponse("/dashboard", status_code=303)
-    return await inbox(request, principal, store, policy, sort)
-
-
 @router.get("/inbox")
 async def inbox(
     request: Request,
@@ -58,7 +45,10 @@ async def inbox(
     policy: PolicyDep,
     sort: Annotated[str, Query(pattern=SORT_PATTERN)] = "due",
 ) -> Response:
-    """The caller's open tasks (the API's inbox query), by due time, late ones marked."""
+    """The caller's open tasks (the API's inbox query), by due time, late ones marked. At `/` (the landing
+    page) officers and auditors are sent to the dashboard."""
+    if request.url.path == "/" and principal.role.value in DASHBOARD_LANDING_ROLES:
+        return RedirectResponse("/dashboard", status_code=303)
     rows = await store.list_tasks(principal, listing_region(principal, None), None, None, INBOX_LIMIT)
     heads = {r["task_id"]: r.get("head_name") for r in rows}
     tasks = [{**task_json(r), "head_name": heads[r["task_id"]]} for r in rows]
