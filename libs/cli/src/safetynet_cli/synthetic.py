@@ -50,7 +50,7 @@ def villages(townships: int = 10, villages_per_township: int = 6) -> list[Villag
     """The county's villages as the region directory names them (the first townships and villages)."""
     directory = {r.code: r for r in default_regions()}
     towns = sorted(r for r in directory if directory[r].parent == COUNTY_CODE)[:townships]
-    result = []
+    result: list[Village] = []
     for town in towns:
         homes = sorted(r for r in directory if directory[r].parent == town)[:villages_per_township]
         result.extend(Village(code, directory[code].name, town, directory[town].name) for code in homes)
