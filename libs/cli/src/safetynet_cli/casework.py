@@ -158,8 +158,10 @@ class Casework:
             return {"resolution": "已入户核实，差异系统计口径不同", "notes": ""}
         if kind == "township_review" and DISMISS <= b < REJECT:
             return {"decision": "reject", "reason": "家庭人均收入高于监测范围，不符合纳入条件"}
-        if kind in ("township_review", "county_approval", "elimination_township_check",
-                    "elimination_county_decision", "natural_close_review"):  # fmt: skip
+        if kind == "county_approval":  # the county includes the household in a monitoring category
+            return {"decision": "approve", "reason": "同意纳入监测", "category": case["category"] or "sudden_hardship"}
+        if kind in ("township_review", "elimination_township_check", "elimination_county_decision",
+                    "natural_close_review"):  # fmt: skip
             return {"decision": "approve", "reason": "同意"}
         if kind == "assistance_plan":
             return self.plan(case, cadre)
