@@ -43,6 +43,7 @@ class County:
     db: Database
     http: httpx.AsyncClient
     headers: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
+    usernames: dict[tuple[str, str], str] = field(default_factory=dict)
     tasks_made: int = 0
 
     async def auth(self, role: Role, region: str) -> dict[str, str]:
@@ -55,6 +56,7 @@ class County:
                 self.settings, Principal(subject=username, role=role, region=region), session_id=session_id
             )
             self.headers[role.value, region] = {"Authorization": f"Bearer {token}"}
+            self.usernames[role.value, region] = username
         return self.headers[role.value, region]
 
     async def get(self, path: str, role: Role, scope: str, /, **params: Any) -> httpx.Response:

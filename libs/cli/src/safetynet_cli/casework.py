@@ -41,7 +41,7 @@ MEASURE_DEPARTMENT = {
 CASE_KINDS = {"screen", "home_visit", "data_comparison", "comparison_followup", "township_review", "county_approval",
               "assistance_plan", "measure", "review", "elimination_visit", "elimination_township_check",
               "elimination_county_decision", "natural_close_review", "inspection", "rectification"}  # fmt: skip
-CONCURRENCY = 6
+CONCURRENCY = 8
 DEPARTMENTS = sorted(set(MEASURE_DEPARTMENT.values()))
 
 
@@ -82,6 +82,7 @@ class Casework:
     acts: Counter[str] = field(default_factory=Counter)
     refused: Counter[str] = field(default_factory=Counter)
     _cases: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _completed: set[str] = field(default_factory=set)  # the task list may show them open a moment longer
 
     def _as(self, username: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[username]}"}
@@ -196,6 +197,7 @@ class Casework:
                 response = await self.http.post(path, json=form, headers=self._as(username))
             if response.status_code == 200:
                 self.done[task["kind"]] += 1
+                self._completed.add(task["task_id"])
             else:
                 self.refused[f"{task['kind']} {response.status_code}"] += 1
 
@@ -205,7 +207,7 @@ class Casework:
                                        headers=self._as(admin))  # fmt: skip
         response.raise_for_status()
         self._cases.clear()
-        tasks = [t for t in response.json()["tasks"] if t["kind"] in CASE_KINDS]
+        tasks = [t for t in response.json()["tasks"] if t["kind"] in CASE_KINDS and t["task_id"] not in self._completed]
         before = sum(self.done.values())
         slots = asyncio.Semaphore(CONCURRENCY)
         await asyncio.gather(*(self._complete(t, admin, slots) for t in tasks))

@@ -14,7 +14,7 @@ from fastapi import Query
 
 from safetynet_core.auth import Principal
 from safetynet_core.errors import ApiError
-from safetynet_core.web import RegionFilter, listing_region
+from safetynet_core.web import listing_region
 from safetynet_workflow.cases.models import CaseFilter
 from safetynet_workflow.cases.store import CaseStore, case_json
 from safetynet_workflow.regions.service import RegionDirectory
@@ -62,7 +62,7 @@ def _param(value: Any) -> str:
 def case_query(
     status: Annotated[str | None, Query(pattern=_choice(STATUSES), description="a status, or open")] = None,
     step: Annotated[str | None, Query(pattern=_choice(STEPS))] = None,
-    region: RegionFilter = None,
+    region: Annotated[str | None, Query(pattern=r"^(\d{2,12})?$", description="region code prefix")] = None,
     q: Annotated[str | None, Query(max_length=100, description="household id (prefix) or head's name")] = None,
     category: Annotated[str | None, Query(pattern=_choice(CATEGORIES))] = None,
     overdue: Annotated[bool, Query(description="only cases with an overdue open task")] = False,
