@@ -41,7 +41,7 @@ MEASURE_DEPARTMENT = {
 CASE_KINDS = {"screen", "home_visit", "data_comparison", "comparison_followup", "township_review", "county_approval",
               "assistance_plan", "measure", "review", "elimination_visit", "elimination_township_check",
               "elimination_county_decision", "natural_close_review", "inspection", "rectification"}  # fmt: skip
-CONCURRENCY = 8
+CONCURRENCY = 16
 DEPARTMENTS = sorted(set(MEASURE_DEPARTMENT.values()))
 
 

@@ -39,7 +39,8 @@ DEMO_PASSWORD = "demo-pass-2026"  # noqa: S105 (the demo logins, printed by make
 BATCH_LINES = 2000
 ANCHOR_FILE = Path(os.environ.get("SAFETYNET_LOCAL_DIR") or REPO_ROOT / ".local") / "demo.json"
 DRILL_DAY_SECONDS = 60  # a policy day this short is a drill: the case workers keep at it for minutes
-DRILL_CASEWORK_SECONDS, REAL_CASEWORK_SECONDS = 420, 90
+DRILL_CASEWORK_SECONDS, REAL_CASEWORK_SECONDS = 540, 90
+DRILL_WAVES = 6
 DRILL_ELIMINATIONS = 3
 DRILL_SETTLE_SECONDS = 15
 IDLE_PASSES = 5  # on the real clock: done when this many passes in a row found nothing to do
@@ -187,16 +188,25 @@ async def _post_batches(
     return totals
 
 
-async def load(stack: dict[str, str], result: DemoResult, households: int, seed: int) -> None:
-    """Registry records, then every department's events, through intake's batch APIs."""
+async def load(
+    stack: dict[str, str],
+    result: DemoResult,
+    households: int,
+    seed: int,
+    *,
+    waves: int = 1,
+    pause: float = 0,
+    ready: asyncio.Event | None = None,
+) -> None:
+    """The accounts (then `ready` is set), registry records, then every department's events through intake's
+    batch APIs: all at once, or in `waves` (oldest events first) `pause` seconds apart."""
     registry = synthetic.households(households, seed)
     stream = synthetic.events(registry, seed, now=anchor())
     registry, stream = relocate(registry, stream, result.county_code)
     keys = await _api_keys(stack, {d for d, _ in stream} | {"rural_revitalization"})
     await accounts.logins(stack["DATABASE_URL"], demo_accounts(result.county_code), DEMO_PASSWORD)
-    by_department: dict[str, list[dict[str, Any]]] = {}
-    for department, event in stream:
-        by_department.setdefault(department, []).append(event)
+    if ready is not None:
+        ready.set()
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     async with httpx.AsyncClient(base_url=stack["INTAKE_URL"], timeout=120) as client:
         with Progress(*columns, console=console) as progress:
@@ -205,10 +215,17 @@ async def load(stack: dict[str, str], result: DemoResult, households: int, seed:
                 client, "/v1/households:batch", keys["rural_revitalization"], registry, progress, task
             )
             task = progress.add_task("department events", total=len(stream))
-            for department, lines in by_department.items():
-                result.events += await _post_batches(
-                    client, "/v1/events:batch", keys[department], lines, progress, task
-                )
+            size = -(-len(stream) // waves)
+            for start in range(0, len(stream), size):
+                if start:
+                    await asyncio.sleep(pause)
+                by_department: dict[str, list[dict[str, Any]]] = {}
+                for department, event in stream[start : start + size]:
+                    by_department.setdefault(department, []).append(event)
+                for department, lines in by_department.items():
+                    result.events += await _post_batches(
+                        client, "/v1/events:batch", keys[department], lines, progress, task
+                    )
 
 
 async def token(client: httpx.AsyncClient, username: str = REPORT_USER) -> str:
@@ -321,9 +338,11 @@ def stack_policy(stack: dict[str, str]) -> Policy:
     return load_policy(stack.get("SAFETYNET_POLICY_FILE") or DEFAULT_POLICY_FILE)
 
 
-async def work_cases(stack: dict[str, str], result: DemoResult, seconds: float | None) -> None:
-    """The case workers work the worked part of the caseload: on a drill clock until households are
-    eliminated and inspected (or time is up), on the real clock until nothing is left for them to do."""
+async def work_cases(
+    stack: dict[str, str], result: DemoResult, seconds: float | None, loading: asyncio.Task[None] | None = None
+) -> None:
+    """The case workers work the worked part of the caseload: on a drill clock until every wave is loaded
+    and households are eliminated and inspected (or time is up), on the real clock until nothing is left."""
     policy = stack_policy(stack)
     drill = policy.workflow.day_seconds <= DRILL_DAY_SECONDS
     budget = seconds if seconds is not None else DRILL_CASEWORK_SECONDS if drill else REAL_CASEWORK_SECONDS
@@ -336,7 +355,7 @@ async def work_cases(stack: dict[str, str], result: DemoResult, seconds: float |
         async def enough(idle: int) -> bool:
             if drill:
                 eliminated = work.done["elimination_county_decision"] >= DRILL_ELIMINATIONS
-                return eliminated and work.done["inspection"] > 0
+                return eliminated and work.done["inspection"] > 0 and (loading is None or loading.done())
             return idle >= IDLE_PASSES and sum(work.done.values()) > 0
 
         with console.status("the demo's case workers are working the caseload…"):
@@ -358,14 +377,29 @@ async def run(
     settled; return what the summary prints (with each phase's seconds)."""
     result = DemoResult(county_code=county_code)
     started = time.monotonic()
-    await load(stack, result, households, seed)
-    result.seconds["load"] = time.monotonic() - started
+    day = stack_policy(stack).workflow.day_seconds
     settle = timeout
-    if casework:
-        await work_cases(stack, result, casework_seconds)
-        result.seconds["casework"] = time.monotonic() - started - result.seconds["load"]
-        if stack_policy(stack).workflow.day_seconds <= DRILL_DAY_SECONDS:
-            settle = DRILL_SETTLE_SECONDS  # a drill clock's timers never stop
+    if casework and day <= DRILL_DAY_SECONDS:
+        # A drill: the year's events arrive in waves a policy week apart, worked as the cases open, so the
+        # weekly trend has weeks and the case workers keep pace with the drill clock.
+        ready = asyncio.Event()
+        loading = asyncio.create_task(load(stack, result, households, seed, waves=DRILL_WAVES, pause=7 * day,
+                                           ready=ready))  # fmt: skip
+        waiting = asyncio.create_task(ready.wait())
+        await asyncio.wait({waiting, loading}, return_when=asyncio.FIRST_COMPLETED)
+        if not ready.is_set():
+            waiting.cancel()
+            await loading  # it failed before the accounts were there: its error
+        await work_cases(stack, result, casework_seconds, loading)
+        await loading
+        result.seconds["load and casework"] = time.monotonic() - started
+        settle = DRILL_SETTLE_SECONDS  # its timers never stop
+    else:
+        await load(stack, result, households, seed)
+        result.seconds["load"] = time.monotonic() - started
+        if casework:
+            await work_cases(stack, result, casework_seconds)
+            result.seconds["casework"] = time.monotonic() - started - result.seconds["load"]
     begun = time.monotonic()
     await wait_until_settled(stack, result, settle, interval)
     result.seconds["settling"] = time.monotonic() - begun
