@@ -76,10 +76,8 @@ def numbers(rows: list[list[str]]) -> list[list[int]]:
 async def dashboard_agrees_with_the_api(page: Page, county: County) -> dict[str, Any]:
     board = (await county.get("/v1/dashboard", Role.COUNTY_OFFICER, COUNTY)).json()
     summary = (await county.get("/v1/reports/summary", Role.COUNTY_OFFICER, COUNTY, period="quarter")).json()
-    await page.wait_for_function(  # ECharts drew both charts
-        "['chart-children', 'chart-trend'].every(id => window.echarts && echarts.getInstanceByDom(document.getElementById(id)))",
-        timeout=20_000,
-    )
+    drawn = "window.echarts && ['chart-children', 'chart-trend'].every(id => echarts.getInstanceByDom(document.getElementById(id)))"  # noqa: E501
+    await page.wait_for_function(drawn, timeout=20_000)  # ECharts drew both charts
     assert await page.inner_text("#dashboard-region") == "陇县 · 监测总览"
     names = await page.locator("#children tbody tr td:first-child").all_inner_texts()
     assert names == [c["name"] for c in board["children"]] and names[0] == "城关镇" and len(names) == 10
