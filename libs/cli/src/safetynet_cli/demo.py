@@ -41,6 +41,7 @@ ANCHOR_FILE = Path(os.environ.get("SAFETYNET_LOCAL_DIR") or REPO_ROOT / ".local"
 DRILL_DAY_SECONDS = 60  # a policy day this short is a drill: the case workers keep at it for minutes
 DRILL_CASEWORK_SECONDS, REAL_CASEWORK_SECONDS = 540, 90
 DRILL_WAVES = 6
+LOGINS_AT_ONCE = 4
 DRILL_ELIMINATIONS = 3
 DRILL_SETTLE_SECONDS = 15
 IDLE_PASSES = 5  # on the real clock: done when this many passes in a row found nothing to do
@@ -349,7 +350,13 @@ async def work_cases(
     villages = demo_villages(result.county_code)
     async with httpx.AsyncClient(base_url=stack["WORKFLOW_URL"], timeout=60) as client:
         names = [REPORT_USER, *(w.username for w in case_workers(result.county_code, villages))]
-        tokens = dict(zip(names, await asyncio.gather(*(token(client, n) for n in names)), strict=True))
+        slots = asyncio.Semaphore(LOGINS_AT_ONCE)  # each login is an argon2 check on the server
+
+        async def login(name: str) -> str:
+            async with slots:
+                return await token(client, name)
+
+        tokens = dict(zip(names, await asyncio.gather(*(login(n) for n in names)), strict=True))
         work = result.casework = Casework(client, policy, result.county_code, tokens)
 
         async def enough(idle: int) -> bool:
