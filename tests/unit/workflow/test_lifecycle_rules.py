@@ -26,7 +26,7 @@ from workflow_harness import (
 
 from safetynet_core.policy.workflow import WorkflowPolicy
 from safetynet_core.vocabulary import CloseReason
-from safetynet_workflow.cases.models import CloseRequest, DeathReported, HouseholdFacts
+from safetynet_workflow.cases.models import CloseRequest, DeathReported, HouseholdFacts, MeasureAcknowledged
 from safetynet_workflow.cases.workflow import CaseWorkflow
 from safetynet_workflow.projection.models import CaseRow
 from safetynet_workflow.tasks.models import CompleteRequest
@@ -190,3 +190,39 @@ async def test_a_death_in_a_one_person_household_proposes_a_natural_close(harnes
     assert result.close_reason == "natural"
     assert harness.recorder.entries("case.natural_close_proposed")
 
+
+
+def acknowledgement(case_id: str, status: str, note: str = "") -> MeasureAcknowledged:
+    return MeasureAcknowledged(
+        event_id=uuid.uuid4().hex, case_id=case_id, department="human_resources", measure_type="employment",
+        status=status, note=note, occurred_at=datetime.now(UTC),
+    )  # fmt: skip
+
+
+async def test_a_departments_answer_moves_its_measure_task(harness: Harness) -> None:
+    handle = await harness.start(evidence(household()))
+    await harness.verify(handle)
+    await harness.complete(handle, "assistance_plan", PLAN)
+    measure = await harness.task(handle, "measure")
+    case_id = measure.case_id
+    started = acknowledgement(case_id, "started")
+    await handle.signal(CaseWorkflow.acknowledge_measure, started)
+    await handle.signal(CaseWorkflow.acknowledge_measure, started)  # redelivered: applied once
+    await harness.task(handle, "review", skip=timedelta(days=1))  # the only measure is in place: evaluate
+    done = next(t for t in (await harness.snapshot(handle)).tasks if t.task_id == measure.task_id)
+    assert done.status.value == "done" and done.completed_by == "department:human_resources"
+    assert len(harness.recorder.entries("measure.acknowledged")) == 1
+    await handle.terminate()
+
+
+async def test_a_plan_whose_measures_are_all_refused_goes_back_to_the_township(harness: Harness) -> None:
+    handle = await harness.start(evidence(household()))
+    await harness.verify(handle)
+    await harness.complete(handle, "assistance_plan", PLAN)
+    measure = await harness.task(handle, "measure")
+    await handle.signal(CaseWorkflow.acknowledge_measure, acknowledgement(measure.case_id, "refused", "no vacancy"))
+    again = await harness.task(handle, "assistance_plan")
+    assert again.task_id != measure.task_id
+    [refusal] = harness.recorder.entries("measure.refused")
+    assert refusal.details["note"] == "no vacancy" and refusal.task_id == measure.task_id
+    await handle.terminate()

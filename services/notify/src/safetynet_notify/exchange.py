@@ -30,6 +30,7 @@ from safetynet_core.policy.exchange import (
     ExchangePolicy,
     PurposePolicy,
 )
+from safetynet_core.vocabulary import Channel
 from safetynet_notify import store
 from safetynet_notify.events import CaseEvent
 from safetynet_notify.exchange_records import (
@@ -193,7 +194,7 @@ async def _push(
                 "event_name": event_name(name),
                 "case_id": facts.case_id,
                 "region_code": facts.region_code,
-                "channel": "webhook",
+                "channel": Channel.WEBHOOK,
                 "recipient": sub.subscription_id,
                 "address": sub.url,
                 "locale": "zh-CN",

@@ -18,6 +18,7 @@ from temporalio.worker import Worker
 from safetynet_core import kafka
 from safetynet_core.app import create_app as create_service_app
 from safetynet_core.logging import configure_logging, get_logger
+from safetynet_core.openapi import document_errors, extend_openapi
 from safetynet_core.service import supervise
 from safetynet_core.tokens import introspection_router, jwks_router, token_verifier
 from safetynet_workflow import registry
@@ -33,6 +34,7 @@ from safetynet_workflow.metrics import refresh_gauges
 from safetynet_workflow.projection.activities import case_event_producer
 from safetynet_workflow.reports.consumer import ReportsConsumer
 from safetynet_workflow.settings import Settings
+from safetynet_workflow.tasks.openapi import document_task_forms
 from safetynet_workflow.temporal import connect_temporal
 
 log = get_logger(__name__)
@@ -124,6 +126,7 @@ def create_app(
         app.include_router(router)
     app.include_router(jwks_router())
     app.include_router(introspection_router(is_active))
+    extend_openapi(app, document_task_forms, document_errors())
     for router in registry.PAGE_ROUTERS:
         app.include_router(router, include_in_schema=False)
     return app

@@ -17,6 +17,7 @@ from safetynet_workflow.cases import api as cases_api
 from safetynet_workflow.cases import list_pages as case_list_pages
 from safetynet_workflow.cases import notice_pages
 from safetynet_workflow.cases import pages as case_pages
+from safetynet_workflow.cases.activities import CaseActivities
 from safetynet_workflow.cases.workflow import CaseWorkflow
 from safetynet_workflow.corrections import api as corrections_api
 from safetynet_workflow.corrections import pages as correction_pages
@@ -100,6 +101,7 @@ def activities(adapters: Adapters, client: Client, case_events: kafka.RenewingPr
         ProjectionActivities(
             adapters.projection, case_events, settings.topic_case_events, adapters.regions.fresh_labels
         ).project,
+        CaseActivities(adapters.reports).household_facts,
         *InspectionActivities(settings, Starter(client, policy, settings.workflow_task_queue), adapters.cases).all(),
         *SweepActivities(policy, adapters.sweeps, adapters.intake).all(),
         *CorrectionActivities(adapters.corrections, adapters.intake).all(),

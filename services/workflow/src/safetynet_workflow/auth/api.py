@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from safetynet_core.auth import AuthError, Principal, Role, VerifiedToken, issue_token, verify_claims, verify_secret
 from safetynet_core.errors import ApiError
+from safetynet_core.openapi import error_responses
 from safetynet_core.settings import CoreSettings
 from safetynet_core.tokens import ActiveCheck, RevocationCheck
 from safetynet_core.web import CurrentPrincipal
@@ -72,7 +73,7 @@ def session_checks(store: UserStore) -> tuple[ActiveCheck, RevocationCheck]:
     return is_active, revocation
 
 
-@router.post("/auth/token", response_model=Token)
+@router.post("/auth/token", response_model=Token, responses=error_responses(401))
 async def token(
     form: Annotated[OAuth2PasswordRequestForm, Depends()], store: UserStoreDep, settings: SettingsDep
 ) -> Token:

@@ -13,9 +13,11 @@ from sqlalchemy.dialects.postgresql import insert
 
 from safetynet.v1 import household_events_pb2 as hpb
 from safetynet_core.contracts import (
+    ACKNOWLEDGEMENT_TYPES,
     EventType,
     HouseholdEvent,
     PoisonRecord,
+    department_payload,
     from_timestamp,
     parse_assessment,
     parse_record,
@@ -77,6 +79,7 @@ class Rows:
         self.households: dict[str, dict[str, Any]] = {}
         self.events: list[dict[str, Any]] = []
         self.deaths: list[dict[str, Any]] = []
+        self.measure_updates: list[dict[str, Any]] = []
         self.assessments: list[dict[str, Any]] = []
         self.assessed: list[dict[str, Any]] = []
 
@@ -95,6 +98,17 @@ class Rows:
             current = self.households.get(message.household_id)
             if current is None or current["recorded_at"] <= row["recorded_at"]:
                 self.households[message.household_id] = row
+        elif body == "department_event" and message.department_event.type in ACKNOWLEDGEMENT_TYPES:
+            payload = department_payload(message.department_event)
+            self.measure_updates.append(
+                {
+                    **payload,
+                    "event_id": message.event_id,
+                    "department": message.department,
+                    "member_id": message.department_event.member_id,
+                    "occurred_at": _when(message, "occurred_at"),
+                }
+            )
         elif body == "department_event":
             event = {
                 "event_id": message.event_id,
@@ -148,7 +162,8 @@ class Rows:
             await uow.commit()
 
 
-# Told what a batch wrote: the households' new registry facts and the deaths reported (cases follow them).
+# Told what a batch wrote: the households' new registry facts, deaths reported and the departments' answers on
+# measures (acknowledgements are not department facts: they go to their case, not to the reporting tables).
 HouseholdNews = Callable[["Rows"], Awaitable[None]]
 
 
@@ -189,7 +204,7 @@ class ReportsConsumer:
             except PoisonRecord as exc:
                 await self._dead_letter(record, exc)
         await rows.write(self.db)
-        if self.on_households is not None and (rows.households or rows.deaths):
+        if self.on_households is not None and (rows.households or rows.deaths or rows.measure_updates):
             await self.on_households(rows)
 
     async def _dead_letter(self, record: ConsumerRecord, poison: PoisonRecord) -> None:
