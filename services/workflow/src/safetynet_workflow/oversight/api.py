@@ -14,6 +14,7 @@ from safetynet_workflow.oversight import dashboard as dashboard_service
 from safetynet_workflow.oversight import scorecard as scorecard_service
 from safetynet_workflow.oversight import submissions
 from safetynet_workflow.oversight.dashboard import DashboardSources
+from safetynet_workflow.oversight.models import Dashboard
 from safetynet_workflow.oversight.periods import Period
 from safetynet_workflow.oversight.store import OversightStore
 from safetynet_workflow.oversight.submissions import SubmissionRequest, SubmissionReview
@@ -37,7 +38,7 @@ def dashboard_sources(
 Sources = Annotated[DashboardSources, Depends(dashboard_sources)]
 
 
-@router.get("/dashboard")
+@router.get("/dashboard", response_model=Dashboard)
 async def dashboard(principal: CurrentPrincipal, sources: Sources, region: RegionQuery = None) -> dict[str, Any]:
     """Per child region: monitored households (with an open case), open cases by step, open and overdue
     tasks, identification-clock breaches and 应纳未纳; the weekly opened/closed trend (policy weeks) and the
