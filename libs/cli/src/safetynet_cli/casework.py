@@ -233,8 +233,8 @@ class Casework:
         if not self.acts["county_close"]:
             listed = await self.http.get("/v1/cases", params={"region": self.county, "status": "screening",
                                          "limit": 200}, headers=self._as(admin))  # fmt: skip
-            for case in listed.json().get("cases", []):
-                if bucket(case["household_id"]) == LEFT_ALONE - 1:
+            for case in listed.json().get("cases", []):  # the county learns one left-alone household moved away
+                if not worked(case["household_id"]):
                     note = {"reason": "natural", "note": "户籍迁出本县，自然消除"}
                     closed = await self.http.post(f"/v1/cases/{case['case_id']}/close", json=note,
                                                   headers=self._as(f"county_{self.county}"))  # fmt: skip
