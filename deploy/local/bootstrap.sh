@@ -9,3 +9,4 @@ if ! command -v uv >/dev/null 2>&1; then
 fi
 uv_bin=$(command -v uv || echo "$(python3 -m site --user-base)/bin/uv")
 "$uv_bin" sync --all-packages --frozen --quiet
+bash "$root/deploy/local/ui_assets.sh"   # the UI's chart library (Apache ECharts from the npm registry)

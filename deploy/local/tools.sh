@@ -5,6 +5,8 @@
 #   wrk       (Debian package `wrk`) — the load generator of `make bench` B1.
 #   chromium  (Debian package `chromium`) — the browser Playwright drives in tests/e2e/browser.
 #   fonts-noto-cjk — so the zh-CN pages in the browser tests' screenshots show characters, not boxes.
+#   npm       (Debian package `npm`) — deploy/local/ui_assets.sh installs the dashboard's chart library
+#             (Apache ECharts) from the npm registry with it.
 # Idempotent and fast when everything is present (no apt-get at all). Installing needs root and
 # apt-get; `apt-get update` runs once, before the first install. The package's daemon is never
 # started (a temporary policy-rc.d denies service starts when the system has none of its own).
@@ -17,6 +19,7 @@ command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 command -v wrk >/dev/null 2>&1 || missing+=(wrk)   # load generator of `make bench` (B1)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)   # browser tests (Playwright)
 fc-list :lang=zh 2>/dev/null | grep -q . || missing+=(fonts-noto-cjk)   # zh-CN in screenshots
+command -v npm >/dev/null 2>&1 || missing+=(npm)   # the dashboard's charts (deploy/local/ui_assets.sh)
 
 ((${#missing[@]} == 0)) && exit 0
 

@@ -139,7 +139,7 @@ async def file_correction(page: Page, site: Site) -> None:
     assert await fits_phone(page)
     await page.screenshot(path=str(ARTIFACTS / "corrections.png"), full_page=True)
 
-    await page.goto(f"{site.url}/")  # the review task is in the inbox and opens its task page
+    await page.goto(f"{site.url}/inbox")  # the review task is in the inbox and opens its task page
     await page.click("#inbox tr[data-kind=correction_review] a.open-case")
     await page.select_option("#form-correction_review select[name=decision]", "approve")
     await page.click("#form-correction_review button[type=submit]")

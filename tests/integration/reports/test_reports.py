@@ -153,7 +153,7 @@ async def publish(settings: Settings) -> None:
             ("H1", assessment("H1", V1, flagged=True, category="marginal", risk_types=("illness",),
                               event_ids=(e[0], e[1]))),
             ("H2", assessment("H2", V1, flagged=True, category="sudden_hardship", risk_types=("education",),
-                              warnings=("education_oop",), event_ids=(e[2],), age=timedelta(hours=2))),
+                              warnings=("education_oop",), event_ids=(e[2],), age=timedelta(days=16))),
             ("H3", assessment("H3", V1, flagged=False)),
             ("H4", assessment("H4", V2, flagged=True, risk_types=("housing",), warnings=("housing_unsafe",))),
             ("H9", assessment("H9", ELSEWHERE, flagged=True, category="marginal", event_ids=(e[4],))),
@@ -197,14 +197,14 @@ async def test_summary_notices_and_case_notifications(
     async with running(settings) as url, httpx.AsyncClient(base_url=url, timeout=30) as http:
 
         async def settled() -> dict[str, Any]:
-            response = await http.get("/v1/reports/summary", params={"period": "week"}, headers=township)
+            response = await http.get("/v1/reports/summary", params={"period": "month"}, headers=township)
             assert response.status_code == 200, response.text
             body: dict[str, Any] = response.json()
             assert (body["events_received"], body["households_flagged"]) == (4, 3), body
             return body
 
         report = await eventually(settled, timeout=60, interval=0.5, message="reporting tables filled")
-        assert report["region"] == TOWNSHIP and report["period"] == "week"
+        assert report["region"] == TOWNSHIP and report["period"] == "month"
         assert report["events_by_department"] == {"education": 1, "housing": 1, "medical_insurance": 2}
         assert report["events_assessed"] == 3  # H4's event is in no assessment
         assert report["households_flagged_by_category"] == {"marginal": 1, "none": 1, "sudden_hardship": 1}
@@ -219,13 +219,14 @@ async def test_summary_notices_and_case_notifications(
             "identified": 1, "median_days": 20.0, "p90_days": 20.0, "share_over_limit": 1.0, "limit_days": 15.0,
         }  # fmt: skip
         assert report["inspections"] == {"total": 0, "open": 0, "passed": 0, "failed": 0}
-        # 应纳未纳: H2 flagged two hours ago without a case; H4's flag is fresh (grace), H1 has its case.
+        # 应纳未纳: H2 flagged 16 days ago (past the 15-day identification limit) without a case; H4's flag is
+        # fresh, H1 has its case.
         assert [m["household_id"] for m in report["missed_inclusions"]] == ["H2"]
         assert report["missed_inclusions"][0]["warnings"] == ["education_oop"]
         assert report["notifications_sent"] is None and "notify" in report["notifications_error"]
 
         # Cut by grid: only H1 and H2 (grid G-A) count; the case of H5 (no registry record) drops out.
-        by_grid = await http.get("/v1/reports/summary", params={"period": "week", "grid": GRID}, headers=township)
+        by_grid = await http.get("/v1/reports/summary", params={"period": "month", "grid": GRID}, headers=township)
         assert by_grid.status_code == 200, by_grid.text
         grid_report = by_grid.json()
         assert grid_report["grid"] == GRID
@@ -235,7 +236,7 @@ async def test_summary_notices_and_case_notifications(
 
         # CSV: by query or by Accept header, one row per number.
         for params, headers in (({"format": "csv"}, township), ({}, {**township, "Accept": "text/csv"})):
-            response = await http.get("/v1/reports/summary", params={"period": "week", **params}, headers=headers)
+            response = await http.get("/v1/reports/summary", params={"period": "month", **params}, headers=headers)
             assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
             rows = list(csv.reader(io.StringIO(response.text)))
             assert rows[0] == ["section", "name", "value"]
@@ -258,8 +259,9 @@ async def test_summary_notices_and_case_notifications(
         # Notices: running ones inside the scope, with nothing personal in them.
         notices = (await http.get("/v1/notices", headers=township)).json()["notices"]
         assert [n["case_id"] for n in notices] == ["C1"]
+        assert notices[0]["region_name"] == "城关镇 东关村"  # the village by its name
         assert not PII_KEYS & set(notices[0]) and set(notices[0]) <= {
-            "case_id", "region_code", "category", "step", "notice_until",
+            "case_id", "region_code", "region_name", "category", "step", "notice_until",
         }  # fmt: skip
         assert (await http.get("/v1/notices", headers=cadre)).json()["notices"] == []
 

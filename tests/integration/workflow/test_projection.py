@@ -18,7 +18,7 @@ from safetynet_workflow.cases.store import CaseStore
 from safetynet_workflow.info import SERVICE
 from safetynet_workflow.projection.models import CaseRow, Change, Entry, TaskState
 from safetynet_workflow.projection.store import ProjectionStore
-from safetynet_workflow.reports.store import ReportStore
+from safetynet_workflow.reports.store import MissedRule, ReportStore
 from safetynet_workflow.settings import Settings
 from safetynet_workflow.tasks.store import TaskStore
 
@@ -205,8 +205,8 @@ async def test_a_task_escalated_beyond_the_county_is_in_the_county_inbox_and_the
         [listed] = await TaskStore(db).list_tasks(county, county.region, None, None, 10)
         assert listed["task_id"] == approval.task_id and listed["level"] == "city"
         report = await ReportStore(db).summary(
-            "610327", NOW - timedelta(days=30), NOW + timedelta(days=30), limit_days=15, grace=timedelta(0),
-            missed_limit=10,
+            "610327", NOW - timedelta(days=30), NOW + timedelta(days=30), limit_days=15,
+            missed=MissedRule(identification=timedelta(0), grace=timedelta(0)), missed_limit=10,
         )  # fmt: skip
         assert report["tasks_open"] == 1 and report["overdue_tasks_by_escalation_level"] == {"2": 1}
     finally:

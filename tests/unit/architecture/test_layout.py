@@ -19,15 +19,17 @@ WORKFLOW = ROOT / "services" / "workflow" / "src" / "safetynet_workflow"
 WORKFLOW_LAYERS: dict[str, set[str]] = {
     "projection": set(),
     "clients": set(),
+    "regions": set(),
     "auth": set(),
     "tasks": {"projection", "auth"},
-    "reports": {"projection", "clients"},
-    "cases": {"tasks", "projection", "clients", "reports"},
+    "reports": {"projection", "clients", "regions"},
+    "cases": {"tasks", "projection", "clients", "reports", "regions"},
     "ledger": {"tasks", "projection"},
     "inspection": {"cases", "ledger", "tasks", "projection"},
     "sweeps": {"tasks", "projection", "clients", "reports.tables"},
     "corrections": {"tasks", "projection", "clients", "reports.tables"},
     "quality": {"clients"},
+    "oversight": {"regions", "reports", "cases", "tasks", "projection"},
     "ui": {"tasks.forms", "projection"},
 }
 COMPOSITION = {"registry", "main", "worker"}

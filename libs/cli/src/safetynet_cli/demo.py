@@ -1,13 +1,18 @@
-"""`make demo`: load a synthetic 陇县 into the running stack, wait until it settles and print what happened.
+"""`make demo`: load a synthetic 陇县 into the running stack, wait until it settles, work part of the caseload
+as its case workers (casework.py) and print what happened, ending with the dashboard's address.
 
 Re-runnable: the simulated year is anchored once (in `.local/demo.json`), so a second run posts the very
 same events (intake answers "duplicate") and updates the same users. `run(...)` takes a smaller county
-and another county code, which is how the e2e test keeps to its own numbers."""
+and another county code, which is how the e2e test keeps to its own numbers. With a drill policy
+(`SAFETYNET_POLICY_FILE=policy/drill.yaml make demo`: a policy day of seconds) the case workers keep working
+for minutes, until households are eliminated and inspected; with the real clock they do what the day allows
+(screens, visits, comparisons, plans on the green channel) and the public notices run for days."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 import uuid
 from collections import Counter
@@ -23,14 +28,23 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from safetynet_cli import synthetic
-from safetynet_core.settings import REPO_ROOT
+from safetynet_cli import accounts, synthetic
+from safetynet_cli.casework import Casework, case_workers
+from safetynet_core.policy import Policy, load_policy
+from safetynet_core.settings import DEFAULT_POLICY_FILE, REPO_ROOT
 from safetynet_core.testing import read_stack_env
 
 console = Console()
 DEMO_PASSWORD = "demo-pass-2026"  # noqa: S105 (the demo logins, printed by make demo)
 BATCH_LINES = 2000
-ANCHOR_FILE = REPO_ROOT / ".local" / "demo.json"
+ANCHOR_FILE = Path(os.environ.get("SAFETYNET_LOCAL_DIR") or REPO_ROOT / ".local") / "demo.json"
+DRILL_DAY_SECONDS = 60  # a policy day this short is a drill: the case workers keep at it for minutes
+DRILL_CASEWORK_SECONDS, REAL_CASEWORK_SECONDS = 540, 90
+DRILL_WAVES = 6
+LOGINS_AT_ONCE = 4
+DRILL_ELIMINATIONS = 3
+DRILL_SETTLE_SECONDS = 15
+IDLE_PASSES = 5  # on the real clock: done when this many passes in a row found nothing to do
 VILLAGE = synthetic.villages()[7]
 DEMO_USERS = [
     ("demo_county", "county_officer", synthetic.COUNTY_CODE, None),
@@ -66,6 +80,8 @@ class DemoResult:
     events: Counter[str] = field(default_factory=Counter)
     report: dict[str, Any] = field(default_factory=dict)
     settled: bool = False
+    casework: Casework | None = None
+    seconds: dict[str, float] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         return {"events_accepted": self.events["accepted"], **{k: self.report.get(k) for k in SUMMARY_KEYS}}
@@ -129,16 +145,6 @@ def relocate(
     return homes, events
 
 
-async def _cli(stack: dict[str, str], *args: str) -> str:
-    process = await asyncio.create_subprocess_exec(
-        stack["SAFETYNET_CLI"], *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
-    )
-    stdout, stderr = await process.communicate()
-    if process.returncode != 0:
-        raise RuntimeError(f"safetynet {' '.join(args[:2])} failed: {stderr.decode().strip()}")
-    return stdout.decode()
-
-
 async def _api_keys(stack: dict[str, str], departments: set[str]) -> dict[str, str]:
     """One client per department, kept in `.local/demo.json` and reused by later runs (intake dedupes
     per client, so a re-run posting through the same clients gets "duplicate" answers)."""
@@ -151,23 +157,18 @@ async def _api_keys(stack: dict[str, str], departments: set[str]) -> dict[str, s
             )
             if probe.status_code == 401:
                 del keys[department]
-    names = sorted(departments - set(keys))
-    outputs = await asyncio.gather(
-        *(_cli(stack, "clients", "create", "--department", d, "--name", f"demo {d}") for d in names)
-    )
-    keys.update({d: json.loads(out)["api_key"] for d, out in zip(names, outputs, strict=True)})
+    keys.update(await accounts.api_clients(stack["DATABASE_URL"], sorted(departments - set(keys)), "demo"))
     _save_state({**_state(), "api_keys": keys})
     return keys
 
 
-async def create_users(stack: dict[str, str]) -> None:
-    """The demo logins (create or update: a second run is fine)."""
-    calls = []
-    for username, role, region, department in DEMO_USERS:
-        args = ["users", "create", "--username", username, "--password", DEMO_PASSWORD, "--role", role,
-                "--region", region, "--email", f"{username}@demo.safetynet.local"]  # fmt: skip
-        calls.append(_cli(stack, *args, *(["--department", department] if department else [])))
-    await asyncio.gather(*calls)
+def demo_accounts(county_code: str) -> list[accounts.Account]:
+    """The printed demo logins (with an address: notify tells them) and the county's case workers."""
+    printed = [
+        accounts.Account(username, role, region, department, f"{username}@demo.safetynet.local")
+        for username, role, region, department in DEMO_USERS
+    ]
+    return [*printed, *case_workers(county_code, demo_villages(county_code))]
 
 
 async def _post_batches(
@@ -188,17 +189,25 @@ async def _post_batches(
     return totals
 
 
-async def load(stack: dict[str, str], result: DemoResult, households: int, seed: int) -> None:
-    """Registry records, then every department's events, through intake's batch APIs."""
+async def load(
+    stack: dict[str, str],
+    result: DemoResult,
+    households: int,
+    seed: int,
+    *,
+    waves: int = 1,
+    pause: float = 0,
+    ready: asyncio.Event | None = None,
+) -> None:
+    """The accounts (then `ready` is set), registry records, then every department's events through intake's
+    batch APIs: all at once, or in `waves` (oldest events first) `pause` seconds apart."""
     registry = synthetic.households(households, seed)
     stream = synthetic.events(registry, seed, now=anchor())
     registry, stream = relocate(registry, stream, result.county_code)
-    keys, _ = await asyncio.gather(
-        _api_keys(stack, {d for d, _ in stream} | {"rural_revitalization"}), create_users(stack)
-    )
-    by_department: dict[str, list[dict[str, Any]]] = {}
-    for department, event in stream:
-        by_department.setdefault(department, []).append(event)
+    keys = await _api_keys(stack, {d for d, _ in stream} | {"rural_revitalization"})
+    await accounts.logins(stack["DATABASE_URL"], demo_accounts(result.county_code), DEMO_PASSWORD)
+    if ready is not None:
+        ready.set()
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     async with httpx.AsyncClient(base_url=stack["INTAKE_URL"], timeout=120) as client:
         with Progress(*columns, console=console) as progress:
@@ -207,10 +216,17 @@ async def load(stack: dict[str, str], result: DemoResult, households: int, seed:
                 client, "/v1/households:batch", keys["rural_revitalization"], registry, progress, task
             )
             task = progress.add_task("department events", total=len(stream))
-            for department, lines in by_department.items():
-                result.events += await _post_batches(
-                    client, "/v1/events:batch", keys[department], lines, progress, task
-                )
+            size = -(-len(stream) // waves)
+            for start in range(0, len(stream), size):
+                if start:
+                    await asyncio.sleep(pause)
+                by_department: dict[str, list[dict[str, Any]]] = {}
+                for department, event in stream[start : start + size]:
+                    by_department.setdefault(department, []).append(event)
+                for department, lines in by_department.items():
+                    result.events += await _post_batches(
+                        client, "/v1/events:batch", keys[department], lines, progress, task
+                    )
 
 
 async def token(client: httpx.AsyncClient, username: str = REPORT_USER) -> str:
@@ -280,12 +296,21 @@ def _table(result: DemoResult) -> Table:
     ]
     rows += [(f"  flagged: {k}", v) for k, v in rep.get("households_flagged_by_category", {}).items()]
     rows += [(f"cases in step: {k}", v) for k, v in rep.get("cases_by_step", {}).items()]
+    rows += [(f"cases closed: {k}", v) for k, v in rep.get("cases_closed_by_reason", {}).items()]
     rows += [
         ("tasks open", rep.get("tasks_open")),
         ("tasks overdue", rep.get("tasks_overdue")),
+        *((f"  overdue, escalated {k}x", v) for k, v in rep.get("overdue_tasks_by_escalation_level", {}).items()),
+        ("identification limit breached", rep.get("identification_breached")),
         ("notifications sent", rep.get("notifications_sent")),
         ("应纳未纳 (flagged, no case)", rep.get("missed_inclusions_count")),
     ]
+    if result.casework is not None:
+        work = result.casework
+        rows += [(f"done by the demo's case workers: {k}", v) for k, v in sorted(work.done.items())]
+        rows += [(f"  {k.replace('_', ' ')}", v) for k, v in sorted(work.acts.items())]
+        rows += [(f"  refused: {k}", v) for k, v in sorted(work.refused.items())]
+    rows += [(f"seconds: {k}", round(v)) for k, v in result.seconds.items()]
     for label, value in rows:
         table.add_row(label, "n/a" if value is None else str(value))
     return table
@@ -293,12 +318,55 @@ def _table(result: DemoResult) -> Table:
 
 def print_summary(result: DemoResult, stack: dict[str, str]) -> None:
     if not result.settled:
-        console.print("[yellow]processing had not settled by the deadline: the numbers are still moving")
+        console.print("[yellow]the numbers are still moving (processing, or a drill clock's timers)")
     console.print(_table(result))
-    console.print(f"report: {stack['WORKFLOW_URL']}/v1/reports/summary?region={result.county_code}&period=quarter")
-    console.print(f"UI: {stack['WORKFLOW_URL']}/  — demo logins (password [bold]{DEMO_PASSWORD}[/bold]):")
+    url = stack["WORKFLOW_URL"]
+    console.print(f"report: {url}/v1/reports/summary?region={result.county_code}&period=quarter")
+    console.print(f"UI: {url}/  — demo logins (password [bold]{DEMO_PASSWORD}[/bold]):")
     for username, role, region, department in DEMO_USERS:
         console.print(f"  {username:14} {role:18} {region or '(all)':13} {department or ''}")
+    console.print(f"  (the case workers: cadre_<village>, town_<township>, county_{result.county_code}, ...)")
+    console.print(f"Dashboard: {url}/dashboard?region={result.county_code}  (log in as demo_county)")
+
+
+def demo_villages(county_code: str) -> list[str]:
+    """The county's village codes (under the county code the demo runs with)."""
+    return sorted(v.code.replace(synthetic.COUNTY_CODE, county_code, 1) for v in synthetic.villages())
+
+
+def stack_policy(stack: dict[str, str]) -> Policy:
+    """The policy the stack runs (its SAFETYNET_POLICY_FILE)."""
+    return load_policy(stack.get("SAFETYNET_POLICY_FILE") or DEFAULT_POLICY_FILE)
+
+
+async def work_cases(
+    stack: dict[str, str], result: DemoResult, seconds: float | None, loading: asyncio.Task[None] | None = None
+) -> None:
+    """The case workers work the worked part of the caseload: on a drill clock until every wave is loaded
+    and households are eliminated and inspected (or time is up), on the real clock until nothing is left."""
+    policy = stack_policy(stack)
+    drill = policy.workflow.day_seconds <= DRILL_DAY_SECONDS
+    budget = seconds if seconds is not None else DRILL_CASEWORK_SECONDS if drill else REAL_CASEWORK_SECONDS
+    villages = demo_villages(result.county_code)
+    async with httpx.AsyncClient(base_url=stack["WORKFLOW_URL"], timeout=60) as client:
+        names = [REPORT_USER, *(w.username for w in case_workers(result.county_code, villages))]
+        slots = asyncio.Semaphore(LOGINS_AT_ONCE)  # each login is an argon2 check on the server
+
+        async def login(name: str) -> str:
+            async with slots:
+                return await token(client, name)
+
+        tokens = dict(zip(names, await asyncio.gather(*(login(n) for n in names)), strict=True))
+        work = result.casework = Casework(client, policy, result.county_code, tokens)
+
+        async def enough(idle: int) -> bool:
+            if drill:
+                eliminated = work.done["elimination_county_decision"] >= DRILL_ELIMINATIONS
+                return eliminated and work.done["inspection"] > 0 and (loading is None or loading.done())
+            return idle >= IDLE_PASSES and sum(work.done.values()) > 0
+
+        with console.status("the demo's case workers are working the caseload…"):
+            await work.run(REPORT_USER, budget, 1.0 if drill else 2.0, enough)
 
 
 async def run(
@@ -309,11 +377,40 @@ async def run(
     county_code: str = synthetic.COUNTY_CODE,
     timeout: float = 600,
     interval: float = 3,
+    casework: bool = True,
+    casework_seconds: float | None = None,
 ) -> DemoResult:
-    """Load, wait until settled, return what the summary prints."""
+    """Load, work part of the caseload as soon as the cases open (while the rest is scored), wait until
+    settled; return what the summary prints (with each phase's seconds)."""
     result = DemoResult(county_code=county_code)
-    await load(stack, result, households, seed)
-    await wait_until_settled(stack, result, timeout, interval)
+    started = time.monotonic()
+    day = stack_policy(stack).workflow.day_seconds
+    settle = timeout
+    if casework and day <= DRILL_DAY_SECONDS:
+        # A drill: the year's events arrive in waves a policy week apart, worked as the cases open, so the
+        # weekly trend has weeks and the case workers keep pace with the drill clock.
+        ready = asyncio.Event()
+        loading = asyncio.create_task(load(stack, result, households, seed, waves=DRILL_WAVES, pause=7 * day,
+                                           ready=ready))  # fmt: skip
+        waiting = asyncio.create_task(ready.wait())
+        await asyncio.wait({waiting, loading}, return_when=asyncio.FIRST_COMPLETED)
+        if not ready.is_set():
+            waiting.cancel()
+            await loading  # it failed before the accounts were there: its error
+        await work_cases(stack, result, casework_seconds, loading)
+        await loading
+        result.seconds["load and casework"] = time.monotonic() - started
+        settle = DRILL_SETTLE_SECONDS  # its timers never stop
+    else:
+        await load(stack, result, households, seed)
+        result.seconds["load"] = time.monotonic() - started
+        if casework:
+            await work_cases(stack, result, casework_seconds)
+            result.seconds["casework"] = time.monotonic() - started - result.seconds["load"]
+    begun = time.monotonic()
+    await wait_until_settled(stack, result, settle, interval)
+    result.seconds["settling"] = time.monotonic() - begun
+    result.seconds["total"] = time.monotonic() - started
     return result
 
 
@@ -321,12 +418,15 @@ def main(
     households: int = typer.Option(2400, help="households in the synthetic county"),
     seed: int = typer.Option(610327, help="random seed of the county and its events"),
     timeout: float = typer.Option(600, help="seconds to wait for processing to settle"),
+    casework: bool = typer.Option(True, help="work part of the caseload as its case workers"),
+    casework_seconds: float = typer.Option(None, help="at most this long (default: 420 on a drill clock, else 90)"),
 ) -> None:
-    """Load the synthetic county into the running stack and print the summary."""
+    """Load the synthetic county into the running stack, work part of its caseload, print the summary."""
     stack = read_stack_env()
     if not stack:
         raise SystemExit("no .local/stack.env: run `make up` first")
-    result = asyncio.run(run(stack, households=households, seed=seed, timeout=timeout))
+    result = asyncio.run(run(stack, households=households, seed=seed, timeout=timeout, casework=casework,
+                             casework_seconds=casework_seconds))  # fmt: skip
     print_summary(result, stack)
 
 

@@ -8,6 +8,7 @@ import json
 import typer
 
 from safetynet_cli.keys import keys_app
+from safetynet_cli.regions import regions_app
 from safetynet_cli.users import users_app
 from safetynet_core import kafka
 from safetynet_core.db import migrate as run_migrations
@@ -32,6 +33,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(clients_app, name="clients")
 app.add_typer(grids_app, name="grids")
 app.add_typer(keys_app, name="keys")
+app.add_typer(regions_app, name="regions")
 
 
 @app.command()

@@ -128,7 +128,7 @@ async def _remember(session: AsyncSession, event: CaseEvent, included_at_step: s
                 "case_id": event.case_id,
                 "household_id": event.household_id,
                 "region_code": event.region_code or None,
-                "category": details.get("category") if event.name.startswith("case.") else None,
+                "category": (details.get("category") or None) if event.name.startswith("case.") else None,  # "": none
                 "risk_types": orjson.dumps(risk_types).decode() if isinstance(risk_types, list) else None,
                 "included_at": event.occurred_at if included else None,
                 "closed_at": event.occurred_at if event.name == "case.closed" else None,

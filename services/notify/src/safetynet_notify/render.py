@@ -140,6 +140,9 @@ class Renderer:
             "case_id": event.case_id,
             "household_id": event.household_id,
             "region_code": event.task_region,
+            # The region's name when workflow sent one (case events name their regions), else its code.
+            "region": str(event.details.get("task_region_label") or event.details.get("region_label") or "")
+            or event.task_region,
             "step": label(event.step),
             "status": label(event.status),
             "close_reason": label(event.close_reason),

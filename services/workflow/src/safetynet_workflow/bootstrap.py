@@ -14,7 +14,10 @@ from safetynet_workflow.clients.notify import NotifyClient
 from safetynet_workflow.corrections.store import CorrectionStore
 from safetynet_workflow.info import SERVICE
 from safetynet_workflow.ledger.store import LedgerStore
+from safetynet_workflow.oversight.store import OversightStore
 from safetynet_workflow.projection.store import ProjectionStore
+from safetynet_workflow.regions.service import RegionDirectory
+from safetynet_workflow.regions.store import RegionStore
 from safetynet_workflow.reports.coverage import CoverageStore
 from safetynet_workflow.reports.store import ReportStore
 from safetynet_workflow.settings import Settings
@@ -33,9 +36,12 @@ class Adapters:
     users: UserStore
     reports: ReportStore
     coverage: CoverageStore
+    oversight: OversightStore
     sweeps: SweepStore
     corrections: CorrectionStore
     ledger: LedgerStore
+    region_store: RegionStore
+    regions: RegionDirectory
     intake: IntakeClient
     notify: NotifyClient
 
@@ -57,6 +63,7 @@ def bootstrap(
     settings = settings or Settings()
     db = db or Database(settings, settings.db_schema or SERVICE.schema)
     policy = policy or load_policy(settings.policy_file)
+    region_store = RegionStore(db)
     return Adapters(
         settings=settings,
         policy=policy,
@@ -67,9 +74,12 @@ def bootstrap(
         users=UserStore(db),
         reports=ReportStore(db),
         coverage=CoverageStore(db, policy.exchange.coverage),
+        oversight=OversightStore(db),
         sweeps=SweepStore(db),
         corrections=CorrectionStore(db),
         ledger=LedgerStore(db),
+        region_store=region_store,
+        regions=RegionDirectory(region_store),
         intake=intake or IntakeClient(settings),
         notify=notify or NotifyClient(settings.notify_url),
     )

@@ -82,7 +82,8 @@ def create_app(
         loops: list[asyncio.Task[None]] = [
             asyncio.create_task(
                 supervise("gauges", lambda: _refresh_gauges(adapters.cases, settings.gauge_refresh_seconds))
-            )
+            ),
+            asyncio.create_task(supervise("regions", adapters.regions.keep_fresh)),
         ]
         worker: Worker | None = None
         worker_run: asyncio.Task[None] | None = None

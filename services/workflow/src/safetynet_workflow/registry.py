@@ -14,6 +14,7 @@ from safetynet_workflow.auth import api as auth_api
 from safetynet_workflow.auth import pages as auth_pages
 from safetynet_workflow.bootstrap import Adapters
 from safetynet_workflow.cases import api as cases_api
+from safetynet_workflow.cases import list_pages as case_list_pages
 from safetynet_workflow.cases import notice_pages
 from safetynet_workflow.cases import pages as case_pages
 from safetynet_workflow.cases.activities import CaseActivities
@@ -28,8 +29,11 @@ from safetynet_workflow.ledger import api as ledger_api
 from safetynet_workflow.ledger import pages as ledger_pages
 from safetynet_workflow.ledger.activities import LedgerActivities
 from safetynet_workflow.ledger.workflow import LedgerItemWorkflow
+from safetynet_workflow.oversight import api as oversight_api
+from safetynet_workflow.oversight import pages as oversight_pages
 from safetynet_workflow.projection.activities import ProjectionActivities
 from safetynet_workflow.quality import pages as quality_pages
+from safetynet_workflow.regions import api as regions_api
 from safetynet_workflow.reports import api as reports_api
 from safetynet_workflow.starter import Starter
 from safetynet_workflow.sweeps import api as sweeps_api
@@ -59,13 +63,17 @@ API_ROUTERS: list[APIRouter] = [
     sweeps_api.router,
     corrections_api.router,
     ledger_api.router,
+    regions_api.router,
+    oversight_api.router,
 ]
 
 # The case-worker UI (served from `/`, not in the OpenAPI document).
 PAGE_ROUTERS: list[APIRouter] = [
     auth_pages.router,
     task_pages.router,
+    case_list_pages.router,
     case_pages.router,
+    oversight_pages.router,
     notice_pages.router,
     sweep_pages.router,
     correction_pages.router,
@@ -90,7 +98,9 @@ def activities(adapters: Adapters, client: Client, case_events: kafka.RenewingPr
     """Every activity implementation, bound to the service's adapters."""
     settings, policy = adapters.settings, adapters.policy
     return [
-        ProjectionActivities(adapters.projection, case_events, settings.topic_case_events).project,
+        ProjectionActivities(
+            adapters.projection, case_events, settings.topic_case_events, adapters.regions.fresh_labels
+        ).project,
         CaseActivities(adapters.reports).household_facts,
         *InspectionActivities(settings, Starter(client, policy, settings.workflow_task_queue), adapters.cases).all(),
         *SweepActivities(policy, adapters.sweeps, adapters.intake).all(),

@@ -11,6 +11,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Date,
     DateTime,
     Float,
     Identity,
@@ -22,6 +23,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import SQLModel
@@ -62,6 +64,7 @@ cases = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Index("ix_cases_region", "region_code", postgresql_ops={"region_code": "text_pattern_ops"}),
     Index("ix_cases_closed", "status", "closed_at"),
+    Index("ix_cases_opened", "opened_at", "case_id"),
 )
 
 tasks = Table(
@@ -227,6 +230,47 @@ ledger_items = Table(
     Column("evidence", JSONB, nullable=False, server_default="{}"),
     UniqueConstraint("source", "source_ref", name="uq_ledger_items_source"),
     Index("ix_ledger_items_region", "region_code", postgresql_ops=REGION_OPS),
+)
+
+
+# The region directory (wf0007_oversight): names of the county, its townships and villages.
+regions = Table(
+    "regions",
+    metadata,
+    Column("code", String(12), primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("level", String(20), nullable=False),
+    Column("parent", String(12), index=True),
+    Column("updated_at", TZ, nullable=False, server_default=func.now()),
+)
+
+# Upward reports (wf0007_oversight): a region's frozen summary of a period and its parent's review.
+report_submissions = Table(
+    "report_submissions",
+    metadata,
+    Column("submission_id", String(64), primary_key=True),
+    Column("region_code", String(12), nullable=False),
+    Column("period", String(10), nullable=False),
+    Column("period_start", Date, nullable=False),
+    Column("period_end", Date, nullable=False),
+    Column("due_at", TZ, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("late", Boolean, nullable=False),
+    Column("summary", JSONB, nullable=False),
+    Column("submitted_by", String(100), nullable=False),
+    Column("submitted_at", TZ, nullable=False),
+    Column("reviewed_by", String(100)),
+    Column("reviewed_at", TZ),
+    Column("review_note", Text),
+    Index("ix_report_submissions_region", "region_code", postgresql_ops=REGION_OPS),
+    Index(
+        "uq_report_submissions_live",
+        "region_code",
+        "period",
+        "period_start",
+        unique=True,
+        postgresql_where=text("status <> 'returned'"),
+    ),
 )
 
 

@@ -69,6 +69,20 @@ class InspectionSampling(PolicySection):
     every_days: int = Field(30, gt=0)
 
 
+class ReportingPolicy(PolicySection):
+    """Upward reports (逐级上报): a period's report is due this many calendar days after the period ends;
+    later submissions are marked late."""
+
+    due_days: dict[str, int] = {"week": 1, "month": 5, "quarter": 10}
+
+    @model_validator(mode="after")
+    def _every_period(self) -> ReportingPolicy:
+        missing = {"week", "month", "quarter"} - set(self.due_days)
+        if missing or any(days < 0 for days in self.due_days.values()):
+            raise ValueError(f"due_days needs week, month and quarter, each >= 0 (missing: {sorted(missing)})")
+        return self
+
+
 class WorkflowPolicy(PolicySection):
     # The length of one policy day in seconds for every workflow timer (SLAs, reminders, escalations,
     # notices, reviews, the identification clock, elimination's months, the sampler): a drill sets a few.
@@ -92,6 +106,7 @@ class WorkflowPolicy(PolicySection):
     grids: GridRouting = GridRouting()
     sweeps: SweepPolicy = SweepPolicy()
     ledger: LedgerPolicy = LedgerPolicy()
+    reporting: ReportingPolicy = ReportingPolicy()
 
     @model_validator(mode="after")
     def _required_tasks(self) -> WorkflowPolicy:

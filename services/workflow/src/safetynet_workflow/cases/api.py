@@ -6,13 +6,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends
 
 from safetynet_core.web import CurrentPrincipal, listing_region
 from safetynet_workflow.cases import service
+from safetynet_workflow.cases.listing import CaseQuery, case_list, case_query
 from safetynet_workflow.cases.service import CaseClosure, Objection
-from safetynet_workflow.cases.store import CaseStore, case_json
+from safetynet_workflow.cases.store import CaseStore
 from safetynet_workflow.deps import BearerToken, ClientDep, NotifyDep, adapter
+from safetynet_workflow.regions.api import RegionsDep
 from safetynet_workflow.reports.coverage import CoverageStore
 
 router = APIRouter(prefix="/v1", tags=["cases"])
@@ -41,13 +43,14 @@ async def close_case(
 async def list_cases(
     principal: CurrentPrincipal,
     store: CaseStoreDep,
-    status: str | None = None,
-    step: str | None = None,
-    region: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    regions: RegionsDep,
+    query: Annotated[CaseQuery, Depends(case_query)],
 ) -> dict[str, Any]:
-    prefix = listing_region(principal, region)
-    return {"cases": [case_json(r) for r in await store.list_cases(prefix, status, step, limit)]}
+    """The caller's cases, newest first, filtered (status or `open`, step, category, region, overdue, a
+    search `q` in household ids and heads' names), a page of `limit` at a time: pass `next_cursor` as
+    `cursor` for the next one (null on the last page). Each case names its region (`region_name`) and
+    counts its open and overdue tasks."""
+    return await case_list(principal, store, regions, query)
 
 
 @router.get("/cases/{case_id}")
@@ -58,11 +61,13 @@ async def get_case(
     notify: NotifyDep,
     token: BearerToken,
     coverage: CoverageDep,
+    regions: RegionsDep,
 ) -> dict[str, Any]:
     """The case with its timeline: events, assessments (with reasons), steps, tasks, escalations,
     notifications (from notify; empty with `notifications_error` set when notify does not answer) and
     `coverage_gaps` (members not insured, a household with labour and nobody employed; while open)."""
-    return await service.case_page(principal, store, notify, token, case_id, coverage)
+    case = await service.case_page(principal, store, notify, token, case_id, coverage)
+    return {**case, "region_name": regions.label(case["region_code"])}
 
 
 @router.get("/cases/{case_id}/audit")
@@ -73,7 +78,10 @@ async def case_audit(case_id: str, principal: CurrentPrincipal, store: CaseStore
 
 
 @router.get("/notices")
-async def notices(principal: CurrentPrincipal, store: CaseStoreDep, region: str | None = None) -> dict[str, Any]:
-    """Running public notices: case, village, category and end date only (no personal data)."""
+async def notices(
+    principal: CurrentPrincipal, store: CaseStoreDep, regions: RegionsDep, region: str | None = None
+) -> dict[str, Any]:
+    """Running public notices: case, village (code and name), category and end date only (no personal data)."""
     prefix = listing_region(principal, region)
-    return {"notices": await store.notices(prefix, datetime.now(UTC))}
+    running = await store.notices(prefix, datetime.now(UTC))
+    return {"notices": [{**n, "region_name": regions.label(n["region_code"])} for n in running]}

@@ -154,3 +154,22 @@ class CaseSnapshot(BaseModel):
     notice_open: bool
     stable_months: int
     reviews: int
+
+
+class CaseFilter(BaseModel):
+    """What a case list is cut by (`GET /v1/cases`, the /cases page and its exports): a region prefix, a
+    status (or "open": any but closed), step, category, a search in household ids and heads' names, cases
+    with overdue or open tasks or a breached identification clock, and opened or closed within `[from, to)`."""
+
+    prefix: str
+    status: str | None = None
+    step: str | None = None
+    category: str | None = None
+    q: str | None = None
+    overdue: bool = False
+    open_tasks: bool = False
+    breached: bool = False
+    opened_from: datetime | None = None
+    opened_to: datetime | None = None
+    closed_from: datetime | None = None
+    closed_to: datetime | None = None

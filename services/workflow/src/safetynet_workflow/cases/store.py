@@ -7,9 +7,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, exists, func, or_, select, tuple_
 
 from safetynet_core.db import Database
+from safetynet_workflow.cases.models import CaseFilter
 from safetynet_workflow.projection.models import OPEN_TASK_STATUSES
 from safetynet_workflow.tables import audit_log, cases, escalations, tasks, timeline
 
@@ -55,13 +56,46 @@ class CaseStore:
         async with self.db.unit_of_work() as uow:
             return [dict(r._mapping) for r in await uow.execute(query)]
 
-    async def list_cases(self, prefix: str, status: str | None, step: str | None, limit: int) -> list[dict[str, Any]]:
-        query = select(cases).where(cases.c.region_code.startswith(prefix, autoescape=True))
-        if status:
-            query = query.where(cases.c.status == status)
-        if step:
-            query = query.where(cases.c.step == step)
-        return await self._rows(query.order_by(cases.c.opened_at.desc()).limit(limit))
+    async def list_cases(
+        self, where: CaseFilter, limit: int, now: datetime, after: tuple[datetime, str] | None = None
+    ) -> list[dict[str, Any]]:
+        """Cases matching the filter, newest first (then by id), after a (opened_at, case_id) cursor, each
+        with its open and overdue task counts."""
+        open_task = and_(tasks.c.case_id == cases.c.case_id, tasks.c.status.in_(OPEN_TASK_STATUSES))
+        late = and_(open_task, or_(tasks.c.overdue, tasks.c.due_at < now))
+        counted = select(func.count()).select_from(tasks)
+        query = select(
+            cases,
+            counted.where(open_task).scalar_subquery().label("open_tasks"),
+            counted.where(late).scalar_subquery().label("overdue_tasks"),
+        ).where(cases.c.region_code.startswith(where.prefix, autoescape=True))
+        if where.status == "open":
+            query = query.where(cases.c.status != "closed")
+        elif where.status:
+            query = query.where(cases.c.status == where.status)
+        for column, value in (("step", where.step), ("category", where.category)):
+            if value:
+                query = query.where(cases.c[column] == value)
+        if where.q:
+            query = query.where(
+                cases.c.household_id.istartswith(where.q, autoescape=True)
+                | cases.c.head_name.icontains(where.q, autoescape=True)
+            )
+        if where.overdue:
+            query = query.where(exists().where(late))
+        if where.open_tasks:
+            query = query.where(exists().where(open_task))
+        if where.breached:
+            query = query.where(cases.c.identification_breached)
+        for column, since, until in (("opened_at", where.opened_from, where.opened_to),
+                                     ("closed_at", where.closed_from, where.closed_to)):  # fmt: skip
+            if since:
+                query = query.where(cases.c[column] >= since)
+            if until:
+                query = query.where(cases.c[column] < until)
+        if after is not None:
+            query = query.where(tuple_(cases.c.opened_at, cases.c.case_id) < tuple_(*after))
+        return await self._rows(query.order_by(cases.c.opened_at.desc(), cases.c.case_id.desc()).limit(limit))
 
     async def get_case(self, case_id: str) -> dict[str, Any] | None:
         found = await self._rows(select(cases).where(cases.c.case_id == case_id))

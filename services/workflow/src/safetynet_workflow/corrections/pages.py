@@ -53,7 +53,7 @@ FACTS = (
     Column("registry_value", "col.registry_value"),
     *COLUMNS[3:],
     Column("reason", "col.reason"),
-    Column("region_code", "col.region"),
+    Column("region_code", "col.region", Cell.REGION),
     Column("filed_by", "col.filed_by"),
     Column("decided_at", "col.decided", Cell.TIME),
 )

@@ -47,7 +47,7 @@ COLUMNS = (
 FACTS = (
     *COLUMNS[1:],
     Column("source_ref", "col.source_ref"),
-    Column("region_code", "col.region"),
+    Column("region_code", "col.region", Cell.REGION),
     Column("household_id", "col.household"),
     Column("owner_region", "col.owner_region"),
     Column("assignee", "col.assignee"),

@@ -20,7 +20,7 @@ from safetynet_workflow.metrics import (
     REMINDERS,
     TIME_IN_STEP,
 )
-from safetynet_workflow.projection.events import publish
+from safetynet_workflow.projection.events import RegionLabels, publish
 from safetynet_workflow.projection.models import PROJECT_ACTIVITY, Change, Entry, TimelineName
 from safetynet_workflow.projection.store import ProjectionStore
 
@@ -54,14 +54,25 @@ def observe(entries: Iterable[Entry], close_reason: str | None) -> None:
 
 
 class ProjectionActivities:
-    def __init__(self, store: ProjectionStore, producer: kafka.RenewingProducer, topic: str) -> None:
+    def __init__(
+        self,
+        store: ProjectionStore,
+        producer: kafka.RenewingProducer,
+        topic: str,
+        region_labels: RegionLabels | None = None,
+    ) -> None:
         self.store = store
         self.producer = producer
         self.topic = topic
+        self.region_labels = region_labels
 
     @activity.defn(name=PROJECT_ACTIVITY)
     async def project(self, change: Change) -> None:
-        """Upsert the projection (versioned, idempotent), then publish the public entries."""
+        """Upsert the projection (versioned, idempotent), then publish the public entries (naming their
+        regions, so notifications show names)."""
         new = await self.store.apply(change)
         observe(new, change.close_reason)
-        await publish(self.producer, self.topic, change)
+        labels = None
+        if self.region_labels is not None and any(entry.publish for entry in change.entries):
+            labels = await self.region_labels([change.region_code, *(t.region_code for t in change.tasks)])
+        await publish(self.producer, self.topic, change, labels)

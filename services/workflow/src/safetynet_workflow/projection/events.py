@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+
 from safetynet_core.contracts import SCHEMA_VERSION, CaseEventMessage, to_struct, to_timestamp
 from safetynet_core.kafka import RenewingProducer
 from safetynet_workflow.metrics import EVENTS_PUBLISHED
 from safetynet_workflow.projection.models import Change, Entry, TaskState
 
+# Names of regions by code (the region directory's labels), for the events' `region_label` details.
+RegionLabels = Callable[[Iterable[str]], Awaitable[dict[str, str]]]
 
-def case_event(change: Change, entry: Entry, task: TaskState | None) -> CaseEventMessage:
-    """One timeline entry as the CaseEvent notify consumes (event_key is the dedupe key)."""
+
+def case_event(
+    change: Change, entry: Entry, task: TaskState | None, labels: Mapping[str, str] | None = None
+) -> CaseEventMessage:
+    """One timeline entry as the CaseEvent notify consumes (event_key is the dedupe key). With `labels`, its
+    details name the case's region (`region_label`) and the task's (`task_region_label`)."""
     message = CaseEventMessage(
         schema_version=SCHEMA_VERSION,
         event_key=entry.key,
@@ -22,7 +30,12 @@ def case_event(change: Change, entry: Entry, task: TaskState | None) -> CaseEven
         close_reason=change.close_reason or "",
     )
     message.occurred_at.CopyFrom(to_timestamp(entry.at))
-    message.details.CopyFrom(to_struct(entry.details))
+    details = dict(entry.details)
+    if labels is not None:
+        details["region_label"] = labels.get(change.region_code, change.region_code)
+        if task is not None:
+            details["task_region_label"] = labels.get(task.region_code, task.region_code)
+    message.details.CopyFrom(to_struct(details))
     if task is not None:
         ref = message.task
         ref.task_id, ref.kind, ref.role, ref.region_code = (
@@ -40,14 +53,16 @@ def case_event(change: Change, entry: Entry, task: TaskState | None) -> CaseEven
     return message
 
 
-async def publish(producer: RenewingProducer, topic: str, change: Change) -> None:
+async def publish(
+    producer: RenewingProducer, topic: str, change: Change, labels: Mapping[str, str] | None = None
+) -> None:
     """Publish the change's public entries, in order, and wait for the broker's acks (at least once: a
     failed or timed-out publish fails the activity, whose retry goes through a fresh producer)."""
     tasks = {t.task_id: t for t in change.tasks}
     key = change.household_id.encode()
     published = [entry for entry in change.entries if entry.publish]
     await producer.send_keyed(
-        (topic, key, case_event(change, entry, tasks.get(entry.task_id or "")).SerializeToString())
+        (topic, key, case_event(change, entry, tasks.get(entry.task_id or ""), labels).SerializeToString())
         for entry in published
     )
     for entry in published:

@@ -11,17 +11,18 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from safetynet_core.auth import Role
-from safetynet_core.web import CurrentPrincipal, scoped_region
+from safetynet_core.web import CurrentPrincipal
 from safetynet_workflow.clients.notify import NotifyClient, NotifyUnavailable
 from safetynet_workflow.deps import BearerToken, NotifyDep, PolicyDep, adapter
+from safetynet_workflow.regions.api import RegionsDep
+from safetynet_workflow.reports.service import missed_rule, named, report_region
 from safetynet_workflow.reports.store import ReportStore
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 ReportStoreDep = Annotated[ReportStore, Depends(adapter(ReportStore))]
 PERIODS = {"week": timedelta(days=7), "month": timedelta(days=30), "quarter": timedelta(days=91)}
-MISSED_GRACE = timedelta(minutes=10)  # a fresh flag gets this long to become a case before it counts as missed
 MISSED_LIMIT = 1000
+
 
 
 async def _notifications(notify: NotifyClient, token: str, prefix: str, since: datetime) -> dict[str, Any]:
@@ -45,7 +46,7 @@ def _csv_rows(report: dict[str, Any]) -> list[tuple[str, str, Any]]:
                 (
                     "missed_inclusion",
                     m["household_id"],
-                    f"{m['region_code']} {m['category'] or '-'} {m['level']} {'|'.join(m['warnings'])}",
+                    f"{m['region_name']} {m['category'] or '-'} {m['level']} {'|'.join(m['warnings'])}",
                 )
                 for m in value
             )
@@ -72,6 +73,7 @@ async def summary(
     policy: PolicyDep,
     notify: NotifyDep,
     token: BearerToken,
+    regions: RegionsDep,
     region: Annotated[str | None, Query(pattern=r"^\d{1,12}$")] = None,
     period: Literal["week", "month", "quarter"] = "month",
     fmt: Annotated[Literal["json", "csv"] | None, Query(alias="format")] = None,
@@ -80,15 +82,17 @@ async def summary(
     """Events by department, flagged households by category and risk type, cases by step and status,
     identification time, open/overdue tasks by escalation level, eliminations, inspections,
     notifications sent and the 应纳未纳 list (flagged households without a case), for a region."""
-    prefix = (region or "") if principal.role is Role.ADMIN else scoped_region(principal, region)
+    prefix = report_region(principal, region)
     now = datetime.now(UTC)
     since = now - PERIODS[period]
     limit_days = policy.workflow.identification_days
     body = await store.summary(
-        prefix, since, now, limit_days=limit_days, grace=MISSED_GRACE, missed_limit=MISSED_LIMIT, grid=grid
+        prefix, since, now, limit_days=limit_days, missed=missed_rule(policy), missed_limit=MISSED_LIMIT, grid=grid
     )
+    body["missed_inclusions"] = named(body["missed_inclusions"], regions)
     report = {
         "region": prefix,
+        "region_name": regions.label(prefix),
         "period": period,
         "grid": grid,
         "since": since.isoformat(),
@@ -105,6 +109,45 @@ async def summary(
             headers={"Content-Disposition": f'attachment; filename="{filename}"'},
         )
     return JSONResponse(_jsonable(report))
+
+
+MISSED_CSV_FIELDS = ("household_id", "head_name", "region_code", "region_name", "category", "level", "score", "why",
+                     "assessed_at")  # fmt: skip
+
+
+def missed_csv(items: list[dict[str, Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow((*MISSED_CSV_FIELDS, "risk_types", "reasons"))
+    for item in items:
+        reasons = "; ".join(r.get("reason_zh") or r.get("rule", "") for r in item["reasons"])
+        writer.writerow((*(item.get(f) for f in MISSED_CSV_FIELDS), "|".join(item["risk_types"]), reasons))
+    return buffer.getvalue()
+
+
+@router.get("/missed-inclusions")
+async def missed_inclusions(
+    principal: CurrentPrincipal,
+    store: ReportStoreDep,
+    policy: PolicyDep,
+    regions: RegionsDep,
+    region: Annotated[str | None, Query(pattern=r"^\d{1,12}$")] = None,
+    fmt: Annotated[Literal["json", "csv"], Query(alias="format")] = "json",
+    limit: Annotated[int, Query(ge=1, le=5000)] = MISSED_LIMIT,
+) -> Response:
+    """应纳未纳: households whose latest assessment opens a case and that have no open case, because none was
+    opened within the identification limit (`why`: not_opened_in_time) or because their last case was
+    dismissed or found not eligible before that assessment (earlier_case_closed); with the assessment's
+    reasons, oldest flag first."""
+    prefix = report_region(principal, region)
+    now = datetime.now(UTC)
+    items = named(await store.missed_inclusions(prefix, now, missed_rule(policy), limit), regions)
+    if fmt == "csv":
+        filename = f"safetynet-missed-inclusions-{prefix or 'all'}-{now:%Y%m%d}.csv"
+        return Response(missed_csv(items), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{filename}"'})  # fmt: skip
+    body = {"region": prefix, "region_name": regions.label(prefix), "count": len(items), "missed_inclusions": items}
+    return JSONResponse(_jsonable(body))
 
 
 def _jsonable(value: Any) -> Any:

@@ -143,6 +143,10 @@ class Rows:
                 "risk_types": list(message.risk_types),
                 "warnings": list(message.warnings),
                 "opens_case": message.opens_case,
+                "reasons": [
+                    {"rule": r.rule, "points": r.points, "reason_zh": r.reason_zh, "reason_en": r.reason_en}
+                    for r in message.reasons
+                ],
                 "assessed_at": _when(message, "assessed_at"),
             }
         )

@@ -6,6 +6,7 @@ ledger by their own region (never above the county's, however far they escalated
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -76,24 +77,52 @@ where t.kind = 'inspection' and t.created_at >= :since and c.region_code {IN_REG
   and {in_grid('c.household_id')}
 """)
 
-MISSED = text(f"""
+# 应纳未纳 (CONTRACT.md, Oversight): households whose latest assessment opens a case and that have no open
+# case, because none was opened within the identification limit, or because their last case was dismissed or
+# found not eligible before that assessment (after a short grace for the new case to open).
+MISSED = f"""
 with latest as (
-  select distinct on (household_id) *
+  select distinct on (household_id) household_id, region_code, category, level, score, risk_types, warnings,
+         reasons, opens_case, assessed_at
   from report_assessments
   where region_code {IN_REGION} and {in_grid('household_id')}
   order by household_id, assessed_at desc
+), last_case as (
+  select distinct on (c.household_id) c.household_id, c.status, c.close_reason, c.closed_at
+  from cases c join latest l on l.household_id = c.household_id and l.opens_case
+  order by c.household_id, c.opened_at desc
+), missed as (
+  select l.*, case when lc.close_reason in ('dismissed', 'not_eligible') then 'earlier_case_closed'
+                   else 'not_opened_in_time' end as why
+  from latest l left join last_case lc using (household_id)
+  where l.opens_case
+    and (lc.household_id is null or (lc.status = 'closed' and lc.closed_at < l.assessed_at))
+    and (l.assessed_at < :identification_cutoff
+         or (lc.close_reason in ('dismissed', 'not_eligible') and l.assessed_at < :grace_cutoff))
 )
-select l.household_id, l.region_code, l.category, l.level, l.score, l.risk_types, l.warnings, l.assessed_at
-from latest l
-where (l.opens_case or jsonb_array_length(l.warnings) > 0)
-  and l.assessed_at < :cutoff
-  and not exists (
-    select 1 from cases c
-    where c.household_id = l.household_id and (c.status <> 'closed' or c.closed_at >= l.assessed_at)
-  )
-order by l.assessed_at, l.household_id
+"""
+MISSED_LIST = text(f"""{MISSED}
+select m.household_id, m.region_code, m.category, m.level, m.score, m.risk_types, m.warnings, m.reasons,
+       m.assessed_at, m.why, h.head_name
+from missed m left join report_households h using (household_id)
+order by m.assessed_at, m.household_id
 limit :limit
 """)
+MISSED_BY_CHILD = text(f"""{MISSED}
+select substr(region_code, 1, :child_length) as child, count(*) as n from missed group by 1
+""")
+
+
+@dataclass(frozen=True)
+class MissedRule:
+    """When a flagged household without a case is 应纳未纳: `identification` after its flag (the policy's
+    identification limit on its clock), or `grace` after it when its last case was dismissed or not eligible."""
+
+    identification: timedelta
+    grace: timedelta = timedelta(minutes=10)
+
+    def params(self, now: datetime) -> dict[str, datetime]:
+        return {"identification_cutoff": now - self.identification, "grace_cutoff": now - self.grace}
 
 
 def _rows(result: Any) -> list[dict[str, Any]]:
@@ -106,6 +135,10 @@ def _tally(rows: list[dict[str, Any]], key: str, value: str = "n") -> dict[str, 
         name = str(row[key] if row[key] not in (None, "") else "none")
         out[name] = out.get(name, 0) + int(row[value])
     return dict(sorted(out.items()))
+
+
+def missed_row(row: dict[str, Any]) -> dict[str, Any]:
+    return {**row, "score": float(row["score"]), "category": row["category"] or None}
 
 
 def _round(value: Any) -> float | None:
@@ -135,7 +168,7 @@ class ReportStore:
         now: datetime,
         *,
         limit_days: float,
-        grace: timedelta,
+        missed: MissedRule,
         missed_limit: int,
         grid: str | None = None,
     ) -> dict[str, Any]:
@@ -157,13 +190,28 @@ class ReportStore:
             }
             inspections = (await conn.execute(INSPECTIONS, params)).one()._mapping
             report["inspections"] = {k: int(inspections[k]) for k in ("total", "open", "passed", "failed")}
-            missed_params = {"prefix": prefix, "grid": grid, "cutoff": now - grace, "limit": missed_limit}
-            missed = _rows(await conn.execute(MISSED, missed_params))
-        report["missed_inclusions"] = [
-            {**row, "score": float(row["score"]), "category": row["category"] or None} for row in missed
-        ]
-        report["missed_inclusions_count"] = len(missed)
+            missed_params = {"prefix": prefix, "grid": grid, **missed.params(now)}
+            rows = _rows(await conn.execute(MISSED_LIST, {**missed_params, "limit": missed_limit}))
+            counts = _rows(await conn.execute(MISSED_BY_CHILD, {**missed_params, "child_length": len(prefix)}))
+        report["missed_inclusions"] = [missed_row(row) for row in rows]
+        report["missed_inclusions_count"] = sum(int(c["n"]) for c in counts)
         return report
+
+    async def missed_inclusions(
+        self, prefix: str, now: datetime, missed: MissedRule, limit: int, grid: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The 应纳未纳 households under a region prefix, oldest flag first, with the assessment's reasons."""
+        params = {"prefix": prefix, "grid": grid, "limit": limit, **missed.params(now)}
+        async with self.db.unit_of_work() as conn:
+            return [missed_row(row) for row in _rows(await conn.execute(MISSED_LIST, params))]
+
+    async def missed_by_child(
+        self, prefix: str, child_length: int, now: datetime, missed: MissedRule
+    ) -> dict[str, int]:
+        """How many 应纳未纳 households each child region (its code's first `child_length` digits) has."""
+        params = {"prefix": prefix, "grid": None, "child_length": child_length, **missed.params(now)}
+        async with self.db.unit_of_work() as conn:
+            return {r["child"]: int(r["n"]) for r in _rows(await conn.execute(MISSED_BY_CHILD, params))}
 
     @staticmethod
     async def _events(conn: UnitOfWork, params: dict[str, Any]) -> dict[str, Any]:

@@ -48,6 +48,7 @@ report_assessments = Table(
     Column("risk_types", JSONB, nullable=False, server_default="[]"),
     Column("warnings", JSONB, nullable=False, server_default="[]"),
     Column("opens_case", Boolean, nullable=False),
+    Column("reasons", JSONB, nullable=False, server_default="[]"),  # wf0007_oversight
     Column("assessed_at", DateTime(timezone=True), nullable=False),
     Index("ix_report_assessments_household", "household_id", "assessed_at"),
     Index("ix_report_assessments_region", "region_code", postgresql_ops={"region_code": "text_pattern_ops"}),

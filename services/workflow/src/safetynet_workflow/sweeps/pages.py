@@ -27,7 +27,7 @@ COLUMNS = (
     Column("sweep_id", "col.sweep", Cell.LINK),
     Column("title", "col.title"),
     Column("kind", "col.kind", Cell.LABEL, "sweep_kind."),
-    Column("region_code", "col.region"),
+    Column("region_code", "col.region", Cell.REGION),
     Column("status", "col.status", Cell.LABEL, "sweep_status."),
     Column("targeted", "col.targeted"),
     Column("visited", "col.visited"),

@@ -32,7 +32,12 @@ SORT_PATTERN = "^-?due$"
 INBOX_LIMIT = 200
 
 
+# Township and county officers and auditors land on the dashboard; their inbox is at /inbox.
+DASHBOARD_LANDING_ROLES = ("township_officer", "county_officer", "auditor")
+
+
 @router.get("/")
+@router.get("/inbox")
 async def inbox(
     request: Request,
     principal: UiPrincipal,
@@ -40,9 +45,13 @@ async def inbox(
     policy: PolicyDep,
     sort: Annotated[str, Query(pattern=SORT_PATTERN)] = "due",
 ) -> Response:
-    """The caller's open tasks (the API's inbox query), by due time, late ones marked."""
+    """The caller's open tasks (the API's inbox query), by due time, late ones marked. At `/` (the landing
+    page) officers and auditors are sent to the dashboard."""
+    if request.url.path == "/" and principal.role.value in DASHBOARD_LANDING_ROLES:
+        return RedirectResponse("/dashboard", status_code=303)
     rows = await store.list_tasks(principal, listing_region(principal, None), None, None, INBOX_LIMIT)
-    tasks = [task_json(r) for r in rows]
+    heads = {r["task_id"]: r.get("head_name") for r in rows}
+    tasks = [{**task_json(r), "head_name": heads[r["task_id"]]} for r in rows]
     if sort == "-due":
         tasks.reverse()
     now = datetime.now(UTC)

@@ -81,7 +81,8 @@ class TaskStore:
         limit: int,
         grid: str | None = None,
     ) -> list[dict[str, Any]]:
-        query = _visible_tasks(principal, prefix)
+        query = _visible_tasks(principal, prefix).add_columns(cases.c.head_name)
+        query = query.outerjoin(cases, cases.c.case_id == tasks.c.case_id)
         if grid:
             query = query.where(tasks.c.grid_id == grid)
         query = query.where(tasks.c.status == status if status else tasks.c.status.in_(OPEN_TASK_STATUSES))

@@ -21,17 +21,29 @@ from fastapi.responses import FileResponse
 from safetynet_core.errors import ApiError
 
 STATIC = Path(__file__).parent / "static"
+# Browser libraries installed from the npm registry by deploy/local/ui_assets.sh (not in git).
+VENDOR = STATIC / "vendor"
 
 router = APIRouter()
+
+
+def _file(folder: Path, name: str, max_age: int) -> FileResponse:
+    path = folder / name
+    if not path.is_file():
+        raise ApiError(404, f"no static file {name} (browser libraries: deploy/local/ui_assets.sh)", ["path", "name"])
+    return FileResponse(path, headers={"Cache-Control": f"public, max-age={max_age}"})
 
 
 @router.get("/static/ui/{name}")
 async def static_file(name: Annotated[str, PathParam(pattern=r"^[a-z0-9_-]+\.(css|js)$")]) -> FileResponse:
     """The UI's own CSS and JS (a fixed folder; the name pattern allows no path)."""
-    path = STATIC / name
-    if not path.is_file():
-        raise ApiError(404, f"no static file {name}", ["path", "name"])
-    return FileResponse(path, headers={"Cache-Control": "public, max-age=300"})
+    return _file(STATIC, name, 300)
+
+
+@router.get("/static/vendor/{name}")
+async def vendor_file(name: Annotated[str, PathParam(pattern=r"^[a-z0-9_-]+(\.min)?\.js$")]) -> FileResponse:
+    """A browser library the setup installed (Apache ECharts)."""
+    return _file(VENDOR, name, 86400)
 
 
 __all__ = ["router"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 # Task steps whose tasks belong to a field-operations record, not a case: step -> the record's pages.
 RECORD_PAGES = {"sweep": "/sweeps", "correction": "/corrections", "rectification": "/ledger"}
@@ -29,3 +29,14 @@ def return_href(task: dict[str, Any]) -> str:
     """Where to go from a task's page: its record, or for a sweep visit the inbox (a grid worker's
     region is a village, the sweep's usually a township they cannot open)."""
     return "/" if task.get("step") == "sweep" else owner_href(task)
+
+
+def query_href(path: str, **params: Any) -> str:
+    """`path` with the non-empty `params` as its query (True as "true")."""
+    shown = {k: "true" if v is True else str(v) for k, v in params.items() if v not in (None, "", False)}
+    return f"{path}?{urlencode(shown)}" if shown else path
+
+
+def cases_href(**params: Any) -> str:
+    """The case list filtered by `params` (the parameters of `GET /v1/cases`)."""
+    return query_href("/cases", **params)

@@ -38,6 +38,7 @@ class Cell(StrEnum):
     LABEL = "label"  # the catalogue text `<prefix><value>`
     LATE = "late"  # an overdue badge when true
     LINK = "link"  # the row's detail page
+    REGION = "region"  # a region code shown by its name
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ so no template can show a full ID number), the language's texts and formatters i
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -47,8 +48,20 @@ environment.filters["compact"] = _compact
 environment.globals["task_href"] = task_href
 
 
+def _code_itself(code: str | None) -> str:
+    return code or ""
+
+
+def region_labeller(request: Request) -> Callable[[str | None], str]:
+    """How pages name a region: the service's region directory (its adapters), else the bare code."""
+    app = request.scope.get("app")
+    directory = getattr(getattr(getattr(app, "state", None), "adapters", None), "regions", None)
+    label = getattr(directory, "label", None)
+    return label if callable(label) else _code_itself
+
+
 def page(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-    """Render `template` in the caller's language."""
+    """Render `template` in the caller's language; `region(code)` names regions."""
     lang = lang_of(request)
     t = translator(lang)
     here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
@@ -59,6 +72,7 @@ def page(request: Request, template: str, status_code: int = 200, **context: Any
         choice=choice_labeller(t),
         dt=date_formatter(lang),
         here=here,
+        region=region_labeller(request),
         **context,
     )
     return HTMLResponse(html, status_code=status_code)

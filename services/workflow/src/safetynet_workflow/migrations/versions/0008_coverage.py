@@ -2,7 +2,7 @@
 household's registry members (id, name, labour capacity), from the household-events topic.
 
 Revision ID: wf0008_coverage
-Revises: wf0006_sessions
+Revises: wf0007_oversight
 """
 
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
 revision = "wf0008_coverage"
-down_revision = "wf0006_sessions"
+down_revision = "wf0007_oversight"
 branch_labels = None
 depends_on = None
 
