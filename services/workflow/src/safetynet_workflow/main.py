@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.worker import Worker
@@ -34,6 +34,8 @@ from safetynet_workflow.projection.activities import case_event_producer
 from safetynet_workflow.reports.consumer import ReportsConsumer
 from safetynet_workflow.settings import Settings
 from safetynet_workflow.temporal import connect_temporal
+from safetynet_workflow.ui.csrf import CsrfRefused, csrf_protect
+from safetynet_workflow.ui.render import refused_form
 
 log = get_logger(__name__)
 
@@ -123,6 +125,7 @@ def create_app(
         app.include_router(router)
     app.include_router(jwks_router())
     app.include_router(introspection_router(is_active))
-    for router in registry.PAGE_ROUTERS:
-        app.include_router(router, include_in_schema=False)
+    for router in registry.PAGE_ROUTERS:  # every form post of the UI carries its CSRF token
+        app.include_router(router, include_in_schema=False, dependencies=[Depends(csrf_protect)])
+    app.add_exception_handler(CsrfRefused, refused_form)
     return app

@@ -28,3 +28,14 @@ class Settings(CoreSettings):
     )
     intake_grid_api_key: SecretStr | None = None
     intake_registry_api_key: SecretStr | None = None
+    # Login throttling (CONTRACT.md, Security), counted in the database so it holds across processes:
+    # past this many failed attempts within the window, a username (or a client address) gets 429 with
+    # Retry-After until its oldest counted failure leaves the window. An address gets a much higher
+    # limit than a username, so an office behind one NAT address keeps working.
+    login_max_failures_per_user: int = Field(5, ge=1)
+    login_max_failures_per_address: int = Field(50, ge=1)
+    login_failure_window_seconds: float = Field(900.0, gt=0)
+    # Each password check costs an argon2 hash (64 MiB): at most this many run at once in a process, and
+    # past `login_max_waiting` queued attempts a login answers 503 with Retry-After instead of waiting.
+    login_max_concurrent_hashes: int = Field(2, ge=1)
+    login_max_waiting: int = Field(32, ge=0)

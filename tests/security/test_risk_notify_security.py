@@ -12,8 +12,8 @@ from safetynet_notify.settings import Settings as NotifySettings
 from safetynet_risk.info import SERVICE as RISK
 from safetynet_risk.main import create_app as create_risk
 from safetynet_risk.settings import Settings as RiskSettings
-from tests.integration.security.conftest import StartService
-from tests.integration.security.support import (
+from tests.security.conftest import StartService
+from tests.security.support import (
     OTHER_VILLAGE,
     VILLAGE,
     assert_every_route_needs_credentials,

@@ -20,8 +20,8 @@ from safetynet_core.testing import unique
 from safetynet_intake.info import SERVICE as INTAKE
 from safetynet_intake.main import create_app as create_intake
 from safetynet_intake.settings import Settings as IntakeSettings
-from tests.integration.security.conftest import StartService
-from tests.integration.security.support import OPEN_PATHS, VILLAGE, Running, token_for
+from tests.security.conftest import StartService
+from tests.security.support import OPEN_PATHS, VILLAGE, Running, token_for
 
 pytestmark = pytest.mark.integration
 EXAMPLES = 15

@@ -19,7 +19,7 @@ from safetynet_workflow.auth.admin import create_user
 from safetynet_workflow.info import SERVICE as WORKFLOW
 from safetynet_workflow.main import create_app as create_workflow
 from safetynet_workflow.settings import Settings as WorkflowSettings
-from tests.integration.security.support import PASSWORD, USERS, Running
+from tests.security.support import PASSWORD, USERS, Running
 
 StartService = Callable[..., AbstractAsyncContextManager[Running]]
 

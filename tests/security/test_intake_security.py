@@ -18,8 +18,8 @@ from safetynet_intake.samples import household_record, medical_event, ndjson
 from safetynet_risk.info import SERVICE as RISK
 from safetynet_risk.main import create_app as create_risk
 from safetynet_risk.settings import Settings as RiskSettings
-from tests.integration.security.conftest import StartService
-from tests.integration.security.support import (
+from tests.security.conftest import StartService
+from tests.security.support import (
     OTHER_VILLAGE,
     VILLAGE,
     Running,

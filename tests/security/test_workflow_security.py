@@ -17,7 +17,7 @@ from safetynet_core.contracts import RiskAssessmentMessage
 from safetynet_core.kafka import make_producer
 from safetynet_core.keys import signing_key
 from safetynet_core.testing import eventually, unique
-from tests.integration.security.support import (
+from tests.security.support import (
     OTHER_VILLAGE,
     PASSWORD,
     USERS,
