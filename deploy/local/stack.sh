@@ -114,6 +114,9 @@ up() {
   # Every service checks case-worker tokens with workflow (introspection); notify may deliver to loopback
   # receivers on this development machine.
   local auth_url="http://127.0.0.1:${services[2]##*:}"
+  # X-Forwarded-Proto/-For are trusted from a TLS proxy at these addresses only (on this machine: loopback),
+  # so cookies are Secure behind it and login throttling counts the real client address.
+  local forwarded_allow_ips="${SAFETYNET_FORWARDED_ALLOW_IPS:-127.0.0.1}"
   local extra=()
   for spec in "${services[@]}"; do
     name=${spec%%:*}; port=${spec##*:}
@@ -131,6 +134,7 @@ up() {
     fi
     env "${extra[@]}" SAFETYNET_PUBLIC_BASE_URL="${SAFETYNET_PUBLIC_BASE_URL:-http://127.0.0.1:${services[2]##*:}}" \
       setsid nohup "$bin/uvicorn" --factory "safetynet_${name}.main:create_app" --host 127.0.0.1 --port "$port" \
+      --proxy-headers --forwarded-allow-ips "$forwarded_allow_ips" \
       --no-access-log --timeout-graceful-shutdown 10 >>"$log_dir/$name.log" 2>&1 < /dev/null &
     echo $! > "$pidfile"
   done

@@ -1,8 +1,9 @@
 """Workflow service settings (environment, fail fast)."""
 
+import ipaddress
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 
 from safetynet_core.settings import CoreSettings
 
@@ -39,3 +40,17 @@ class Settings(CoreSettings):
     # past `login_max_waiting` queued attempts a login answers 503 with Retry-After instead of waiting.
     login_max_concurrent_hashes: int = Field(2, ge=1)
     login_max_waiting: int = Field(32, ge=0)
+    # The TLS ingress's addresses (comma-separated IPs or CIDRs). Uvicorn trusts X-Forwarded-Proto and
+    # X-Forwarded-For from these only (`--proxy-headers --forwarded-allow-ips`, passed by deploy/local/stack.sh
+    # and deploy/k8s/workflow.yaml), so behind the proxy the UI's cookies are `Secure` and login throttling
+    # counts the real client address. Never `*`: any client could then choose the address it is counted under.
+    forwarded_allow_ips: str = Field(
+        "127.0.0.1", validation_alias=AliasChoices("SAFETYNET_FORWARDED_ALLOW_IPS", "FORWARDED_ALLOW_IPS")
+    )
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _addresses_or_networks(cls, value: str) -> str:
+        for entry in value.split(","):
+            ipaddress.ip_network(entry.strip(), strict=False)  # ValueError names the entry
+        return value
