@@ -203,7 +203,8 @@ def test_workflow_trusts_forwarded_headers_from_the_ingress_only() -> None:
     trusted = command[command.index("--forwarded-allow-ips") + 1]
     assert trusted == "$(SAFETYNET_FORWARDED_ALLOW_IPS)"
     value = of_kind("ConfigMap")["safetynet-config"]["data"]["SAFETYNET_FORWARDED_ALLOW_IPS"]
-    assert settings_of("workflow")(forwarded_allow_ips=value).forwarded_allow_ips == value  # type: ignore[call-arg]
+    workflow_settings: Any = settings_of("workflow")
+    assert workflow_settings(forwarded_allow_ips=value).forwarded_allow_ips == value
     assert "*" not in value
     stack = (REPO_ROOT / "deploy" / "local" / "stack.sh").read_text()
     assert '--proxy-headers --forwarded-allow-ips "$forwarded_allow_ips"' in stack
