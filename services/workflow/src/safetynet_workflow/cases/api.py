@@ -44,8 +44,10 @@ async def list_cases(
     region: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> dict[str, Any]:
+    """Cases inside the caller's scope (a department officer: those of their department's measures)."""
     prefix = listing_region(principal, region)
-    return {"cases": [case_json(r) for r in await store.list_cases(prefix, status, step, limit)]}
+    rows = await store.list_cases(prefix, status, step, limit, measures_of=service.measures_scope(principal))
+    return {"cases": [case_json(r) for r in rows]}
 
 
 @router.get("/cases/{case_id}")

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import exists, func, or_, select
 
 from safetynet_core.db import Database
 from safetynet_workflow.projection.models import OPEN_TASK_STATUSES
@@ -45,6 +45,12 @@ def case_json(row: dict[str, Any]) -> dict[str, Any]:
     return {**{k: row.get(k) for k in CASE_FIELDS}, "household": household}
 
 
+def with_measures_of(department: str) -> Any:
+    """The cases in which `department` carries out a measure: all a department officer may read of cases."""
+    measure = (tasks.c.case_id == cases.c.case_id) & (tasks.c.kind == "measure")
+    return exists().where(measure, tasks.c.department == department)
+
+
 class CaseStore:
     """Reads of the case projection."""
 
@@ -55,16 +61,25 @@ class CaseStore:
         async with self.db.unit_of_work() as uow:
             return [dict(r._mapping) for r in await uow.execute(query)]
 
-    async def list_cases(self, prefix: str, status: str | None, step: str | None, limit: int) -> list[dict[str, Any]]:
+    async def list_cases(
+        self, prefix: str, status: str | None, step: str | None, limit: int, *, measures_of: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Cases under `prefix`; with `measures_of`, only those in which that department carries out a measure."""
         query = select(cases).where(cases.c.region_code.startswith(prefix, autoescape=True))
+        if measures_of is not None:
+            query = query.where(with_measures_of(measures_of))
         if status:
             query = query.where(cases.c.status == status)
         if step:
             query = query.where(cases.c.step == step)
         return await self._rows(query.order_by(cases.c.opened_at.desc()).limit(limit))
 
-    async def get_case(self, case_id: str) -> dict[str, Any] | None:
-        found = await self._rows(select(cases).where(cases.c.case_id == case_id))
+    async def get_case(self, case_id: str, *, measures_of: str | None = None) -> dict[str, Any] | None:
+        """The case; with `measures_of`, only when that department carries out a measure in it."""
+        query = select(cases).where(cases.c.case_id == case_id)
+        if measures_of is not None:
+            query = query.where(with_measures_of(measures_of))
+        found = await self._rows(query)
         return found[0] if found else None
 
     async def case_detail(self, case_id: str) -> dict[str, list[dict[str, Any]]]:
