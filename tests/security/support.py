@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -84,3 +85,23 @@ async def assert_every_route_needs_credentials(http: httpx.AsyncClient, public: 
             [detail] = response.json()["detail"]
             assert detail["loc"] == ["header", "Authorization"] and detail["msg"], (method, path)
     return len(checked)
+
+
+async def project_case(db: asyncpg.Connection, measure_by: str | None = None, household: str | None = None) -> str:
+    """A case in VILLAGE as workflow's projection records it (no Temporal run behind it), with a measure task of
+    department `measure_by` when given."""
+    case_id, now = unique("C"), datetime.now(UTC)
+    await db.execute(
+        "insert into cases (case_id, workflow_id, household_id, region_code, status, step, policy_version,"
+        " opened_at, step_since, version, updated_at)"
+        " values ($1, $1, $2, $3, 'assisting', 'assist', 't', $4, $4, 1, $4)",
+        case_id, household or unique("H"), VILLAGE, now,
+    )  # fmt: skip
+    if measure_by:
+        await db.execute(
+            "insert into tasks (task_id, case_id, workflow_id, household_id, kind, step, role, level, region_code,"
+            " department, status, created_at, due_at, version) values ($1, $2, $2, 'H', 'measure', 'assist',"
+            " 'department_officer', 'county', $3, $4, 'open', $5, $6, 1)",
+            unique("T"), case_id, VILLAGE, measure_by, now, now + timedelta(days=15),
+        )  # fmt: skip
+    return case_id

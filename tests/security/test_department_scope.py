@@ -4,19 +4,17 @@ unchanged."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import asyncpg
 import pytest
 
-from safetynet_core.testing import free_port, unique
+from safetynet_core.testing import free_port
 from safetynet_workflow.auth.admin import create_user
 from safetynet_workflow.info import SERVICE as WORKFLOW
 from safetynet_workflow.main import create_app as create_workflow
 from safetynet_workflow.settings import Settings as WorkflowSettings
 from tests.security.conftest import StartService
-from tests.security.support import OTHER_COUNTY_VILLAGE, PASSWORD, VILLAGE, Running
+from tests.security.support import OTHER_COUNTY_VILLAGE, PASSWORD, VILLAGE, Running, project_case
 
 pytestmark = pytest.mark.integration
 OFFICERS = {  # username -> (role, region, department)
@@ -25,25 +23,6 @@ OFFICERS = {  # username -> (role, region, department)
     "far_civil": ("department_officer", OTHER_COUNTY_VILLAGE[:6], "civil_affairs"),
     "township": ("township_officer", VILLAGE[:9], None),
 }
-
-
-async def project_case(db: asyncpg.Connection, measure_by: str | None) -> str:
-    """A case in VILLAGE as the projection records it, with a measure task of `measure_by` (or none)."""
-    case_id, now = unique("C"), datetime.now(UTC)
-    await db.execute(
-        "insert into cases (case_id, workflow_id, household_id, region_code, status, step, policy_version,"
-        " opened_at, step_since, version, updated_at)"
-        " values ($1, $1, $2, $3, 'assisting', 'assist', 't', $4, $4, 1, $4)",
-        case_id, unique("H"), VILLAGE, now,
-    )  # fmt: skip
-    if measure_by:
-        await db.execute(
-            "insert into tasks (task_id, case_id, workflow_id, household_id, kind, step, role, level, region_code,"
-            " department, status, created_at, due_at, version) values ($1, $2, $2, 'H', 'measure', 'assist',"
-            " 'department_officer', 'county', $3, $4, 'open', $5, $6, 1)",
-            unique("T"), case_id, VILLAGE, measure_by, now, now + timedelta(days=15),
-        )  # fmt: skip
-    return case_id
 
 
 async def test_department_officers_read_only_the_cases_of_their_measures(start_service: StartService) -> None:

@@ -36,6 +36,7 @@ class CaseClosure(BaseModel):
 
 OBJECTION_ROLES = ("village_cadre", "grid_worker", "township_officer", "county_officer")
 CLOSING_ROLES = ("county_officer",)
+REVEALING_ROLES = ("county_officer",)  # intake's audited reveal of a full ID number (intake decides; the page offers)
 
 
 def measures_scope(principal: Principal) -> str | None:

@@ -21,8 +21,15 @@ from safetynet_workflow.ui.links import task_href
 TEMPLATES = Path(__file__).parent / "templates"
 
 
+class Revealed(str):
+    """A full ID number intake's audited reveal answered to the user who asked: the one value printed unmasked."""
+
+
 def _masked(value: Any) -> Any:
-    """Mask ID numbers in whatever a template prints (markup stays markup: masking adds no HTML)."""
+    """Mask ID numbers in whatever a template prints (markup stays markup: masking adds no HTML), except a
+    `Revealed` number."""
+    if isinstance(value, Revealed):
+        return value
     if isinstance(value, Markup):
         return Markup(mask_text(str(value)))  # noqa: S704 (already markup; masking adds no HTML)
     return mask_text(value) if isinstance(value, str) else value
