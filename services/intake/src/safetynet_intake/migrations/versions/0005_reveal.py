@@ -8,6 +8,8 @@ Create Date: 2026-12-06
 
 from alembic import op
 
+from safetynet_core.db import append_only_statements
+
 revision = "intake_0005"
 down_revision = "intake_0004"
 branch_labels = None
@@ -41,23 +43,8 @@ def upgrade() -> None:
         """
     )
     op.execute("create index reveal_audit_region on reveal_audit (region_code text_pattern_ops, reveal_id)")
-    op.execute(
-        """
-        create function reveal_audit_append_only() returns trigger language plpgsql as $$
-        begin
-          raise exception 'reveal_audit is append-only: % refused', tg_op using errcode = 'insufficient_privilege';
-        end
-        $$
-        """
-    )
-    op.execute(
-        "create trigger reveal_audit_no_change before update or delete on reveal_audit "
-        "for each row execute function reveal_audit_append_only()"
-    )
-    op.execute(
-        "create trigger reveal_audit_no_truncate before truncate on reveal_audit "
-        "for each statement execute function reveal_audit_append_only()"
-    )
+    for statement in append_only_statements("reveal_audit"):
+        op.execute(statement)
 
 
 def downgrade() -> None:
