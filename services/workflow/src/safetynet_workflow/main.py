@@ -18,6 +18,7 @@ from temporalio.worker import Worker
 from safetynet_core import kafka
 from safetynet_core.app import create_app as create_service_app
 from safetynet_core.logging import configure_logging, get_logger
+from safetynet_core.responses import MaskedJsonResponse
 from safetynet_core.service import supervise
 from safetynet_core.tokens import introspection_router, jwks_router, token_verifier
 from safetynet_workflow import registry
@@ -121,8 +122,8 @@ def create_app(
         lifespan=lifespan,
         max_body_bytes=settings.max_body_bytes,
     )
-    for router in registry.API_ROUTERS:
-        app.include_router(router)
+    for router in registry.API_ROUTERS:  # answers carry what case workers typed: personal data masked
+        app.include_router(router, default_response_class=MaskedJsonResponse)
     app.include_router(jwks_router())
     app.include_router(introspection_router(is_active))
     for router in registry.PAGE_ROUTERS:  # every form post of the UI carries its CSRF token
