@@ -174,16 +174,27 @@ async def test_the_guide_runs_as_written(
 
             await asyncio.to_thread(run_guide)
 
+            async def gap_found() -> bool:  # the guide's insurance report, through intake and household-events
+                query = "select count(*) from exchange_changes where record->>'change' = 'coverage_gap'"
+                return int(await notify_db.fetchval(query)) == 1
+
+            await eventually(gap_found, message="the reported coverage gap in the feed")
             second = "H610327101201077"
             await include(notify_settings, second, 2)
-            await eventually(lambda: _async(len(deliveries) >= 2), message="pushes to the guide's webhook")
+
+            def included() -> list[dict[str, Any]]:
+                pushed = [(h, b) for h, b in deliveries if h["x-safetynet-event"].startswith("exchange.")]
+                records = [namespace["handle_delivery"](headers, body) for headers, body in pushed]
+                return [r for r in records if r["change"] == "included"]
+
+            await eventually(lambda: _async(len(included()) >= 2), message="pushes to the guide's webhook")
     finally:
         await notify_db.close()
 
     pushed = [(h, b) for h, b in deliveries if h["x-safetynet-event"].startswith("exchange.")]
-    records = [namespace["handle_delivery"](headers, body) for headers, body in pushed]
+    records = included()
     assert {r["household_id"] for r in records} == {second} and len(records) == 2
-    headers, body = pushed[0]
+    headers, body = next((h, b) for h, b in pushed if second.encode() in b)
     with pytest.raises(PermissionError):
         namespace["handle_delivery"](headers, body.replace(second.encode(), HOUSEHOLD.encode()))
 

@@ -230,7 +230,7 @@ async def test_each_department_purpose_selects_its_households_and_members(
     await eventually(selected, timeout=30, message="every purpose's records")
     for purpose, policy in PURPOSES.items():
         for record in await exchange.records(purpose):
-            assert set(record) == {"change", "measure", *policy.fields}, purpose
+            assert set(record) == {"change", "measure", "coverage_gap", *policy.fields}, purpose
             assert record["change"] == "included" and record["case_id"] == case_id
     [student] = await exchange.records("rain_dew_plan")
     assert student["age"] == 18 and student["in_school"] is True and student["id_number_masked"].endswith("0041")

@@ -18,6 +18,7 @@ from safetynet_workflow.cases.store import CaseStore
 from safetynet_workflow.info import SERVICE
 from safetynet_workflow.projection.models import CaseRow, Change, Entry, TaskState
 from safetynet_workflow.projection.store import ProjectionStore
+from safetynet_workflow.reports.store import ReportStore
 from safetynet_workflow.settings import Settings
 from safetynet_workflow.tasks.store import TaskStore
 
@@ -180,3 +181,33 @@ async def test_users_create_cli(isolated_settings: Callable[..., Any], provision
         await db.close()
     assert user is not None and user["department"] == "education" and user["email"] == "li@example.org"
     assert user["password_hash"].startswith("$argon2") and verify_secret(user["password_hash"], "pw-123456")
+
+
+async def test_a_task_escalated_beyond_the_county_is_in_the_county_inbox_and_the_report(
+    isolated_settings: Callable[..., Any], provision: Callable[..., Any]
+) -> None:
+    """A correction approval ignored past the county: listed under the county (its level says city),
+    counted among the county report's open and overdue tasks though it belongs to no case."""
+    settings: Settings = await provision(isolated_settings(Settings), SERVICE)
+    db = Database(settings, settings.db_schema or "")
+    try:
+        approval = TaskState(
+            task_id="R1-correction_approval-2", case_id="R1", workflow_id="correction-R1", household_id="H7",
+            kind="correction_approval", step="correction", role="county_officer", level="city", region_code="610327",
+            base_region="610327100201", created_at=NOW, due_at=NOW + timedelta(days=5), sla_seconds=432000,
+            escalation_level=2, overdue=True,
+        )  # fmt: skip
+        change = Change(
+            version=3, case_id="R1", household_id="H7", region_code="610327100201", step="correction", tasks=[approval]
+        )
+        await ProjectionStore(db).apply(change)
+        county = Principal("c", Role.COUNTY_OFFICER, "610327")
+        [listed] = await TaskStore(db).list_tasks(county, county.region, None, None, 10)
+        assert listed["task_id"] == approval.task_id and listed["level"] == "city"
+        report = await ReportStore(db).summary(
+            "610327", NOW - timedelta(days=30), NOW + timedelta(days=30), limit_days=15, grace=timedelta(0),
+            missed_limit=10,
+        )  # fmt: skip
+        assert report["tasks_open"] == 1 and report["overdue_tasks_by_escalation_level"] == {"2": 1}
+    finally:
+        await db.close()

@@ -104,13 +104,30 @@ def test_default_policy_loads_and_bad_policies_are_refused(tmp_path: Path) -> No
         load_policy(tmp_path / "missing.yaml")
 
 
+def test_a_policy_may_extend_another_and_change_some_keys(tmp_path: Path) -> None:
+    drill = load_policy(DEFAULT_POLICY_FILE.parent / "drill.yaml")
+    default = load_policy(DEFAULT_POLICY_FILE)
+    assert drill.version != default.version and drill.workflow.day_seconds < default.workflow.day_seconds
+    assert drill.workflow.elimination.min_monitored_months == 1
+    assert drill.workflow.elimination.requires_labour_capacity  # unchanged keys come from the base
+    assert drill.workflow.tasks == default.workflow.tasks and drill.risk == default.risk
+    (tmp_path / "a.yaml").write_text("extends: b.yaml\n")
+    (tmp_path / "b.yaml").write_text("extends: a.yaml\n")
+    with pytest.raises(PolicyError, match="circle"):
+        load_policy(tmp_path / "a.yaml")
+
+
 def test_payloads_are_typed_per_event_type() -> None:
     assert parse_payload("housing_safety", {"rating": "D"})
     with pytest.raises(ValidationError):
         parse_payload("housing_safety", {"rating": "E"})
     with pytest.raises(ValidationError):
         parse_payload("medical_expense", {"out_of_pocket_cny": -1, "total_cost_cny": 1, "inpatient": False})
-    assert set(DEPARTMENT_EVENT_TYPES["medical_insurance"]) == {EventType.MEDICAL_EXPENSE, EventType.MEASURE_UPDATE}
+    assert set(DEPARTMENT_EVENT_TYPES["medical_insurance"]) == {
+        EventType.MEDICAL_EXPENSE,
+        EventType.INSURANCE_STATUS,
+        EventType.MEASURE_UPDATE,
+    }
 
 
 def test_text_the_database_cannot_store_is_a_client_error() -> None:

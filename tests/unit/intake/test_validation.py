@@ -166,7 +166,7 @@ def test_ndjson_lines_keep_physical_line_numbers_and_enforce_the_limit() -> None
 
 
 def test_clients_get_their_departments_natural_types_unless_told_otherwise() -> None:
-    assert granted_event_types("medical_insurance", None) == ["medical_expense", "measure_update"]
+    assert granted_event_types("medical_insurance", None) == ["medical_expense", "insurance_status", "measure_update"]
     assert granted_event_types("civil_affairs", ["death", " death", "self_application"]) == [
         "death",
         "self_application",

@@ -41,6 +41,19 @@ def test_a_bad_payload_is_poison(payload_json: bytes) -> None:
     assert exc.value.reason == "invalid_payload"
 
 
+@pytest.mark.parametrize(
+    ("event_type", "payload"),
+    [
+        ("insurance_status", {"scheme": "basic_medical", "insured": False, "year": 2027}),
+        ("employment_status", {"employed": True}),
+    ],
+)
+def test_coverage_facts_are_not_scored(event_type: str, payload: dict[str, object]) -> None:
+    """A member's insurance and employment feed the coverage checks, not the score."""
+    with pytest.raises(NotScored):
+        decode(department_event("E3", "H1", event_type, payload, OCCURRED))
+
+
 def test_a_measure_update_is_not_scored_and_not_poison() -> None:
     """Acknowledgements report on a case: risk skips them (no fact, no dead letter)."""
     update = {"case_id": "C1", "measure_type": "employment", "status": "started", "note": ""}

@@ -26,6 +26,6 @@ async def harness(time_env: WorkflowEnvironment) -> AsyncIterator[Harness]:
         time_env.client,
         task_queue=task_queue,
         workflows=WORKFLOWS,
-        activities=[recorder.project, recorder.reopen_case, recorder.sample_closed_cases],
+        activities=[recorder.project, recorder.household_facts, recorder.reopen_case, recorder.sample_closed_cases],
     ):
         yield Harness(time_env, recorder, task_queue)

@@ -80,6 +80,10 @@ class Recorder:
     async def project(self, change: Change) -> None:
         self.changes.append(change)
 
+    @activity.defn(name="household_facts")
+    async def household_facts(self, household_id: str) -> HouseholdFacts | None:
+        return None  # the directory does not know the household
+
     @activity.defn(name="reopen_case")
     async def reopen_case(self, request: ReopenRequest) -> str:
         self.reopened.append(request)

@@ -3,7 +3,7 @@ typed payloads, the departments allowed to send each by default, and protobuf en
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -48,6 +48,8 @@ class EventType(StrEnum):
     SELF_APPLICATION = "self_application"
     GRID_REPORT = "grid_report"
     MEASURE_UPDATE = "measure_update"
+    INSURANCE_STATUS = "insurance_status"
+    EMPLOYMENT_STATUS = "employment_status"
 
 
 class RiskType(StrEnum):
@@ -204,6 +206,31 @@ class MeasureUpdate(_Payload):
         return note
 
 
+# 城乡居民基本医疗保险 and 防返贫保险
+InsuranceScheme = Literal["basic_medical", "anti_poverty_insurance"]
+
+
+class InsuranceStatus(_Payload):
+    """Whether the envelope's member is insured under a scheme for a coverage year (an enrolment check by
+    medical insurance or the insurer): a fact for the coverage checks, not scored."""
+
+    model_config = _example({"scheme": "basic_medical", "insured": False, "year": 2027})
+
+    scheme: InsuranceScheme
+    insured: bool
+    year: int = Field(ge=2000, le=2100, description="the coverage year")
+
+
+class EmploymentStatus(_Payload):
+    """Whether the envelope's member is employed (human resources' employment records): a fact for the
+    coverage checks, not scored (a lost job that cuts income is reported as `unemployment`)."""
+
+    model_config = _example({"employed": True, "since": "2026-11-01"})
+
+    employed: bool
+    since: date | None = Field(None, description="when the employment began or ended; the event's date when left out")
+
+
 PAYLOAD_MODELS: dict[EventType, type[_Payload]] = {
     EventType.MEDICAL_EXPENSE: MedicalExpense,
     EventType.DISASTER_LOSS: DisasterLoss,
@@ -219,27 +246,39 @@ PAYLOAD_MODELS: dict[EventType, type[_Payload]] = {
     EventType.SELF_APPLICATION: SelfApplication,
     EventType.GRID_REPORT: GridReport,
     EventType.MEASURE_UPDATE: MeasureUpdate,
+    EventType.INSURANCE_STATUS: InsuranceStatus,
+    EventType.EMPLOYMENT_STATUS: EmploymentStatus,
 }
 
 # Event types by wire string, so a lookup replaces constructing the enum.
 EVENT_TYPES: dict[str, EventType] = {event_type.value: event_type for event_type in EventType}
 
-MEMBER_REQUIRED: frozenset[EventType] = frozenset({EventType.DEATH})
+MEMBER_REQUIRED: frozenset[EventType] = frozenset(
+    {EventType.DEATH, EventType.INSURANCE_STATUS, EventType.EMPLOYMENT_STATUS}
+)
 # Event types that report back on a case instead of describing the household: risk does not score them.
 ACKNOWLEDGEMENT_TYPES: frozenset[EventType] = frozenset({EventType.MEASURE_UPDATE})
+# A member's insurance and employment: facts for the coverage checks (`safetynet_core.coverage`), not risks.
+COVERAGE_TYPES: frozenset[EventType] = frozenset({EventType.INSURANCE_STATUS, EventType.EMPLOYMENT_STATUS})
+UNSCORED_TYPES: frozenset[EventType] = ACKNOWLEDGEMENT_TYPES | COVERAGE_TYPES
 
 # A department's natural event types: what a client gets when created without --event-types.
 DEPARTMENT_EVENT_TYPES: dict[str, tuple[EventType, ...]] = {
-    "medical_insurance": (EventType.MEDICAL_EXPENSE, EventType.MEASURE_UPDATE),
+    "medical_insurance": (EventType.MEDICAL_EXPENSE, EventType.INSURANCE_STATUS, EventType.MEASURE_UPDATE),
     "civil_affairs": (EventType.INCOME_CHANGE, EventType.DEATH, EventType.SELF_APPLICATION, EventType.MEASURE_UPDATE),
     "emergency_management": (EventType.DISASTER_LOSS, EventType.ACCIDENT),
-    "human_resources": (EventType.UNEMPLOYMENT, EventType.INCOME_CHANGE, EventType.MEASURE_UPDATE),
+    "human_resources": (
+        EventType.UNEMPLOYMENT,
+        EventType.INCOME_CHANGE,
+        EventType.EMPLOYMENT_STATUS,
+        EventType.MEASURE_UPDATE,
+    ),
     "education": (EventType.EDUCATION_EXPENSE, EventType.SCHOOL_DROPOUT, EventType.MEASURE_UPDATE),
     "housing": (EventType.HOUSING_SAFETY, EventType.MEASURE_UPDATE),
     "water": (EventType.DRINKING_WATER, EventType.MEASURE_UPDATE),
     "disability_federation": (EventType.DISABILITY, EventType.MEASURE_UPDATE),
     "police": (EventType.DEATH, EventType.ACCIDENT),
-    "rural_revitalization": (EventType.INCOME_CHANGE, EventType.GRID_REPORT),
+    "rural_revitalization": (EventType.INCOME_CHANGE, EventType.GRID_REPORT, EventType.INSURANCE_STATUS),
     "self_service": (EventType.SELF_APPLICATION,),
     "grid": (EventType.GRID_REPORT,),
 }

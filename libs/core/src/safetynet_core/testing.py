@@ -43,7 +43,7 @@ def unique(prefix: str = "t") -> str:
 
 
 async def eventually(
-    probe: Callable[[], Awaitable[T]],
+    probe: Callable[[], Awaitable[T | None]],
     *,
     timeout: float = 30.0,
     interval: float = 0.1,

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from safetynet_core.contracts import PAYLOAD_MODELS, EventType
+from safetynet_core.contracts import MEMBER_REQUIRED, PAYLOAD_MODELS, EventType
 from safetynet_core.errors import ErrorItem
 from safetynet_core.openapi import REF, add_component_schemas, schema_ref
 from safetynet_intake.validation import TYPED_EVENT, HouseholdRecordIn
@@ -107,7 +107,7 @@ def event_example(event_type: EventType) -> dict[str, Any]:
         "reference": f"{event_type.value.upper()}-0001",
         "payload": payload,
     }
-    if event_type in (EventType.DEATH, EventType.MEDICAL_EXPENSE, EventType.MEASURE_UPDATE):
+    if event_type in MEMBER_REQUIRED or event_type in (EventType.MEDICAL_EXPENSE, EventType.MEASURE_UPDATE):
         example["member_id"] = f"{EXAMPLE_HOUSEHOLD}-02"
     return example
 

@@ -20,7 +20,7 @@ from openpyxl.styles import Font
 from openpyxl.worksheet.datavalidation import DataValidation
 from python_calamine import CalamineError, CalamineWorkbook
 
-from safetynet_core.contracts import PAYLOAD_MODELS, EventType
+from safetynet_core.contracts import MEMBER_REQUIRED, PAYLOAD_MODELS, EventType
 from safetynet_intake.validation import ErrorList, InvalidInput, error_item
 
 CSV = "text/csv"
@@ -30,7 +30,7 @@ _ENVELOPE_REQUIRED = frozenset({"event_id", "household_id", "occurred_at"})
 _ENVELOPE_DESCRIPTIONS = {
     "event_id": "your id for this event, unique in your department (a re-sent row is a duplicate, not a new event)",
     "household_id": "the registry's household id",
-    "member_id": "the member concerned (required for death)",
+    "member_id": "the member concerned (required for death, insurance_status and employment_status)",
     "occurred_at": "when it happened: 2026-11-20T09:30:00+08:00, or a date/time cell (county local time)",
     "reference": "your own record id (optional)",
 }
@@ -68,8 +68,9 @@ def columns(event_type: EventType) -> tuple[Column, ...]:
     """The envelope columns, then the payload fields of this type's model, in the model's order."""
     schema = PAYLOAD_MODELS[event_type].model_json_schema()
     required = set(schema.get("required", ()))
+    required_envelope = _ENVELOPE_REQUIRED | ({"member_id"} if event_type in MEMBER_REQUIRED else set())
     found = [
-        Column(name, "datetime" if name == "occurred_at" else "string", name in _ENVELOPE_REQUIRED, text)
+        Column(name, "datetime" if name == "occurred_at" else "string", name in required_envelope, text)
         for name, text in _ENVELOPE_DESCRIPTIONS.items()
     ]
     for name, prop in schema.get("properties", {}).items():

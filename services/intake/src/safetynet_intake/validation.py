@@ -45,7 +45,9 @@ class _EnvelopeFields(BaseModel):
         description="chosen by the sender, unique per department: the same id and body again is a duplicate"
     )
     household_id: Identifier = Field(description="the registry's household id")
-    member_id: Identifier | None = Field(None, description="the member concerned (required for death)")
+    member_id: Identifier | None = Field(
+        None, description="the member concerned (required for death, insurance_status and employment_status)"
+    )
     occurred_at: AwareDatetime = Field(description="RFC 3339 with offset; not before 2000, not in the future")
     reference: str | None = Field(None, max_length=200, description="the sender's own record id")
 

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from safetynet_core.auth import Principal, Role
 from safetynet_core.errors import ApiError
 from safetynet_core.masking import mask_phone
-from safetynet_core.vocabulary import CaseEventName
+from safetynet_core.vocabulary import CaseEventName, Channel
 from safetynet_core.web import CurrentPrincipal, scoped_region
 from safetynet_notify import store
 from safetynet_notify.deps import Db, OutboundPolicy, SubscriptionAdmin, check_receiver_url
@@ -85,9 +85,9 @@ def _prefix(principal: Principal, region: str | None) -> str:
 
 def mask_address(channel: str, address: str) -> str:
     """Contact data is not for display: keep enough to recognise it."""
-    if channel == "sms":
+    if channel == Channel.SMS:
         return mask_phone(address) or ""
-    if channel == "email":
+    if channel == Channel.EMAIL:
         user, _, domain = address.partition("@")
         return f"{user[:1]}***@{domain}"
     return address.split("?", 1)[0]

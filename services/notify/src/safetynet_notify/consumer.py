@@ -17,6 +17,7 @@ from safetynet_core.contracts import PoisonRecord
 from safetynet_core.db import Database
 from safetynet_core.logging import get_logger
 from safetynet_core.policy.exchange import ExchangePolicy
+from safetynet_core.vocabulary import Channel
 from safetynet_notify import exchange, metrics, store
 from safetynet_notify.directory import Recipient, resolve_recipients
 from safetynet_notify.events import EVENT_NAMES, CaseEvent, MessageText, decode, webhook_payload
@@ -88,16 +89,16 @@ class Planner:
         for person in people:
             locale = normalize_locale(person.locale, self._settings.default_locale)
             text = self._renderer.render(event, locale)
-            if person.email and "email" in self._channels:
+            if person.email and Channel.EMAIL in self._channels:
                 rows.append(
                     self._row(
-                        event, now, "email", person.username, person.email, locale, text.subject, text.body
+                        event, now, Channel.EMAIL, person.username, person.email, locale, text.subject, text.body
                     )
                 )
-            if person.phone and "sms" in self._channels:
+            if person.phone and Channel.SMS in self._channels:
                 rows.append(
                     self._row(
-                        event, now, "sms", person.username, person.phone, locale, text.subject, text.sms
+                        event, now, Channel.SMS, person.username, person.phone, locale, text.subject, text.sms
                     )
                 )
         return rows
@@ -105,7 +106,7 @@ class Planner:
     def for_subscribers(
         self, event: CaseEvent, subscribers: Sequence[Any], now: datetime
     ) -> list[dict[str, Any]]:
-        if not subscribers or "webhook" not in self._channels:
+        if not subscribers or Channel.WEBHOOK not in self._channels:
             return []
         texts = {loc: self._renderer.render(event, loc) for loc in LOCALES}
         message = {loc: MessageText(subject=t.subject, body=t.body) for loc, t in texts.items()}
@@ -115,7 +116,7 @@ class Planner:
             self._row(
                 event,
                 now,
-                "webhook",
+                Channel.WEBHOOK,
                 sub.subscription_id,
                 sub.url,
                 self._settings.default_locale,

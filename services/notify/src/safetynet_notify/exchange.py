@@ -8,8 +8,10 @@ Facts come from two public topics, never from another service's tables: case eve
 types, inclusion when the case reaches `included_at_step`, closure, measure tasks) and the registry records
 on household-events (members and labour, kept in `exchange_households` by `registry.RegistryConsumer`).
 A purpose's records for a case are made at inclusion, again when a later registry record of the household
-selects more members, and one per measure task assigned to the department for a measure type it serves.
-Each change is unique by (purpose, case, subject) so redelivered events add nothing.
+selects more members, one per measure task assigned to the department for a measure type it serves, and
+one per coverage gap it closes (`exchange_coverage`: found at inclusion, on registry records and on the
+members' insurance and employment reports). Each change is unique by (purpose, case, subject) so redelivered
+events add nothing.
 
 Pushes go through notify's own delivery outbox: a push subscription is also a row of `subscriptions` (event
 name `exchange.<purpose>`, which no case event carries), so the delivery worker signs (`transports.sign`),
@@ -26,11 +28,13 @@ import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from safetynet_core.coverage import county_day
 from safetynet_core.policy.exchange import (
     ExchangePolicy,
     PurposePolicy,
 )
-from safetynet_notify import store
+from safetynet_core.vocabulary import Channel
+from safetynet_notify import exchange_coverage, store
 from safetynet_notify.events import CaseEvent
 from safetynet_notify.exchange_records import (
     EXCHANGED,
@@ -193,7 +197,7 @@ async def _push(
                 "event_name": event_name(name),
                 "case_id": facts.case_id,
                 "region_code": facts.region_code,
-                "channel": "webhook",
+                "channel": Channel.WEBHOOK,
                 "recipient": sub.subscription_id,
                 "address": sub.url,
                 "locale": "zh-CN",
@@ -260,6 +264,7 @@ async def on_case_event(session: AsyncSession, event: CaseEvent, policy: Exchang
     if event.name == "case.step_changed" and facts.included_at == event.occurred_at:
         household = await _household(session, event.household_id)
         selected = [(n, inclusion_records(n, p, facts, household)) for n, p in policy.purposes.items()]
+        selected += await exchange_coverage.gap_records(session, policy, facts, household, county_day(now))
     elif measure is not None:
         department, task = measure
         household = await _household(session, event.household_id)
@@ -278,13 +283,35 @@ async def on_registry(
     session: AsyncSession, household: Household, policy: ExchangePolicy, source_key: str, now: datetime
 ) -> list[str]:
     """A household's newer registry record: what its open included case's purposes select now (members
-    added, or the record arriving after the inclusion) becomes changes."""
-    rows = (await session.execute(_OPEN_INCLUDED_CASES, {"household_id": household.household_id})).all()
+    added, or the record arriving after the inclusion) and its coverage gaps become changes."""
+    return await _open_case_changes(session, household.household_id, household, policy, source_key, now, True)
+
+
+async def on_coverage(
+    session: AsyncSession, household_id: str, policy: ExchangePolicy, source_key: str, now: datetime
+) -> list[str]:
+    """New insurance, employment or death reports on a household (stored already): the coverage gaps of its
+    open included case become changes."""
+    household = await _household(session, household_id)
+    return await _open_case_changes(session, household_id, household, policy, source_key, now, False)
+
+
+async def _open_case_changes(
+    session: AsyncSession,
+    household_id: str,
+    household: Household | None,
+    policy: ExchangePolicy,
+    source_key: str,
+    now: datetime,
+    inclusion: bool,
+) -> list[str]:
     created: list[str] = []
-    for row in rows:
+    for row in (await session.execute(_OPEN_INCLUDED_CASES, {"household_id": household_id})).all():
         facts = _facts(row)
-        for name, purpose in policy.purposes.items():
-            records = inclusion_records(name, purpose, facts, household)
+        purposes = policy.purposes.items() if inclusion else ()
+        selected = [(n, inclusion_records(n, p, facts, household)) for n, p in purposes]
+        selected += await exchange_coverage.gap_records(session, policy, facts, household, county_day(now))
+        for name, records in selected:
             created += await _add_changes(session, name, facts, records, source_key, now, now)
     return created
 

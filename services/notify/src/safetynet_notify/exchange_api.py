@@ -53,6 +53,7 @@ class PurposeOut(BaseModel):
     members: MemberRule = Field(description="for unit member: which members of a selected household")
     fields: list[str]
     measure_types: list[str] = Field(description="what the department acknowledges with measure_update events")
+    coverage_gaps: list[str] = Field(description="the coverage gaps the department closes (change coverage_gap)")
     available: bool = True
 
 

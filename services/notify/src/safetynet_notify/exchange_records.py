@@ -1,6 +1,6 @@
 """The exchange's records: what a purpose hands a department (a typed record model per purpose, cut down to
-its fields), the facts they are made from (the case, the household's registry members), and the rules that
-select households and members (policy data, `safetynet_core.policy.exchange`)."""
+its fields), the facts they are made from (the case, the household's registry members, its coverage gaps),
+and the rules that select households and members (policy data, `safetynet_core.policy.exchange`)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from prometheus_client import Counter
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from safetynet_core.contracts import now_utc
+from safetynet_core.coverage import CoverageGap, GapReason
 from safetynet_core.policy.exchange import (
     Category,
     HouseholdRule,
@@ -22,7 +23,7 @@ from safetynet_core.policy.exchange import (
     Unit,
 )
 
-INCLUDED, MEASURE = "included", "measure"
+INCLUDED, MEASURE, COVERAGE_GAP = "included", "measure", "coverage_gap"
 WORKING = frozenset({"full", "partial"})
 
 EXCHANGED = Counter(
@@ -60,14 +61,29 @@ class MeasureTask(BaseModel):
     due_at: datetime | None = None
 
 
+class CoverageGapOut(BaseModel):
+    """The coverage gap a `coverage_gap` change is about: once closed, report the member's status with an
+    insurance_status or employment_status event."""
+
+    gap: str = Field(description="an insurance scheme (basic_medical, anti_poverty_insurance) or employment")
+    member_id: str | None = Field(description="the member not insured; null for employment (the household)")
+    reason: GapReason = Field(
+        description="reported: a department reported it; lapsed: insured in an earlier year only; "
+        "unreported: nobody reported (when the county's policy counts that)"
+    )
+    since: date | None = Field(description="since when: 1 January for a year not insured, else the report's day")
+
+
 class _Record(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    change: Literal["included", "measure"] = Field(
+    change: Literal["included", "measure", "coverage_gap"] = Field(
         description="included: the household (or member) was selected at inclusion or by a later registry "
-        "record; measure: a measure task was assigned to the department"
+        "record; measure: a measure task was assigned to the department; coverage_gap: a coverage check "
+        "found a gap the department closes"
     )
     measure: MeasureTask | None = None
+    coverage_gap: CoverageGapOut | None = None
 
 
 def record_model(name: str, purpose: PurposePolicy) -> type[BaseModel]:
@@ -166,10 +182,19 @@ def _member_values(member: dict[str, Any], age: int | None) -> dict[str, Any]:
     }
 
 
+def _named_member(facts: CaseFacts, household: Household | None, member_id: str | None) -> dict[str, Any]:
+    """The member fields of the registry member a record names (none when unnamed or unknown)."""
+    members = household.members if household is not None and member_id is not None else []
+    member = next((m for m in members if m.get("member_id") == member_id), None)
+    if member is None:
+        return {}
+    return _member_values(member, age_on(member.get("birth_date"), (facts.included_at or now_utc()).date()))
+
+
 def _record(name: str, purpose: PurposePolicy, values: dict[str, Any]) -> dict[str, Any]:
     chosen = {field: values.get(field) for field in purpose.fields}
     record = record_model(name, purpose).model_validate(
-        {**chosen, "change": values["change"], "measure": values.get("measure")}
+        {**chosen, "change": values["change"], "measure": values.get("measure"), "coverage_gap": values.get("gap")}
     )
     return record.model_dump(mode="json")
 
@@ -200,12 +225,28 @@ def measure_record(
     name: str, purpose: PurposePolicy, facts: CaseFacts, household: Household | None, task: MeasureTask
 ) -> tuple[str, dict[str, Any]]:
     """(subject, record) of a measure task: the household's fields, the task, and the member it names."""
-    values = {**_household_values(facts, household), "change": MEASURE, "measure": task.model_dump()}
-    member = next((m for m in household.members if m.get("member_id") == task.member_id), None) if household else None
-    if member is not None:
-        on = (facts.included_at or now_utc()).date()
-        values.update(_member_values(member, age_on(member.get("birth_date"), on)))
-    return f"task:{task.task_id}", _record(name, purpose, values)
+    record = _change_record(name, purpose, facts, household, task.member_id, MEASURE, measure=task.model_dump())
+    return f"task:{task.task_id}", record
+
+
+def gap_record(
+    name: str, purpose: PurposePolicy, facts: CaseFacts, household: Household | None, gap: CoverageGap
+) -> tuple[str, dict[str, Any]]:
+    """(subject, record) of a coverage gap: the household's fields, the gap, and the member it names."""
+    return gap.key, _change_record(name, purpose, facts, household, gap.member_id, COVERAGE_GAP, gap=gap.as_json())
+
+
+def _change_record(
+    name: str,
+    purpose: PurposePolicy,
+    facts: CaseFacts,
+    household: Household | None,
+    member_id: str | None,
+    change: str,
+    **details: Any,
+) -> dict[str, Any]:
+    values = {**_household_values(facts, household), **_named_member(facts, household, member_id)}
+    return _record(name, purpose, {**values, "change": change, **details})
 
 
 # ---- storage -----------------------------------------------------------------------------------------

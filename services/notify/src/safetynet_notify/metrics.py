@@ -2,7 +2,9 @@
 
 from prometheus_client import Counter, Gauge, Histogram
 
-CHANNELS = frozenset({"webhook", "email", "sms"})
+from safetynet_core.vocabulary import Channel
+
+CHANNELS = frozenset(Channel)
 
 EVENTS_CONSUMED = Counter(
     "safetynet_notify_events_consumed_total",

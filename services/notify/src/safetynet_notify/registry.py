@@ -1,8 +1,9 @@
 """Registry records from the public household-events topic, for the exchange purposes that need members
 and labour: the latest record of each household in `exchange_households` (the topic carries ID numbers
-masked only), and the changes a newer record adds to open included cases. Department events on the same
-topic are skipped. Offsets are committed after the database commit; poison records go to
-`<topic>.dlq.notify-registry`."""
+masked only), and the changes a newer record adds to open included cases. Of the department events on the
+same topic only the coverage checks' reports are kept (members' insurance and employment, unemployment,
+deaths: `exchange_coverage`), with the gaps they change; the rest are skipped. Offsets are committed after
+the database commit; poison records go to `<topic>.dlq.notify-registry`."""
 
 from __future__ import annotations
 
@@ -17,10 +18,11 @@ from sqlalchemy import text
 
 from safetynet_core import kafka
 from safetynet_core.contracts import LABOUR_CAPACITY_NAMES, HouseholdEvent, PoisonRecord, from_timestamp, parse_record
+from safetynet_core.coverage import CoverageFact, fact_of
 from safetynet_core.db import Database
 from safetynet_core.logging import get_logger
 from safetynet_core.policy.exchange import ExchangePolicy
-from safetynet_notify import exchange, exchange_records, metrics
+from safetynet_notify import exchange, exchange_coverage, exchange_records, metrics
 from safetynet_notify.consumer import queued
 from safetynet_notify.info import SERVICE
 from safetynet_notify.settings import Settings
@@ -46,9 +48,8 @@ def group_id(settings: Settings) -> str:
     return group if schema == SERVICE.schema else f"{group}-{schema}"
 
 
-def household_of(value: bytes | None) -> exchange_records.Household | None:
-    """The registry facts a record carries; None for department events; PoisonRecord when unreadable."""
-    message = parse_record(HouseholdEvent, value)
+def household_of(message: HouseholdEvent) -> exchange_records.Household | None:
+    """The registry facts a record carries; None for department events; PoisonRecord when unusable."""
     if message.WhichOneof("body") != "registry_record":
         return None
     record = message.registry_record
@@ -87,23 +88,32 @@ class RegistryConsumer:
         self._wake = wake
 
     async def handle(self, records: Sequence[ConsumerRecord], dead_letters: kafka.DeadLetters) -> int:
-        """Store the batch's latest record per household, then the changes they add; returns new deliveries."""
+        """Store the batch's coverage reports and latest record per household, then the changes they add;
+        returns new deliveries."""
         latest: dict[str, tuple[exchange_records.Household, str]] = {}
+        reports: list[CoverageFact] = []
+        reported: dict[str, str] = {}  # household -> the source of its last report in the batch
         for record in records:
             try:
-                household = household_of(record.value)
+                message = parse_record(HouseholdEvent, record.value)
+                household, fact = household_of(message), fact_of(message)
             except PoisonRecord as exc:
                 await dead_letters.send(record, exc.reason, str(exc))
                 metrics.DEAD_LETTERS.labels("kafka", "none").inc()
                 continue
+            source_key = f"registry:{record.partition}:{record.offset}"
             if household is not None:
-                latest[household.household_id] = (household, f"registry:{record.partition}:{record.offset}")
-        if not latest:
+                latest[household.household_id] = (household, source_key)
+            if fact is not None:
+                reports.append(fact)
+                reported[fact.household_id] = source_key
+        if not latest and not reports:
             return 0
         now = self._clock()
         created: list[str] = []
         async with self._db.unit_of_work() as uow:
-            await exchange.lock_households(uow.session, latest)
+            await exchange.lock_households(uow.session, [*latest, *reported])
+            await exchange_coverage.remember(uow.session, reports)
             changed = []
             for household, source_key in latest.values():
                 stored = await uow.session.execute(_UPSERT, self._row(household, now))
@@ -111,6 +121,9 @@ class RegistryConsumer:
                     changed.append((household, source_key))
             for household, source_key in changed:
                 created += await exchange.on_registry(uow.session, household, self._policy, source_key, now)
+                reported.pop(household.household_id, None)  # its gaps are made already
+            for household_id, source_key in reported.items():
+                created += await exchange.on_coverage(uow.session, household_id, self._policy, source_key, now)
             await uow.commit()
         return queued(created, self._wake)
 

@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from safetynet_core.db import Database
+from safetynet_core.vocabulary import Channel
 from safetynet_notify.tables import deliveries, delivery_attempts, subscriptions
 
 OPEN_STATUSES = ("pending", "retrying", "deferred")
@@ -95,7 +96,7 @@ async def recent_sms(db: Database, address: str, since: datetime) -> list[dateti
     async with db.unit_of_work() as uow:
         rows = await uow.execute(
             select(deliveries.c.sent_at).where(
-                deliveries.c.channel == "sms", deliveries.c.address == address, deliveries.c.sent_at > since
+                deliveries.c.channel == Channel.SMS, deliveries.c.address == address, deliveries.c.sent_at > since
             )
         )
         return [r for (r,) in rows]

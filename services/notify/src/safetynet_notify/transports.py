@@ -18,6 +18,7 @@ import aiosmtplib
 import httpx
 import orjson
 
+from safetynet_core.vocabulary import Channel
 from safetynet_notify.outbound import AddressPolicy, GuardedHttp, RefusedAddress
 from safetynet_notify.settings import Settings
 
@@ -189,10 +190,10 @@ def default_transports(settings: Settings, policy: AddressPolicy | None = None) 
     """The channels the settings enable: webhook always, email with an SMTP host, SMS with a gateway; the
     HTTP ones through `policy` (default: the settings' allowed networks and the system resolver)."""
     transports: dict[str, Transport] = {
-        "webhook": WebhookTransport(settings, guarded_http(settings, settings.webhook_timeout_seconds, policy))
+        Channel.WEBHOOK: WebhookTransport(settings, guarded_http(settings, settings.webhook_timeout_seconds, policy))
     }
     if settings.smtp_host:
-        transports["email"] = EmailTransport(settings)
+        transports[Channel.EMAIL] = EmailTransport(settings)
     if settings.sms_gateway_url:
-        transports["sms"] = SmsTransport(settings, guarded_http(settings, settings.sms_timeout_seconds, policy))
+        transports[Channel.SMS] = SmsTransport(settings, guarded_http(settings, settings.sms_timeout_seconds, policy))
     return transports

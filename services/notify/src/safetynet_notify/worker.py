@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from safetynet_core.db import Database
 from safetynet_core.logging import get_logger
+from safetynet_core.vocabulary import Channel
 from safetynet_notify import metrics, store
 from safetynet_notify.policy import backoff_seconds, sms_hold_until
 from safetynet_notify.settings import Settings
@@ -56,7 +57,7 @@ class DeliveryWorker:
 
     async def _outbound(self, item: store.Claimed) -> Outbound:
         secret = (
-            await store.subscription_secret(self._db, item.recipient) if item.channel == "webhook" else None
+            await store.subscription_secret(self._db, item.recipient) if item.channel == Channel.WEBHOOK else None
         )
         return Outbound(
             notification_key=item.notification_key,
@@ -71,7 +72,7 @@ class DeliveryWorker:
     async def deliver(self, item: store.Claimed) -> str:
         """One try of one delivery; returns the resulting status."""
         now = self._clock()
-        if item.channel == "sms":
+        if item.channel == Channel.SMS:
             hold = await self._sms_hold(item, now)
             if hold is not None:
                 await store.defer(self._db, item.delivery_id, hold, f"held until {hold.astimezone(self._tz)}")

@@ -16,11 +16,11 @@ from pydantic import ValidationError
 from safetynet.v1 import household_events_pb2 as hpb
 from safetynet.v1 import risk_assessments_pb2 as rpb
 from safetynet_core.contracts import (
-    ACKNOWLEDGEMENT_TYPES,
     EVENT_TYPES,
     LABOUR_CAPACITY_NAMES,
     PAYLOAD_MODELS,
     SCHEMA_VERSION,
+    UNSCORED_TYPES,
     HouseholdEvent,
     PoisonRecord,
     department_payload,
@@ -86,8 +86,9 @@ def _registry(message: Any, household_id: str, recorded_at: datetime) -> Registr
 
 
 class NotScored(Exception):
-    """A valid record risk has no use for: acknowledgements (`measure_update`) report on a case, not on
-    the household. Skipped, neither stored nor dead-lettered."""
+    """A valid record risk has no use for: acknowledgements (`measure_update`) report on a case, and a
+    member's insurance and employment status feed the coverage checks, not the score. Skipped, neither
+    stored nor dead-lettered."""
 
 
 def decode(value: bytes | None) -> Incoming:
@@ -109,7 +110,7 @@ def decode(value: bytes | None) -> Incoming:
     event_type = EVENT_TYPES.get(event.type)
     if event_type is None:
         raise PoisonRecord("unknown_type", f"unknown event type {event.type[:60]!r}")
-    if event_type in ACKNOWLEDGEMENT_TYPES:
+    if event_type in UNSCORED_TYPES:
         raise NotScored(event.type)
     try:
         payload = PAYLOAD_MODELS[event_type].model_validate(department_payload(event)).model_dump(mode="json")

@@ -16,6 +16,7 @@ from safetynet_workflow.corrections.store import CorrectionStore
 from safetynet_workflow.info import SERVICE
 from safetynet_workflow.ledger.store import LedgerStore
 from safetynet_workflow.projection.store import ProjectionStore
+from safetynet_workflow.reports.coverage import CoverageStore
 from safetynet_workflow.reports.store import ReportStore
 from safetynet_workflow.settings import Settings
 from safetynet_workflow.sweeps.store import SweepStore
@@ -33,6 +34,7 @@ class Adapters:
     users: UserStore
     logins: LoginGuard
     reports: ReportStore
+    coverage: CoverageStore
     sweeps: SweepStore
     corrections: CorrectionStore
     ledger: LedgerStore
@@ -56,9 +58,10 @@ def bootstrap(
     """Build the adapters; the policy is loaded here, once per process, and handed out from here."""
     settings = settings or Settings()
     db = db or Database(settings, settings.db_schema or SERVICE.schema)
+    policy = policy or load_policy(settings.policy_file)
     return Adapters(
         settings=settings,
-        policy=policy or load_policy(settings.policy_file),
+        policy=policy,
         db=db,
         projection=ProjectionStore(db),
         tasks=TaskStore(db),
@@ -66,6 +69,7 @@ def bootstrap(
         users=UserStore(db),
         logins=LoginGuard(db, settings),
         reports=ReportStore(db),
+        coverage=CoverageStore(db, policy.exchange.coverage),
         sweeps=SweepStore(db),
         corrections=CorrectionStore(db),
         ledger=LedgerStore(db),

@@ -16,6 +16,7 @@ from safetynet_workflow.bootstrap import Adapters
 from safetynet_workflow.cases import api as cases_api
 from safetynet_workflow.cases import notice_pages
 from safetynet_workflow.cases import pages as case_pages
+from safetynet_workflow.cases.activities import CaseActivities
 from safetynet_workflow.cases.workflow import CaseWorkflow
 from safetynet_workflow.corrections import api as corrections_api
 from safetynet_workflow.corrections import pages as correction_pages
@@ -90,6 +91,7 @@ def activities(adapters: Adapters, client: Client, case_events: kafka.RenewingPr
     settings, policy = adapters.settings, adapters.policy
     return [
         ProjectionActivities(adapters.projection, case_events, settings.topic_case_events).project,
+        CaseActivities(adapters.reports).household_facts,
         *InspectionActivities(settings, Starter(client, policy, settings.workflow_task_queue), adapters.cases).all(),
         *SweepActivities(policy, adapters.sweeps, adapters.intake).all(),
         *CorrectionActivities(adapters.corrections, adapters.intake).all(),

@@ -49,15 +49,34 @@ def parse_policy(data: Any) -> Policy:
         raise PolicyError(str(exc)) from exc
 
 
-def load_policy(path: Path | str) -> Policy:
-    path = Path(path)
+def _read(path: Path, seen: tuple[Path, ...] = ()) -> Any:
+    """A policy file's data; a file that `extends` another (a path relative to it) overrides its keys."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise PolicyError(f"policy file not found: {path}") from exc
     except yaml.YAMLError as exc:
         raise PolicyError(f"policy file is not valid YAML: {exc}") from exc
-    return parse_policy(data)
+    if not isinstance(data, dict) or "extends" not in data:
+        return data  # the schema says what is wrong with anything else
+    base_path = (path.parent / str(data.pop("extends"))).resolve()
+    if base_path in seen:
+        raise PolicyError(f"policy files extend each other in a circle: {base_path}")
+    return _overlay(_read(base_path, (*seen, path.resolve())), data)
+
+
+def _overlay(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """`base` with `changes` applied key by key (mappings merged, anything else replaced)."""
+    merged = dict(base)
+    for key, value in changes.items():
+        both = isinstance(value, dict) and isinstance(merged.get(key), dict)
+        merged[key] = _overlay(merged[key], value) if both else value
+    return merged
+
+
+def load_policy(path: Path | str) -> Policy:
+    """The policy in a YAML file (which may `extends: other.yaml` and change only some keys)."""
+    return parse_policy(_read(Path(path)))
 
 
 @lru_cache(maxsize=8)

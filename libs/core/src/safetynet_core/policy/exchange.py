@@ -1,6 +1,7 @@
 """Policy for the outbound data exchange (数据交换和推送): per purpose, the department that receives it, the
 rule that selects monitored households (and, for member purposes, their members), the fields each record
-carries, and the measure types the department acknowledges with `measure_update` events."""
+carries, the measure types the department acknowledges with `measure_update` events, and the coverage gaps
+it closes (the checks themselves: `coverage`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from safetynet_core.contracts import DEPARTMENT_EVENT_TYPES, RiskType
+from safetynet_core.policy.coverage import GAP_KINDS, CoveragePolicy
 
 Category = Literal["unstable_lifted", "marginal", "sudden_hardship"]
 LabourCapacity = Literal["full", "partial", "none"]
@@ -74,11 +76,15 @@ class PurposePolicy(_Frozen):
     members: MemberRule = MemberRule()
     fields: list[str] = Field(min_length=1)
     measure_types: list[str] = []
+    coverage_gaps: list[str] = []  # the coverage gaps the department closes: a record for each one found
 
     @model_validator(mode="after")
     def _consistent(self) -> PurposePolicy:
         if self.department not in DEPARTMENT_EVENT_TYPES:
             raise ValueError(f"unknown department {self.department!r}")
+        unknown_gaps = [g for g in self.coverage_gaps if g not in GAP_KINDS]
+        if unknown_gaps:
+            raise ValueError(f"coverage_gaps {unknown_gaps} are not gaps; gaps are {GAP_KINDS}")
         allowed = MEMBER_FIELDS if self.unit is Unit.MEMBER else HOUSEHOLD_FIELDS
         unknown = [f for f in self.fields if f not in allowed]
         if unknown:
@@ -99,14 +105,19 @@ class PurposePolicy(_Frozen):
 
 
 class ExchangePolicy(_Frozen):
-    """Households are included (and their records exchanged) when their case reaches `included_at_step`."""
+    """Households are included (and their records exchanged) when their case reaches `included_at_step`;
+    the `coverage` checks run on every included household while its case is open."""
 
     included_at_step: str = "assist"
     purposes: dict[str, PurposePolicy] = {}
+    coverage: CoveragePolicy = CoveragePolicy()
 
     @model_validator(mode="after")
     def _names(self) -> ExchangePolicy:
         bad = [name for name in self.purposes if not name.replace("_", "").isalnum() or not name.islower()]
         if bad:
             raise ValueError(f"purpose names are lower_snake_case: {bad}")
+        unchecked = {g for p in self.purposes.values() for g in p.coverage_gaps} - set(self.coverage.gaps)
+        if unchecked:
+            raise ValueError(f"purposes close coverage gaps {sorted(unchecked)} that coverage does not check")
         return self

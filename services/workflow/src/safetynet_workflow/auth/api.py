@@ -77,7 +77,7 @@ def session_checks(store: UserStore) -> tuple[ActiveCheck, RevocationCheck]:
     return is_active, revocation
 
 
-@router.post("/auth/token", response_model=Token, responses=error_responses(429))
+@router.post("/auth/token", response_model=Token, responses=error_responses(401, 429))
 async def token(
     request: Request,
     form: Annotated[OAuth2PasswordRequestForm, Depends()],

@@ -13,9 +13,11 @@ from safetynet_workflow.cases import service
 from safetynet_workflow.cases.service import CaseClosure, Objection
 from safetynet_workflow.cases.store import CaseStore, case_json
 from safetynet_workflow.deps import BearerToken, ClientDep, NotifyDep, adapter
+from safetynet_workflow.reports.coverage import CoverageStore
 
 router = APIRouter(prefix="/v1", tags=["cases"])
 CaseStoreDep = Annotated[CaseStore, Depends(adapter(CaseStore))]
+CoverageDep = Annotated[CoverageStore, Depends(adapter(CoverageStore))]
 
 
 @router.post("/cases/{case_id}/objections", status_code=202)
@@ -52,11 +54,17 @@ async def list_cases(
 
 @router.get("/cases/{case_id}")
 async def get_case(
-    case_id: str, principal: CurrentPrincipal, store: CaseStoreDep, notify: NotifyDep, token: BearerToken
+    case_id: str,
+    principal: CurrentPrincipal,
+    store: CaseStoreDep,
+    notify: NotifyDep,
+    token: BearerToken,
+    coverage: CoverageDep,
 ) -> dict[str, Any]:
-    """The case with its timeline: events, assessments (with reasons), steps, tasks, escalations and
-    notifications (from notify; empty with `notifications_error` set when notify does not answer)."""
-    return await service.case_page(principal, store, notify, token, case_id)
+    """The case with its timeline: events, assessments (with reasons), steps, tasks, escalations,
+    notifications (from notify; empty with `notifications_error` set when notify does not answer) and
+    `coverage_gaps` (members not insured, a household with labour and nobody employed; while open)."""
+    return await service.case_page(principal, store, notify, token, case_id, coverage)
 
 
 @router.get("/cases/{case_id}/audit")

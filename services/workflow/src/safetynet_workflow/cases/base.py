@@ -74,6 +74,8 @@ class CaseBase(TaskHost):
         self._side_jobs: list[asyncio.Task[None]] = []
         self._safety_net_noted = False
         self._secure = False  # the last review found every guarantee secure
+        self._acknowledged: set[str] = set()  # departments' measure updates already applied
+        self._refused = 0  # measures the departments refused
         self._grid_id = inp.grid_id
         for evidence in inp.evidence:
             self._absorb(evidence)

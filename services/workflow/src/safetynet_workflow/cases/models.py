@@ -4,7 +4,7 @@ case, objections during a public notice, and the snapshot query. Pure data: safe
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 from temporalio.common import SearchAttributeKey
@@ -14,6 +14,7 @@ from safetynet_core.vocabulary import CloseReason, Step
 from safetynet_workflow.projection.models import CaseRow, TaskState
 
 CASE_WORKFLOW = "CaseWorkflow"
+HOUSEHOLD_FACTS_ACTIVITY = "household_facts"
 # Search attributes of a case run (registered on the Temporal server by `make up`).
 HOUSEHOLD_ID = SearchAttributeKey.for_keyword("HouseholdId")
 REGION_CODE = SearchAttributeKey.for_keyword("RegionCode")
@@ -115,6 +116,20 @@ class CloseRequest(BaseModel):
     note: str = Field("", max_length=4000)
     duplicate_of: str | None = Field(None, max_length=64)
     username: str
+
+
+class MeasureAcknowledged(BaseModel):
+    """A department's `measure_update` event (through intake): its measure task of that type on the case
+    started, is done, or is refused (with the reason)."""
+
+    event_id: str
+    case_id: str
+    department: str
+    measure_type: str
+    member_id: str = ""
+    status: Literal["started", "done", "refused"]
+    note: str = ""
+    occurred_at: datetime
 
 
 class DeathReported(BaseModel):

@@ -1,6 +1,7 @@
 """What the household directory learns reaches the household's open case: new registry facts (a registry
-record, an approved correction) and a member's death (a one-person household's case is proposed for a
-natural close). Households without an open case are left alone."""
+record, an approved correction), a member's death (a one-person household's case is proposed for a natural
+close) and a department's answer on a measure (`measure_update`). Households without an open case are left
+alone."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from safetynet_core.logging import get_logger
-from safetynet_workflow.cases.models import DeathReported, HouseholdFacts
+from safetynet_workflow.cases.models import DeathReported, HouseholdFacts, MeasureAcknowledged
 from safetynet_workflow.cases.store import CaseStore
 from safetynet_workflow.reports.consumer import Rows
 
@@ -28,6 +29,7 @@ class CaseNews:
     async def __call__(self, rows: Rows) -> None:
         household_ids = sorted({*rows.households, *(d["household_id"] for d in rows.deaths)})
         open_cases = await self.store.open_workflows(household_ids)
+        by_case = await self.store.open_workflows_of_cases(sorted({u["case_id"] for u in rows.measure_updates}))
         signals: list[tuple[str, str, Any]] = []
         for household_id, row in rows.households.items():
             facts = HouseholdFacts.of(household_id, row)
@@ -39,6 +41,9 @@ class CaseNews:
                     event_id=death["event_id"], member_id=death["member_id"], occurred_at=death["occurred_at"]
                 )
                 signals.append((open_cases[death["household_id"]], "report_death", reported))
+        for update in rows.measure_updates:
+            if update["case_id"] in by_case:
+                signals.append((by_case[update["case_id"]], "acknowledge_measure", MeasureAcknowledged(**update)))
         await asyncio.gather(*(self._signal(*signal) for signal in signals))
 
     async def _signal(self, workflow_id: str, name: str, arg: Any) -> None:

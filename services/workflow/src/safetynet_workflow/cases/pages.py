@@ -17,13 +17,14 @@ from safetynet_core.errors import ApiError
 from safetynet_core.policy.workflow import WorkflowPolicy
 from safetynet_core.vocabulary import GUARANTEES, Step
 from safetynet_workflow.cases import service
-from safetynet_workflow.cases.api import CaseStoreDep
+from safetynet_workflow.cases.api import CaseStoreDep, CoverageDep
 from safetynet_workflow.cases.service import CaseClosure, Objection
 from safetynet_workflow.cases.store import CaseStore
 from safetynet_workflow.clients.intake import REVEAL_STATUS, IntakeClient
 from safetynet_workflow.clients.notify import NotifyClient
 from safetynet_workflow.deps import ClientDep, IntakeDep, NotifyDep, PolicyDep
 from safetynet_workflow.projection.models import TimelineName
+from safetynet_workflow.reports.coverage import CoverageStore
 from safetynet_workflow.tasks.api import TaskStoreDep
 from safetynet_workflow.tasks.store import TaskStore
 from safetynet_workflow.ui.i18n import lang_of, task_titles
@@ -73,9 +74,11 @@ class CasePageSources:
     """Where the case page's data comes from (the request's adapters and the signed-in user's token)."""
 
     def __init__(
-        self, cases: CaseStore, tasks: TaskStore, notify: NotifyClient, intake: IntakeClient, token: str
-    ) -> None:
+        self, cases: CaseStore, tasks: TaskStore, notify: NotifyClient, intake: IntakeClient, token: str,
+        coverage: CoverageStore,
+    ) -> None:  # fmt: skip
         self.cases, self.tasks, self.notify, self.intake, self.token = cases, tasks, notify, intake, token
+        self.coverage = coverage
 
 
 async def case_context(
@@ -96,7 +99,9 @@ async def case_context(
     """Everything the case page shows (with `registry`, also the household's registry record read from
     intake as the user; `reveal`, a member's revealed ID number or why not); raises ApiError like the API
     (404 outside the caller's scope)."""
-    detail = await service.case_page(principal, sources.cases, sources.notify, sources.token, case_id)
+    detail = await service.case_page(
+        principal, sources.cases, sources.notify, sources.token, case_id, sources.coverage
+    )
     household, household_error = (
         await sources.intake.household(sources.token, detail["household_id"]) if registry else (None, None)
     )
@@ -134,9 +139,14 @@ async def case_context(
 
 
 def page_sources(
-    request: Request, cases: CaseStoreDep, tasks: TaskStoreDep, notify: NotifyDep, intake: IntakeDep
+    request: Request,
+    cases: CaseStoreDep,
+    tasks: TaskStoreDep,
+    notify: NotifyDep,
+    intake: IntakeDep,
+    coverage: CoverageDep,
 ) -> CasePageSources:
-    return CasePageSources(cases, tasks, notify, intake, session_token(request) or "")
+    return CasePageSources(cases, tasks, notify, intake, session_token(request) or "", coverage)
 
 
 PageSources = Annotated[CasePageSources, Depends(page_sources)]

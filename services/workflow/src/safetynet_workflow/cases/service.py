@@ -1,5 +1,5 @@
 """What the case API and the case pages both do: find a case the caller may see, put its page together
-(timeline, assessments, steps, tasks, escalations, notifications) and file objections."""
+(timeline, assessments, steps, tasks, escalations, notifications, coverage gaps) and file objections."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from temporalio.client import Client
 
 from safetynet_core.auth import Principal, Role
+from safetynet_core.coverage import county_day
 from safetynet_core.errors import ApiError
 from safetynet_core.vocabulary import STEP_EVENTS, CaseStatus, CloseReason
 from safetynet_core.web import require_role
@@ -16,6 +17,7 @@ from safetynet_workflow.cases.models import CloseRequest, ObjectionRequest
 from safetynet_workflow.cases.store import CaseStore, case_json
 from safetynet_workflow.clients.notify import NotifyClient
 from safetynet_workflow.projection.models import TimelineName
+from safetynet_workflow.reports.coverage import CoverageStore
 from safetynet_workflow.tasks.service import send_update
 from safetynet_workflow.tasks.store import task_json
 
@@ -55,14 +57,15 @@ async def visible_case(principal: Principal, store: CaseStore, case_id: str) -> 
 
 
 async def case_page(
-    principal: Principal, store: CaseStore, notify: NotifyClient, token: str, case_id: str
+    principal: Principal, store: CaseStore, notify: NotifyClient, token: str, case_id: str, coverage: CoverageStore
 ) -> dict[str, Any]:
-    """The case with its timeline: events, assessments (with reasons), steps, tasks, escalations and
+    """The case with its timeline: events, assessments (with reasons), steps, tasks, escalations,
     notifications (from notify, asked with the caller's token; empty with `notifications_error` set when
-    notify does not answer)."""
+    notify does not answer) and, while open, its household's coverage gaps."""
     row = await visible_case(principal, store, case_id)
     detail = await store.case_detail(case_id)
     timeline = detail["timeline"]
+    household = row["household_id"]
     return {
         **case_json(row),
         "timeline": timeline,
@@ -71,6 +74,7 @@ async def case_page(
         "steps": [e for e in timeline if e["name"] in STEP_EVENTS],
         "tasks": [task_json(t) for t in detail["tasks"]],
         "escalations": detail["escalations"],
+        "coverage_gaps": [] if row["status"] == CaseStatus.CLOSED else await coverage.gaps(household, county_day()),
         **await notify.case_notifications(token, case_id),
     }
 

@@ -131,12 +131,17 @@ class CaseStore:
 
     async def open_workflows(self, household_ids: list[str]) -> dict[str, str]:
         """Household → the workflow id of its open case, for the households that have one."""
-        if not household_ids:
+        return await self._open_workflows(cases.c.household_id, household_ids)
+
+    async def open_workflows_of_cases(self, case_ids: list[str]) -> dict[str, str]:
+        """Case id → its workflow id, for the cases among these that are open."""
+        return await self._open_workflows(cases.c.case_id, case_ids)
+
+    async def _open_workflows(self, key: Any, values: list[str]) -> dict[str, str]:
+        if not values:
             return {}
-        query = select(cases.c.household_id, cases.c.workflow_id).where(
-            cases.c.household_id.in_(household_ids), cases.c.status != "closed"
-        )
-        return {row["household_id"]: row["workflow_id"] for row in await self._rows(query)}
+        query = select(key.label("key"), cases.c.workflow_id).where(key.in_(values), cases.c.status != "closed")
+        return {row["key"]: row["workflow_id"] for row in await self._rows(query)}
 
     async def gauges(self, now: datetime) -> dict[str, list[tuple[Any, ...]]]:
         """Cases by step and status; open and late tasks by kind and level (for the service's gauges)."""

@@ -9,20 +9,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from safetynet_core.vocabulary import CaseEventName, CaseStatus, CloseReason, Step
+    from safetynet_workflow.activity_options import call_activity
     from safetynet_workflow.cases.models import (
         CASE_WORKFLOW,
+        HOUSEHOLD_FACTS_ACTIVITY,
         CaseInput,
         CaseSnapshot,
         CloseRequest,
         DeathReported,
         Evidence,
         HouseholdFacts,
+        MeasureAcknowledged,
         ObjectionRequest,
     )
     from safetynet_workflow.cases.steps.close import CloseStep
@@ -62,6 +66,12 @@ class CaseWorkflow(ScreenStep, VerifyStep, EvaluateStep, CloseStep):
         self._learn_household(facts)
         details = {"size": facts.size, "labour_members": facts.labour_members}
         await self._emit(self._entry(TimelineName.HOUSEHOLD_UPDATED, publish=False, details=details))
+
+    @workflow.signal
+    async def acknowledge_measure(self, ack: MeasureAcknowledged) -> None:
+        """A department's `measure_update` on one of the case's measures."""
+        if self._case.status is not CaseStatus.CLOSED:
+            await self._acknowledge(ack)
 
     @workflow.signal
     async def report_death(self, death: DeathReported) -> None:
@@ -140,6 +150,8 @@ class CaseWorkflow(ScreenStep, VerifyStep, EvaluateStep, CloseStep):
         )
         if inp.carry is None:  # a continued run's opening is already recorded
             self._deferred.extend([opened, *(self._evidence_entry(e) for e in self._evidence.values())])
+        if self._case.household_size is None and workflow.patched("household-facts-on-opening"):
+            await self._look_up_household()
         reason, details = await self._run_steps(inp.resume_step or Step.SCREEN)
         await self._close(reason, details)
         await asyncio.gather(clock, *self._side_jobs)
@@ -161,6 +173,14 @@ class CaseWorkflow(ScreenStep, VerifyStep, EvaluateStep, CloseStep):
                 )
             )
         return self._case
+
+    async def _look_up_household(self) -> None:
+        """The registry's facts, when the household directory did not have them as the case opened."""
+        facts = await call_activity(
+            HOUSEHOLD_FACTS_ACTIVITY, self._case.household_id, result_type=HouseholdFacts, timeout=timedelta(minutes=1)
+        )
+        if facts is not None:
+            self._learn_household(facts, labour=self._has_labour is None)
 
     async def _run_steps(self, step: Step) -> tuple[CloseReason, dict[str, Any]]:
         """The steps, unless the county closes the case (natural, duplicate) first: then they stop."""

@@ -42,6 +42,8 @@ class TimelineName(StrEnum):
     HOUSEHOLD_UPDATED = "case.household_updated"
     NATURAL_CLOSE_PROPOSED = "case.natural_close_proposed"
     CLOSE_REQUESTED = "case.close_requested"
+    MEASURE_ACKNOWLEDGED = "measure.acknowledged"
+    MEASURE_REFUSED = "measure.refused"
 
 
 class TaskState(BaseModel):

@@ -13,9 +13,11 @@ from sqlalchemy.dialects.postgresql import insert
 
 from safetynet.v1 import household_events_pb2 as hpb
 from safetynet_core.contracts import (
+    ACKNOWLEDGEMENT_TYPES,
     EventType,
     HouseholdEvent,
     PoisonRecord,
+    department_payload,
     from_timestamp,
     parse_assessment,
     parse_record,
@@ -23,6 +25,7 @@ from safetynet_core.contracts import (
 from safetynet_core.db import Database
 from safetynet_core.kafka import DeadLetters, consume_batches, ensure_topics, make_consumer
 from safetynet_core.logging import get_logger
+from safetynet_workflow.reports.coverage import CoverageRows
 from safetynet_workflow.reports.tables import (
     report_assessed_events,
     report_assessments,
@@ -77,13 +80,17 @@ class Rows:
         self.households: dict[str, dict[str, Any]] = {}
         self.events: list[dict[str, Any]] = []
         self.deaths: list[dict[str, Any]] = []
+        self.measure_updates: list[dict[str, Any]] = []
         self.assessments: list[dict[str, Any]] = []
         self.assessed: list[dict[str, Any]] = []
+        self.coverage = CoverageRows()
 
     def add_household_event(self, value: bytes | None) -> None:
         message = parse_record(HouseholdEvent, value)
         if not message.event_id or not message.household_id:
             raise PoisonRecord("invalid", "household event needs event_id and household_id")
+        if self.coverage.add(message):
+            return  # a member's insurance or employment status: the coverage checks' alone
         body = message.WhichOneof("body")
         if body == "registry_record":
             row = {
@@ -95,6 +102,17 @@ class Rows:
             current = self.households.get(message.household_id)
             if current is None or current["recorded_at"] <= row["recorded_at"]:
                 self.households[message.household_id] = row
+        elif body == "department_event" and message.department_event.type in ACKNOWLEDGEMENT_TYPES:
+            payload = department_payload(message.department_event)
+            self.measure_updates.append(
+                {
+                    **payload,
+                    "event_id": message.event_id,
+                    "department": message.department,
+                    "member_id": message.department_event.member_id,
+                    "occurred_at": _when(message, "occurred_at"),
+                }
+            )
         elif body == "department_event":
             event = {
                 "event_id": message.event_id,
@@ -141,10 +159,12 @@ class Rows:
             for statement, rows in statements:
                 if rows:
                     await uow.execute(statement, rows)
+            await self.coverage.write(uow)
             await uow.commit()
 
 
-# Told what a batch wrote: the households' new registry facts and the deaths reported (cases follow them).
+# Told what a batch wrote: the households' new registry facts, deaths reported and the departments' answers on
+# measures (acknowledgements are not department facts: they go to their case, not to the reporting tables).
 HouseholdNews = Callable[["Rows"], Awaitable[None]]
 
 
@@ -185,7 +205,7 @@ class ReportsConsumer:
             except PoisonRecord as exc:
                 await self._dead_letter(record, exc)
         await rows.write(self.db)
-        if self.on_households is not None and (rows.households or rows.deaths):
+        if self.on_households is not None and (rows.households or rows.deaths or rows.measure_updates):
             await self.on_households(rows)
 
     async def _dead_letter(self, record: ConsumerRecord, poison: PoisonRecord) -> None:

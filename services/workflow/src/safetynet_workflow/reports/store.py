@@ -1,7 +1,8 @@
 """The summary report's queries. Flows (events, flags, identifications, eliminations, inspections) count
 inside the period; stocks (cases by step, open and overdue tasks, 应纳未纳) are the state right now.
-Every query is limited to a region prefix (and, when asked, one grid); tasks count by their case's region
-(escalation moves a task's own region up the ladder, out of the county's prefix)."""
+Every query is limited to a region prefix (and, when asked, one grid); a case's tasks count by the case's
+region (escalation moves a task's own region up the ladder), the tasks of sweeps, corrections and the
+ledger by their own region (never above the county's, however far they escalated)."""
 
 from __future__ import annotations
 
@@ -59,8 +60,9 @@ where t.name = 'case.identified' and t.at >= :since and c.region_code {IN_REGION
 OPEN_TASKS = text(f"""
 select t.escalation_level, count(*) as open,
        count(*) filter (where t.overdue or t.due_at < :now) as overdue
-from tasks t join cases c using (case_id)
-where t.status in ('open', 'claimed') and c.region_code {IN_REGION} and {in_grid('c.household_id')}
+from tasks t left join cases c using (case_id)
+where t.status in ('open', 'claimed') and coalesce(c.region_code, t.region_code) {IN_REGION}
+  and {in_grid('t.household_id')}
 group by t.escalation_level
 """)
 

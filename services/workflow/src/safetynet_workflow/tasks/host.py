@@ -170,14 +170,10 @@ class TaskHost:
         if assignee:
             task.status, task.assignee = TaskStatus.CLAIMED, assignee
         self._tasks[task.task_id] = task
-        await self._emit(
-            self._entry(
-                CaseEventName.TASK_ASSIGNED,
-                task=task,
-                details={"title_zh": definition.title_zh, "title_en": definition.title_en},
-            ),
-            tasks=[task],
-        )
+        details: dict[str, Any] = {"title_zh": definition.title_zh, "title_en": definition.title_en}
+        if department and task.subject.get("type"):  # a measure: what it is and for whom
+            details.update(measure_type=task.subject["type"], member_id=task.subject.get("member_id"))
+        await self._emit(self._entry(CaseEventName.TASK_ASSIGNED, task=task, details=details), tasks=[task])
         await self._watch(task)
         return task.form if task.status is TaskStatus.DONE else None
 
@@ -276,19 +272,16 @@ class TaskHost:
         form = validate_form(
             task.kind, request.form, self._policy, has_labour=self._labour(), risk_types=self._risk_types()
         )
-        task.form = form.model_dump(mode="json")
-        task.status, task.completed_by, task.completed_at = TaskStatus.DONE, request.username, workflow.now()
-        task.assignee = task.assignee or request.username
-        await self._emit(
-            self._entry(
-                TimelineName.TASK_COMPLETED,
-                task=task,
-                publish=False,
-                details={"by": request.username, "form": task.form},
-            ),
-            tasks=[task],
-        )
+        await self._finish(task, form.model_dump(mode="json"), request.username)
         return task
+
+    async def _finish(self, task: TaskState, form: dict[str, Any], by: str, *entries: Entry) -> None:
+        """Record a task done with its form (by a case worker, or a department's acknowledgement)."""
+        task.form = form
+        task.status, task.completed_by, task.completed_at = TaskStatus.DONE, by, workflow.now()
+        task.assignee = task.assignee or by
+        done = self._entry(TimelineName.TASK_COMPLETED, task=task, publish=False, details={"by": by, "form": form})
+        await self._emit(done, *entries, tasks=[task])
 
     @complete_task.validator
     def _validate_complete(self, request: CompleteRequest) -> None:

@@ -2,14 +2,14 @@
 its client address, across all workflow processes); a successful one is removed again.
 
 Revision ID: wf0007_security
-Revises: wf0006_sessions
+Revises: wf0008_coverage (main took the slot after wf0006 first; the lead puts wf0007_* in line at merge)
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "wf0007_security"
-down_revision = "wf0006_sessions"
+down_revision = "wf0008_coverage"
 branch_labels = None
 depends_on = None
 
