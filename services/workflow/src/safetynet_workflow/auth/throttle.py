@@ -17,6 +17,7 @@ import math
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, func, insert, or_, select
 
@@ -27,6 +28,7 @@ from safetynet_workflow.settings import Settings
 from safetynet_workflow.tables import login_attempts
 
 IPV6_NETWORK_BITS = 64  # one IPv6 client holds a whole /64: count the network, not the address
+CLEANUP_BATCH = 1000  # expired attempts deleted per login at most
 
 
 @functools.cache
@@ -64,6 +66,13 @@ class Attempt:
     user_key: str
 
 
+def expired(since: datetime) -> Any:
+    """Attempts that left the window, which no concurrent login is deleting (locked rows are skipped: nobody
+    waits for a clean-up, and two clean-ups never deadlock)."""
+    old = select(login_attempts.c.attempt_id).where(login_attempts.c.at < since)
+    return old.limit(CLEANUP_BATCH).with_for_update(skip_locked=True)
+
+
 def throttled(retry_after: int) -> ApiError:
     return ApiError(
         429,
@@ -88,7 +97,7 @@ class LoginAttempts:
         async with self.db.unit_of_work() as uow:
             for kind, key in (("user", user), ("address", address)):  # always in this order: no deadlock
                 await uow.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(f"login:{kind}:{key}", 0))))
-            await uow.execute(delete(login_attempts).where(login_attempts.c.at < since))
+            await uow.execute(delete(login_attempts).where(login_attempts.c.attempt_id.in_(expired(since))))
             waits = []
             for column, key, limit in (
                 (login_attempts.c.user_key, user, limits["user"]),
