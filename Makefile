@@ -37,7 +37,7 @@ unit: venv
 	$(VENV)/bin/pytest -q tests/unit
 
 test: venv proto-check lint tools up
-	$(VENV)/bin/pytest -q -ra tests/unit tests/integration tests/e2e tests/chaos
+	$(VENV)/bin/pytest -q -ra tests/unit tests/integration tests/security tests/e2e tests/chaos
 
 # The fault suite, full form (>= 20,000 events, Kafka stopped 30 s) on its own stack in .local/chaos.
 chaos: venv

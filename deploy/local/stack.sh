@@ -38,8 +38,9 @@ stop_pid() { # pidfile
 }
 
 # Secrets, generated once per state dir (make clean starts over) and never taken from the repository:
-# secrets.env (mode 600) holds the ID-hash pepper and the paths of the token key pair under secrets/.
-# The workflow web service alone gets the private key; every other process gets the public key.
+# secrets.env (mode 600) holds the ID-hash pepper, the ID-number sealing key (intake's alone) and the paths
+# of the token key pair under secrets/. The workflow web service alone gets the private key; every other
+# process gets the public key.
 secrets_file="$local_dir/secrets.env"
 ensure_secrets() {
   local keyfile="$local_dir/secrets/jwt-signing.pem"
@@ -50,14 +51,18 @@ ensure_secrets() {
     grep -q "^$1=" "$secrets_file" || echo "$1=$2" >>"$secrets_file"
   }
   secret SAFETYNET_ID_HASH_PEPPER "$("$bin/python" -c 'import secrets; print(secrets.token_hex(32))')"
+  secret SAFETYNET_ID_SEALING_KEY "$("$bin/python" -c 'import secrets; print(secrets.token_hex(32))')"
   secret SAFETYNET_JWT_PRIVATE_KEY_FILE "$keyfile"
   secret SAFETYNET_JWT_PUBLIC_KEY_FILES "${keyfile%.pem}.pub.pem"
 }
 
-# KEY=value lines of secrets.env a process gets: all of them for the workflow web service, all but the
-# private key for the others.
+# KEY=value lines of secrets.env a process gets: the token private key for the workflow web service only,
+# the ID-number sealing key for intake only, the rest for everyone.
 secrets_for() { # name
-  if [ "$1" = workflow ]; then cat "$secrets_file"; else grep -v '^SAFETYNET_JWT_PRIVATE_KEY_FILE=' "$secrets_file"; fi
+  local own=()
+  [ "$1" = workflow ] || own+=(-e '^SAFETYNET_JWT_PRIVATE_KEY_FILE=')
+  [ "$1" = intake ] || own+=(-e '^SAFETYNET_ID_SEALING_KEY=')
+  grep -v "${own[@]}" "$secrets_file" || true
 }
 
 # The workflow service and its worker post sweep findings and approved registry corrections to intake
@@ -114,6 +119,9 @@ up() {
   # Every service checks case-worker tokens with workflow (introspection); notify may deliver to loopback
   # receivers on this development machine.
   local auth_url="http://127.0.0.1:${services[2]##*:}"
+  # X-Forwarded-Proto/-For are trusted from a TLS proxy at these addresses only (on this machine: loopback),
+  # so cookies are Secure behind it and login throttling counts the real client address.
+  local forwarded_allow_ips="${SAFETYNET_FORWARDED_ALLOW_IPS:-127.0.0.1}"
   local extra=()
   for spec in "${services[@]}"; do
     name=${spec%%:*}; port=${spec##*:}
@@ -131,6 +139,7 @@ up() {
     fi
     env "${extra[@]}" SAFETYNET_PUBLIC_BASE_URL="${SAFETYNET_PUBLIC_BASE_URL:-http://127.0.0.1:${services[2]##*:}}" \
       setsid nohup "$bin/uvicorn" --factory "safetynet_${name}.main:create_app" --host 127.0.0.1 --port "$port" \
+      --proxy-headers --forwarded-allow-ips "$forwarded_allow_ips" \
       --no-access-log --timeout-graceful-shutdown 10 >>"$log_dir/$name.log" 2>&1 < /dev/null &
     echo $! > "$pidfile"
   done

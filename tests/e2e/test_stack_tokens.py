@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from safetynet_core.keys import keys_from_jwks
-from tests.integration.security.forgery import forged_tokens
+from tests.security.forgery import forged_tokens
 
 pytestmark = pytest.mark.e2e
 

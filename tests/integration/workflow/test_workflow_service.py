@@ -16,7 +16,7 @@ from safetynet_core.contracts import CaseEventMessage, RiskAssessmentMessage
 from safetynet_core.kafka import header, make_consumer, make_producer
 from safetynet_core.policy import load_policy
 from safetynet_core.settings import DEFAULT_POLICY_FILE
-from safetynet_core.testing import eventually, sample_assessment, serve, unique
+from safetynet_core.testing import eventually, form_token, sample_assessment, serve, unique
 from safetynet_core.vocabulary import GUARANTEES
 from safetynet_workflow.auth.admin import create_user
 from safetynet_workflow.info import SERVICE
@@ -154,9 +154,13 @@ async def test_assessment_to_scoped_tasks_and_rest_driven_case(
             ui = {"Cookie": f"{SESSION_COOKIE}={cadre['Authorization'].removeprefix('Bearer ')}"}
             shown = await http.get(case_url, headers=ui)
             assert shown.status_code == 200 and 'id="form-objection"' in shown.text
-            refused = await http.post(f"{case_url}/objections", data={"reason": ""}, headers=ui)
+            csrf = form_token(shown.text)
+            refused = await http.post(f"{case_url}/objections", data={"reason": "", **csrf}, headers=ui)
             assert refused.status_code == 422 and 'data-error-for="reason"' in refused.text
-            objection = await http.post(f"{case_url}/objections", data={"reason": "the family runs a shop"}, headers=ui)
+            reason = {"reason": "the family runs a shop"}
+            forged = await http.post(f"{case_url}/objections", data=reason, headers=ui)
+            assert forged.status_code == 403  # no CSRF token: nothing filed
+            objection = await http.post(f"{case_url}/objections", data={**reason, **csrf}, headers=ui)
             assert objection.status_code == 303, objection.text
             assert objection.headers["location"] == f"{case_url}?objected=1"
             await eventually(

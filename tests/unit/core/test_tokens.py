@@ -173,8 +173,11 @@ def test_the_development_default_of_a_secret_is_refused_outside_development() ->
 
     with pytest.raises(ValidationError, match="SAFETYNET_ID_HASH_PEPPER holds its development default"):
         IntakeSettings(env="production")
+    with pytest.raises(ValidationError, match="SAFETYNET_ID_SEALING_KEY holds its development default"):
+        IntakeSettings(env="production", id_hash_pepper="p" * 40)
     assert IntakeSettings(env="development").is_development
-    assert IntakeSettings(env="production", id_hash_pepper="p" * 40).id_hash_pepper.get_secret_value() == "p" * 40
+    given = IntakeSettings(env="production", id_hash_pepper="p" * 40, id_sealing_key="k" * 40)
+    assert given.id_hash_pepper.get_secret_value() == "p" * 40 and given.id_sealing_key.get_secret_value() == "k" * 40
 
 
 class FakeIssuer:

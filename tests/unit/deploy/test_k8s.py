@@ -192,3 +192,20 @@ def test_the_web_tier_leaves_temporal_work_to_the_worker() -> None:
     assert web["SAFETYNET_RUN_WORKER"] == "false"
     (worker,) = deployments["workflow-worker"]["spec"]["template"]["spec"]["containers"]
     assert worker["command"] == ["python", "-m", "safetynet_workflow.worker"]
+
+
+def test_workflow_trusts_forwarded_headers_from_the_ingress_only() -> None:
+    """Behind the TLS ingress the UI's cookies are Secure (issue 20): uvicorn takes X-Forwarded-Proto/-For from
+    the ingress's addresses, a setting (SAFETYNET_FORWARDED_ALLOW_IPS), never from everyone."""
+    (container,) = of_kind("Deployment")["workflow"]["spec"]["template"]["spec"]["containers"]
+    command = container["command"]
+    assert "--proxy-headers" in command
+    trusted = command[command.index("--forwarded-allow-ips") + 1]
+    assert trusted == "$(SAFETYNET_FORWARDED_ALLOW_IPS)"
+    value = of_kind("ConfigMap")["safetynet-config"]["data"]["SAFETYNET_FORWARDED_ALLOW_IPS"]
+    workflow_settings: Any = settings_of("workflow")
+    assert workflow_settings(forwarded_allow_ips=value).forwarded_allow_ips == value
+    assert "*" not in value
+    stack = (REPO_ROOT / "deploy" / "local" / "stack.sh").read_text()
+    assert '--proxy-headers --forwarded-allow-ips "$forwarded_allow_ips"' in stack
+    assert 'forwarded_allow_ips="${SAFETYNET_FORWARDED_ALLOW_IPS:-127.0.0.1}"' in stack

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from markupsafe import Markup
 from starlette.requests import Request
 
-from safetynet_core.auth import Principal, Role, issue_token
+from safetynet_core.auth import Principal, Role, issue_token, verify_claims
 from safetynet_core.policy import load_policy
 from safetynet_core.policy.workflow import WorkflowPolicy
 from safetynet_core.settings import DEFAULT_POLICY_FILE
@@ -23,6 +23,7 @@ from safetynet_workflow.clients.intake import IntakeClient
 from safetynet_workflow.main import create_app
 from safetynet_workflow.settings import Settings
 from safetynet_workflow.tasks.forms import FORMS, FormInvalid, validate_form
+from safetynet_workflow.ui.csrf import session_csrf
 from safetynet_workflow.ui.i18n import LANG_COOKIE, Lang, translator
 from safetynet_workflow.ui.render import environment, page
 from safetynet_workflow.ui.session import SESSION_COOKIE, safe_next
@@ -166,7 +167,8 @@ def test_redirect_targets_stay_on_this_site(client: TestClient) -> None:
 
 def test_logout_clears_the_session(app: FastAPI) -> None:
     token = issue_token(Settings(), Principal(subject="cadre", role=Role.VILLAGE_CADRE, region="610327101201"))
-    response = with_cookies(app, **{SESSION_COOKIE: token}).post("/logout")
+    csrf = session_csrf(Settings(), verify_claims(Settings(), token))
+    response = with_cookies(app, **{SESSION_COOKIE: token}).post("/logout", data={"csrf_token": csrf})
     assert response.status_code == 303 and response.headers["location"] == "/login"
     assert f'{SESSION_COOKIE}=""' in response.headers["set-cookie"] and "Max-Age=0" in response.headers["set-cookie"]
 

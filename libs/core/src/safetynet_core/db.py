@@ -89,6 +89,22 @@ async def raw_transaction(db: Database) -> AsyncIterator[asyncpg.Connection]:
         yield conn
 
 
+def append_only_statements(table: str) -> list[str]:
+    """SQL making `table` append-only (an audit log): triggers refuse UPDATE, DELETE and TRUNCATE with
+    `insufficient_privilege`. For a migration's `op.execute`; the table name is the migration's own constant."""
+    refuse = f"{table}_append_only"
+    return [
+        f"""create function {refuse}() returns trigger language plpgsql as $$
+        begin
+          raise exception '{table} is append-only: % refused', tg_op using errcode = 'insufficient_privilege';
+        end
+        $$""",
+        f"create trigger {table}_no_change before update or delete on {table}"
+        f" for each row execute function {refuse}()",
+        f"create trigger {table}_no_truncate before truncate on {table} for each statement execute function {refuse}()",
+    ]
+
+
 def migrate(settings: CoreSettings, schema: str, migrations_dir: Path, revision: str = "heads") -> None:
     """Create the service schema if needed and upgrade it with the service's Alembic scripts."""
     from alembic import command

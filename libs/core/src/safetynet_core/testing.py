@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import socket
 import time
 import uuid
@@ -63,6 +64,13 @@ async def eventually(
         await asyncio.sleep(interval)
 
 
+def form_token(html: str) -> dict[str, str]:
+    """The CSRF field of the first form on a page of the workflow UI, to post with a form."""
+    match = re.search(r'name="csrf_token" value="([^"]*)"', html)
+    assert match, "the page has no form with a CSRF token"  # noqa: S101 (a test helper)
+    return {"csrf_token": match.group(1)}
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -70,10 +78,12 @@ def free_port() -> int:
 
 
 @asynccontextmanager
-async def serve(app: Any, port: int | None = None) -> AsyncIterator[str]:
-    """Run an ASGI app under uvicorn in this event loop (lifespan included); yields its base URL."""
+async def serve(app: Any, port: int | None = None, **options: Any) -> AsyncIterator[str]:
+    """Run an ASGI app under uvicorn in this event loop (lifespan included); yields its base URL. `options`
+    go to `uvicorn.Config` (e.g. `forwarded_allow_ips`)."""
     port = port or free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", **options)
+    server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     deadline = time.monotonic() + 30
     while not server.started:

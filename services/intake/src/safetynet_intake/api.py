@@ -37,6 +37,7 @@ from safetynet_intake.schemas import (
     event_example,
     registry_body,
 )
+from safetynet_intake.sealing import keep_id_numbers
 from safetynet_intake.settings import Settings
 from safetynet_intake.store import (
     EventRow,
@@ -423,6 +424,7 @@ async def _store_records(
         )
         pepper = rt.settings.id_hash_pepper.get_secret_value()
         await record_issues(conn, [r for r in records if r.household_id in changed], pepper, now)
+        await keep_id_numbers(conn, rt.sealer, records, changed)
     if changed:
         rt.wake_relay()
     return changed, refused

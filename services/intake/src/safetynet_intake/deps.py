@@ -14,6 +14,7 @@ from safetynet_core.errors import ApiError
 from safetynet_core.ratelimit import TokenBucketLimiter
 from safetynet_intake.clients import ApiClient, ClientAuthenticator
 from safetynet_intake.relay import OutboxRelay
+from safetynet_intake.sealing import Sealer
 from safetynet_intake.settings import Settings
 from safetynet_intake.writer import EventWriter
 
@@ -33,9 +34,11 @@ class IntakeRuntime:
     writer: EventWriter
     limiter: TokenBucketLimiter = field(init=False)
     future_skew: timedelta = field(init=False)  # clock skew tolerated for `occurred_at` in the future
+    sealer: Sealer = field(init=False)  # full ID numbers, kept for the audited reveal
 
     def __post_init__(self) -> None:
         self.limiter = TokenBucketLimiter(self.settings.rate_limit_per_second, self.settings.rate_limit_burst)
+        self.sealer = Sealer(self.settings)
         self.future_skew = timedelta(seconds=self.settings.future_skew_seconds)
 
     @property

@@ -24,6 +24,7 @@ from safetynet_intake.deps import SECURITY_SCHEMES, IntakeRuntime
 from safetynet_intake.info import SERVICE
 from safetynet_intake.quality_api import router as case_worker_router
 from safetynet_intake.relay import OutboxRelay, ProducerFactory
+from safetynet_intake.reveal import router as reveal_router
 from safetynet_intake.schemas import document_bodies
 from safetynet_intake.settings import Settings
 from safetynet_intake.status import StatusConsumer
@@ -90,6 +91,7 @@ def create_app(settings: Settings | None = None, producer_factory: ProducerFacto
     app.include_router(router)
     app.include_router(case_worker_router)
     app.include_router(corrections_router)
+    app.include_router(reveal_router)
     extend_openapi(app, _declare_api_key_scheme, document_bodies, document_errors())
     return app
 

@@ -108,8 +108,8 @@ async def list_data_quality(
 async def get_household(
     household_id: Annotated[str, Path(min_length=1, max_length=100)], principal: HouseholdReader, rt: Runtime
 ) -> dict[str, Any]:
-    """The registry record a case page shows: ID numbers to their last four characters (the full number
-    never leaves intake's write path), birth dates as years, the phone to its last four digits."""
+    """The registry record a case page shows: ID numbers to their last four characters (the full number only
+    through the audited reveal), birth dates as years, the phone to its last four digits."""
     async with rt.pool.acquire() as conn:
         row = await conn.fetchrow(
             "select household_id, region_code, poverty_status, annual_net_income_cny, head_member_id,"

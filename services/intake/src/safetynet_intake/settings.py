@@ -53,3 +53,9 @@ class Settings(CoreSettings):
     id_hash_pepper: SecretStr = development_secret(
         "safetynet-local-development-id-pepper-change-me", "HMAC key of the ID-number hashes"
     )
+    # Key that seals full ID numbers at rest (AES-256-GCM of a SHA-256 of this value) for the audited reveal
+    # (`POST /v1/households/{id}/members/{member_id}/reveal`); intake alone holds it. A new key makes the
+    # numbers sealed before unreadable until each household's record is written again.
+    id_sealing_key: SecretStr = development_secret(
+        "safetynet-local-development-id-sealing-key-change-me", "key sealing full ID numbers for the audited reveal"
+    )

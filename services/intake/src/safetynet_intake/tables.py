@@ -42,7 +42,7 @@ households = Table(
     Column("poverty_status", Text, nullable=False),
     Column("annual_net_income_cny", Float, nullable=False),
     Column("head_member_id", Text, nullable=False),
-    # Members with ID numbers masked: intake never needs the full number after validation.
+    # Members with ID numbers masked; the full numbers are kept sealed apart (sealing.py) for the audited reveal.
     Column("members", JSONB, nullable=False),
     Column("phone", Text),
     Column("grid_id", Text),

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from safetynet_core.db import Database
 from safetynet_core.policy import Policy, load_policy
 from safetynet_workflow.auth.store import UserStore
+from safetynet_workflow.auth.throttle import LoginGuard
 from safetynet_workflow.cases.store import CaseStore
 from safetynet_workflow.clients.intake import IntakeClient
 from safetynet_workflow.clients.notify import NotifyClient
@@ -34,6 +35,7 @@ class Adapters:
     tasks: TaskStore
     cases: CaseStore
     users: UserStore
+    logins: LoginGuard
     reports: ReportStore
     coverage: CoverageStore
     oversight: OversightStore
@@ -72,6 +74,7 @@ def bootstrap(
         tasks=TaskStore(db),
         cases=CaseStore(db),
         users=UserStore(db),
+        logins=LoginGuard(db, settings),
         reports=ReportStore(db),
         coverage=CoverageStore(db, policy.exchange.coverage),
         oversight=OversightStore(db),

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.worker import Worker
@@ -19,6 +19,7 @@ from safetynet_core import kafka
 from safetynet_core.app import create_app as create_service_app
 from safetynet_core.logging import configure_logging, get_logger
 from safetynet_core.openapi import document_errors, extend_openapi
+from safetynet_core.responses import MaskedJsonResponse
 from safetynet_core.service import supervise
 from safetynet_core.tokens import introspection_router, jwks_router, token_verifier
 from safetynet_workflow import registry
@@ -36,6 +37,8 @@ from safetynet_workflow.reports.consumer import ReportsConsumer
 from safetynet_workflow.settings import Settings
 from safetynet_workflow.tasks.openapi import document_task_forms
 from safetynet_workflow.temporal import connect_temporal
+from safetynet_workflow.ui.csrf import CsrfRefused, csrf_protect
+from safetynet_workflow.ui.render import refused_form
 
 log = get_logger(__name__)
 
@@ -122,11 +125,12 @@ def create_app(
         lifespan=lifespan,
         max_body_bytes=settings.max_body_bytes,
     )
-    for router in registry.API_ROUTERS:
-        app.include_router(router)
+    for router in registry.API_ROUTERS:  # answers carry what case workers typed: personal data masked
+        app.include_router(router, default_response_class=MaskedJsonResponse)
     app.include_router(jwks_router())
     app.include_router(introspection_router(is_active))
     extend_openapi(app, document_task_forms, document_errors())
-    for router in registry.PAGE_ROUTERS:
-        app.include_router(router, include_in_schema=False)
+    for router in registry.PAGE_ROUTERS:  # every form post of the UI carries its CSRF token
+        app.include_router(router, include_in_schema=False, dependencies=[Depends(csrf_protect)])
+    app.add_exception_handler(CsrfRefused, refused_form)
     return app

@@ -149,6 +149,19 @@ sessions = Table(
     Column("revoked_at", DateTime(timezone=True)),
 )
 
+# Password checks, recorded before each runs (auth/throttle.py); a successful one is deleted again.
+login_attempts = Table(
+    "login_attempts",
+    metadata,
+    Column("attempt_id", BigInteger, Identity(always=True), primary_key=True),
+    Column("user_key", String(64), nullable=False),
+    Column("address_key", String(64), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Index("ix_login_attempts_user", "user_key", "at"),
+    Index("ix_login_attempts_address", "address_key", "at"),
+    Index("ix_login_attempts_at", "at"),
+)
+
 audit_log = Table(
     "audit_log",
     metadata,

@@ -3,25 +3,26 @@ verifies, tied to a login session; logout revokes it everywhere at once (service
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
-from safetynet_core.auth import AuthError, Principal, Role, VerifiedToken, issue_token, verify_claims, verify_secret
+from safetynet_core.auth import AuthError, Principal, Role, VerifiedToken, issue_token, verify_claims
 from safetynet_core.errors import ApiError
 from safetynet_core.openapi import error_responses
 from safetynet_core.settings import CoreSettings
 from safetynet_core.tokens import ActiveCheck, RevocationCheck
 from safetynet_core.web import CurrentPrincipal
 from safetynet_workflow.auth.store import UserStore
+from safetynet_workflow.auth.throttle import LoginGuard
 from safetynet_workflow.deps import BearerToken, SettingsDep, adapter
 
 router = APIRouter(prefix="/v1", tags=["auth"])
 UserStoreDep = Annotated[UserStore, Depends(adapter(UserStore))]
+LoginGuardDep = Annotated[LoginGuard, Depends(adapter(LoginGuard))]
 
 
 class Token(BaseModel):
@@ -29,13 +30,16 @@ class Token(BaseModel):
     token_type: str = "bearer"  # noqa: S105 (the OAuth2 token type, not a secret)
 
 
-async def sign_in(form: OAuth2PasswordRequestForm, store: UserStore, settings: CoreSettings) -> Token:
-    """Check the password; a JWT carrying role, region and department (no PII) for a new session, or 401."""
+async def sign_in(
+    form: OAuth2PasswordRequestForm, store: UserStore, guard: LoginGuard, settings: CoreSettings, address: str | None
+) -> Token:
+    """Check the password (throttled per username and client `address`); a JWT carrying role, region and
+    department (no PII) for a new session, or 401 (429 when throttled)."""
     for field in ("username", "password"):
         if "\x00" in getattr(form, field):
             raise ApiError(422, "must not contain NUL (\\u0000) characters", ["body", field])
     user = await store.user(form.username)
-    ok = user is not None and await asyncio.to_thread(verify_secret, user["password_hash"], form.password)
+    ok = await guard.check_password(form.username, address, user["password_hash"] if user else None, form.password)
     if not ok or user is None:
         raise ApiError(401, "wrong username or password", ["body", "username"], headers={"WWW-Authenticate": "Bearer"})
     principal = Principal(
@@ -73,12 +77,17 @@ def session_checks(store: UserStore) -> tuple[ActiveCheck, RevocationCheck]:
     return is_active, revocation
 
 
-@router.post("/auth/token", response_model=Token, responses=error_responses(401))
+@router.post("/auth/token", response_model=Token, responses=error_responses(401, 429))
 async def token(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()], store: UserStoreDep, settings: SettingsDep
+    request: Request,
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    store: UserStoreDep,
+    guard: LoginGuardDep,
+    settings: SettingsDep,
 ) -> Token:
-    """OAuth2 password flow: a JWT carrying role, region and department (no PII)."""
-    return await sign_in(form, store, settings)
+    """OAuth2 password flow: a JWT carrying role, region and department (no PII). After 5 failed attempts
+    for a username (50 for a client address) within 15 minutes: 429 with Retry-After."""
+    return await sign_in(form, store, guard, settings, request.client.host if request.client else None)
 
 
 @router.post("/auth/logout", status_code=204)

@@ -16,6 +16,7 @@ from safetynet_core.auth import Principal
 from safetynet_core.errors import ApiError
 from safetynet_core.web import listing_region
 from safetynet_workflow.cases.models import CaseFilter
+from safetynet_workflow.cases.service import measures_scope
 from safetynet_workflow.cases.store import CaseStore, case_json
 from safetynet_workflow.regions.service import RegionDirectory
 
@@ -101,7 +102,7 @@ def case_filter(principal: Principal, query: CaseQuery) -> CaseFilter:
         prefix=listing_region(principal, query.region), status=query.status, step=query.step,
         category=query.category, q=query.q, overdue=query.overdue, open_tasks=query.open_tasks,
         breached=query.breached, opened_from=query.opened_from, opened_to=query.opened_to,
-        closed_from=query.closed_from, closed_to=query.closed_to,
+        closed_from=query.closed_from, closed_to=query.closed_to, measures_of=measures_scope(principal),
     )  # fmt: skip
 
 

@@ -159,7 +159,8 @@ class CaseSnapshot(BaseModel):
 class CaseFilter(BaseModel):
     """What a case list is cut by (`GET /v1/cases`, the /cases page and its exports): a region prefix, a
     status (or "open": any but closed), step, category, a search in household ids and heads' names, cases
-    with overdue or open tasks or a breached identification clock, and opened or closed within `[from, to)`."""
+    with overdue or open tasks or a breached identification clock, opened or closed within `[from, to)`, and
+    for a department officer only the cases of their department's measures."""
 
     prefix: str
     status: str | None = None
@@ -173,3 +174,4 @@ class CaseFilter(BaseModel):
     opened_to: datetime | None = None
     closed_from: datetime | None = None
     closed_to: datetime | None = None
+    measures_of: str | None = None

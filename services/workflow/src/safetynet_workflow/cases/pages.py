@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel
 
@@ -20,7 +20,7 @@ from safetynet_workflow.cases import service
 from safetynet_workflow.cases.api import CaseStoreDep, CoverageDep
 from safetynet_workflow.cases.service import CaseClosure, Objection
 from safetynet_workflow.cases.store import CaseStore
-from safetynet_workflow.clients.intake import IntakeClient
+from safetynet_workflow.clients.intake import REVEAL_STATUS, IntakeClient
 from safetynet_workflow.clients.notify import NotifyClient
 from safetynet_workflow.deps import ClientDep, IntakeDep, NotifyDep, PolicyDep
 from safetynet_workflow.projection.models import TimelineName
@@ -29,7 +29,7 @@ from safetynet_workflow.tasks.api import TaskStoreDep
 from safetynet_workflow.tasks.store import TaskStore
 from safetynet_workflow.ui.i18n import lang_of, task_titles
 from safetynet_workflow.ui.records import may, submit
-from safetynet_workflow.ui.render import api_error_message, error_page, page
+from safetynet_workflow.ui.render import Revealed, api_error_message, error_page, page
 from safetynet_workflow.ui.session import UiPrincipal, session_token
 from safetynet_workflow.ui.taskforms import FormState, form_fields, model_fields, submitted_values
 
@@ -94,9 +94,11 @@ async def case_context(
     objection: FormState | None = None,
     objected: bool = False,
     closure: FormState | None = None,
+    reveal: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Everything the case page shows (with `registry`, also the household's registry record read from
-    intake as the user); raises ApiError like the API (404 outside the caller's scope)."""
+    intake as the user; `reveal`, a member's revealed ID number or why not); raises ApiError like the API
+    (404 outside the caller's scope)."""
     detail = await service.case_page(
         principal, sources.cases, sources.notify, sources.token, case_id, sources.coverage
     )
@@ -130,6 +132,9 @@ async def case_context(
         "may_close": may(principal, service.CLOSING_ROLES),
         "closure_fields": model_fields(CaseClosure, policy),
         "closure": closure,
+        "may_reveal": may(principal, service.REVEALING_ROLES),
+        "revealed": reveal if reveal and "id_number" in reveal else None,
+        "reveal_error": reveal if reveal and "key" in reveal else None,
     }
 
 
@@ -207,6 +212,30 @@ async def close_case(
         request, principal, sources, policy.workflow, case_id, "closure", CaseClosure,
         lambda body: service.close_case(principal, sources.cases, client, case_id, body), case_url(case_id),
     )  # fmt: skip
+
+
+@router.post("/cases/{case_id}/reveal")
+async def reveal_id_number(
+    case_id: str,
+    request: Request,
+    principal: UiPrincipal,
+    sources: PageSources,
+    policy: PolicyDep,
+    member_id: Annotated[str, Form(min_length=1, max_length=100)],
+    reason: Annotated[str, Form(max_length=1000)] = "",
+) -> Response:
+    """A member's full ID number on the case page, through intake's audited reveal (asked as the user, with
+    their reason: intake decides and logs who, when and why). Never cached."""
+    try:
+        row = await service.visible_case(principal, sources.cases, case_id)
+        number, error = await sources.intake.reveal(sources.token, row["household_id"], member_id, reason.strip())
+        shown = {"member_id": member_id, **({"id_number": Revealed(number)} if number else {"key": error})}
+        context = await case_context(request, principal, sources, policy.workflow, case_id, registry=True, reveal=shown)
+    except ApiError as exc:
+        return error_page(request, exc.status, api_error_message(exc.body))
+    response = page(request, "case.html", status_code=REVEAL_STATUS.get(error or "", 200), **context)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @router.post("/cases/{case_id}/objections")

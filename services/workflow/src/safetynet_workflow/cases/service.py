@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from temporalio.client import Client
 
-from safetynet_core.auth import Principal
+from safetynet_core.auth import Principal, Role
 from safetynet_core.coverage import county_day
 from safetynet_core.errors import ApiError
 from safetynet_core.vocabulary import STEP_EVENTS, CaseStatus, CloseReason
@@ -38,11 +38,19 @@ class CaseClosure(BaseModel):
 
 OBJECTION_ROLES = ("village_cadre", "grid_worker", "township_officer", "county_officer")
 CLOSING_ROLES = ("county_officer",)
+REVEALING_ROLES = ("county_officer",)  # intake's audited reveal of a full ID number (intake decides; the page offers)
+
+
+def measures_scope(principal: Principal) -> str | None:
+    """A department officer reads only the cases in which their department carries out a measure (the
+    department whose measures bound the case list and pages); None for everyone else."""
+    return principal.department or "" if principal.role is Role.DEPARTMENT_OFFICER else None
 
 
 async def visible_case(principal: Principal, store: CaseStore, case_id: str) -> dict[str, Any]:
-    """The case row; 404 when it does not exist or lies outside the caller's scope."""
-    row = await store.get_case(case_id)
+    """The case row; 404 when it does not exist or lies outside the caller's scope (region, and for a
+    department officer the cases of their department's measures)."""
+    row = await store.get_case(case_id, measures_of=measures_scope(principal))
     if row is None or not principal.can_see(row["region_code"]):
         raise ApiError(404, f"case {case_id} not found", ["path", "case_id"])
     return row

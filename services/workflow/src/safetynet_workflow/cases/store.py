@@ -46,6 +46,12 @@ def case_json(row: dict[str, Any]) -> dict[str, Any]:
     return {**{k: row.get(k) for k in CASE_FIELDS}, "household": household}
 
 
+def with_measures_of(department: str) -> Any:
+    """The cases in which `department` carries out a measure: all a department officer may read of cases."""
+    measure = (tasks.c.case_id == cases.c.case_id) & (tasks.c.kind == "measure")
+    return exists().where(measure, tasks.c.department == department)
+
+
 class CaseStore:
     """Reads of the case projection."""
 
@@ -69,6 +75,8 @@ class CaseStore:
             counted.where(open_task).scalar_subquery().label("open_tasks"),
             counted.where(late).scalar_subquery().label("overdue_tasks"),
         ).where(cases.c.region_code.startswith(where.prefix, autoescape=True))
+        if where.measures_of is not None:
+            query = query.where(with_measures_of(where.measures_of))
         if where.status == "open":
             query = query.where(cases.c.status != "closed")
         elif where.status:
@@ -97,8 +105,12 @@ class CaseStore:
             query = query.where(tuple_(cases.c.opened_at, cases.c.case_id) < tuple_(*after))
         return await self._rows(query.order_by(cases.c.opened_at.desc(), cases.c.case_id.desc()).limit(limit))
 
-    async def get_case(self, case_id: str) -> dict[str, Any] | None:
-        found = await self._rows(select(cases).where(cases.c.case_id == case_id))
+    async def get_case(self, case_id: str, *, measures_of: str | None = None) -> dict[str, Any] | None:
+        """The case; with `measures_of`, only when that department carries out a measure in it."""
+        query = select(cases).where(cases.c.case_id == case_id)
+        if measures_of is not None:
+            query = query.where(with_measures_of(measures_of))
+        found = await self._rows(query)
         return found[0] if found else None
 
     async def case_detail(self, case_id: str) -> dict[str, list[dict[str, Any]]]:

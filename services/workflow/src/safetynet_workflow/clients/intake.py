@@ -21,6 +21,11 @@ from safetynet_workflow.settings import Settings
 log = get_logger(__name__)
 SERVICE_TIMEOUT = 20.0
 READ_TIMEOUT = 5.0
+# intake's answer to a reveal → the catalogue key the case page shows
+REVEAL_REFUSALS = {
+    403: "reveal.forbidden", 404: "reveal.missing", 409: "reveal.unreadable", 422: "reveal.reason_required"
+}  # fmt: skip
+REVEAL_STATUS = {key: status for status, key in REVEAL_REFUSALS.items()} | {"reveal.unavailable": 503}
 
 
 class IntakeRejected(ApplicationError):
@@ -82,6 +87,23 @@ class IntakeClient:
             return IntakeAnswer(status=response.status_code)
         body: dict[str, Any] = response.json()
         return IntakeAnswer(body=body)
+
+    async def reveal(
+        self, token: str, household_id: str, member_id: str, reason: str
+    ) -> tuple[str | None, str | None]:
+        """A member's full ID number through intake's audited reveal, asked as the user with their reason (intake
+        decides who may and logs it), or the catalogue key of why not."""
+        path = f"/v1/households/{quote(household_id, safe='')}/members/{quote(member_id, safe='')}/reveal"
+        try:
+            response = await self.http.post(
+                path, json={"reason": reason}, headers={"Authorization": f"Bearer {token}"}, timeout=READ_TIMEOUT
+            )
+        except httpx.HTTPError as exc:
+            log.warning("intake_unreachable", path="reveal", error=type(exc).__name__)
+            return None, "reveal.unavailable"
+        if response.status_code == 200:
+            return str(response.json()["id_number"]), None
+        return None, REVEAL_REFUSALS.get(response.status_code, "reveal.unavailable")
 
     async def household(self, token: str, household_id: str) -> tuple[dict[str, Any] | None, str | None]:
         """The household's registry record (ID numbers masked by intake), or the catalogue key of why not."""

@@ -10,18 +10,27 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
-from jinja2 import Environment, FileSystemLoader, select_autoescape
-from markupsafe import Markup
+from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
+from jinja2.runtime import Context
+from markupsafe import Markup, escape
 
 from safetynet_core.masking import mask_text
+from safetynet_workflow.ui.csrf import CSRF_FIELD, page_token
 from safetynet_workflow.ui.i18n import choice_labeller, date_formatter, lang_of, translator
 from safetynet_workflow.ui.links import task_href
 
 TEMPLATES = Path(__file__).parent / "templates"
 
 
+class Revealed(str):
+    """A full ID number intake's audited reveal answered to the user who asked: the one value printed unmasked."""
+
+
 def _masked(value: Any) -> Any:
-    """Mask ID numbers in whatever a template prints (markup stays markup: masking adds no HTML)."""
+    """Mask ID numbers in whatever a template prints (markup stays markup: masking adds no HTML), except a
+    `Revealed` number."""
+    if isinstance(value, Revealed):
+        return value
     if isinstance(value, Markup):
         return Markup(mask_text(str(value)))  # noqa: S704 (already markup; masking adds no HTML)
     return mask_text(value) if isinstance(value, str) else value
@@ -37,6 +46,12 @@ def _compact(value: Any, skip: tuple[str, ...] = ()) -> str:
     return json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else value
 
 
+@pass_context
+def csrf_field(context: Context) -> Markup:
+    """The hidden CSRF field every `<form method="post">` carries (ui/csrf.py)."""
+    return Markup(f'<input type="hidden" name="{CSRF_FIELD}" value="{escape(context.get("csrf_token", ""))}">')  # noqa: S704 (escaped)
+
+
 environment = Environment(
     loader=FileSystemLoader(TEMPLATES),
     autoescape=select_autoescape(default=True, default_for_string=True),
@@ -46,6 +61,7 @@ environment = Environment(
 )
 environment.filters["compact"] = _compact
 environment.globals["task_href"] = task_href
+environment.globals["csrf_field"] = csrf_field
 
 
 def _code_itself(code: str | None) -> str:
@@ -73,6 +89,7 @@ def page(request: Request, template: str, status_code: int = 200, **context: Any
         dt=date_formatter(lang),
         here=here,
         region=region_labeller(request),
+        csrf_token=page_token(request),
         **context,
     )
     return HTMLResponse(html, status_code=status_code)
@@ -81,6 +98,11 @@ def page(request: Request, template: str, status_code: int = 200, **context: Any
 def error_page(request: Request, status_code: int, message: str) -> HTMLResponse:
     """A refused or failed page request, in the page's language (the API's message as detail)."""
     return page(request, "error.html", status_code=status_code, message=message)
+
+
+async def refused_form(request: Request, _: Exception) -> HTMLResponse:
+    """The answer to a form post without its CSRF token (`CsrfRefused`): 403, the form has expired."""
+    return error_page(request, 403, translator(lang_of(request))("form.expired"))
 
 
 def api_error_message(body: dict[str, Any]) -> str:

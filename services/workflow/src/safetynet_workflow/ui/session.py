@@ -30,9 +30,12 @@ async def ui_principal(request: Request) -> Principal:
     token = session_token(request)
     if token:
         try:
-            return (await app_token_verifier(request).verify(token)).principal
+            verified = await app_token_verifier(request).verify(token)
         except AuthError:
             pass
+        else:
+            request.state.verified = verified  # the page's forms carry its CSRF token (ui/csrf.py)
+            return verified.principal
     back = quote(return_path(request), safe="")
     raise HTTPException(303, "login required", headers={"Location": f"/login?next={back}"})
 
@@ -51,6 +54,12 @@ def return_path(request: Request) -> str:
 UiPrincipal = Annotated[Principal, Depends(ui_principal)]
 
 
+def secure_cookies(request: Request) -> bool:
+    """Cookies are `Secure` when the request came over TLS: directly, or through a trusted proxy (uvicorn's
+    `--proxy-headers --forwarded-allow-ips`, which sets the scheme from X-Forwarded-Proto)."""
+    return request.url.scheme == "https"
+
+
 def start_session(response: Response, request: Request, token: str, max_age: int) -> None:
     response.set_cookie(
         SESSION_COOKIE,
@@ -58,7 +67,7 @@ def start_session(response: Response, request: Request, token: str, max_age: int
         max_age=max_age,
         httponly=True,
         samesite="lax",
-        secure=request.url.scheme == "https",
+        secure=secure_cookies(request),
         path="/",
     )
 

@@ -29,9 +29,9 @@ from safetynet_notify.settings import Settings as NotifySettings
 from safetynet_risk.info import SERVICE as RISK
 from safetynet_risk.main import create_app as create_risk
 from safetynet_risk.settings import Settings as RiskSettings
-from tests.integration.security.conftest import StartService
-from tests.integration.security.forgery import forged_tokens
-from tests.integration.security.support import VILLAGE, Running, bearer
+from tests.security.conftest import StartService
+from tests.security.forgery import forged_tokens
+from tests.security.support import VILLAGE, Running, bearer
 
 pytestmark = pytest.mark.integration
 # One case-worker read per service; any answer but 401/503 means the token was accepted.

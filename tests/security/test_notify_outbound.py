@@ -22,7 +22,7 @@ from safetynet_core.testing import eventually, serve, unique
 from safetynet_notify.info import SERVICE
 from safetynet_notify.main import create_app
 from safetynet_notify.settings import Settings
-from tests.integration.security.support import VILLAGE, token_for
+from tests.security.support import VILLAGE, token_for
 
 pytestmark = pytest.mark.integration
 PUBLIC = "93.184.216.34"

@@ -19,7 +19,7 @@ from safetynet_workflow.auth.admin import create_user
 from safetynet_workflow.info import SERVICE as WORKFLOW
 from safetynet_workflow.main import create_app as create_workflow
 from safetynet_workflow.settings import Settings as WorkflowSettings
-from tests.integration.security.support import PASSWORD, USERS, Running
+from tests.security.support import PASSWORD, USERS, Running
 
 StartService = Callable[..., AbstractAsyncContextManager[Running]]
 
@@ -35,9 +35,10 @@ def start_service(isolated_settings: Callable[..., Any], provision: Callable[...
         settings = isolated_settings(settings_cls, **overrides)
         await provision(settings, info)
         conn = await asyncpg.connect(settings.asyncpg_dsn, server_settings={"search_path": settings.db_schema})
+        app = factory(settings)
         try:
-            async with serve(factory(settings)) as url, httpx.AsyncClient(base_url=url, timeout=30) as http:
-                yield Running(url, settings, http, conn)
+            async with serve(app) as url, httpx.AsyncClient(base_url=url, timeout=30) as http:
+                yield Running(url, settings, http, conn, app)
         finally:
             await conn.close()
 

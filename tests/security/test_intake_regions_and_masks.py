@@ -11,7 +11,7 @@ import pytest
 from safetynet_core.testing import unique
 from safetynet_intake.clients import create_client
 from safetynet_intake.samples import household_record, medical_event, ndjson
-from tests.integration.security.support import OTHER_COUNTY_VILLAGE, VILLAGE, Running, bearer, token_for
+from tests.security.support import OTHER_COUNTY_VILLAGE, VILLAGE, Running, bearer, token_for
 
 pytestmark = pytest.mark.integration
 COUNTY = VILLAGE[:6]

@@ -14,7 +14,7 @@ from safetynet_core.contracts import SCHEMA_VERSION, CaseEventMessage, RiskAsses
 from safetynet_core.testing import eventually
 from safetynet_intake.samples import medical_event
 from safetynet_intake.status import GROUP_ID
-from tests.integration.security.support import Running
+from tests.security.support import Running
 
 pytestmark = pytest.mark.integration
 

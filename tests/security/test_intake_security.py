@@ -1,4 +1,4 @@
-"""Intake: no route without a key, hashed keys, granted event types only, per-client rate limits,
+"""Intake (every route is walked in test_route_walk.py): hashed keys, granted event types only, per-client rate limits,
 413 before an oversized body is read, and ID numbers masked in the logs of a registry-to-risk flow."""
 
 from __future__ import annotations
@@ -18,21 +18,16 @@ from safetynet_intake.samples import household_record, medical_event, ndjson
 from safetynet_risk.info import SERVICE as RISK
 from safetynet_risk.main import create_app as create_risk
 from safetynet_risk.settings import Settings as RiskSettings
-from tests.integration.security.conftest import StartService
-from tests.integration.security.support import (
+from tests.security.conftest import StartService
+from tests.security.support import (
     OTHER_VILLAGE,
     VILLAGE,
     Running,
-    assert_every_route_needs_credentials,
     token_for,
 )
 
 pytestmark = pytest.mark.integration
 UNMASKED_ID = re.compile(r"(?<![\d*])\d{17}[\dXx](?![\d*])")
-
-
-async def test_every_route_needs_a_key_or_token(intake: Running) -> None:
-    assert await assert_every_route_needs_credentials(intake.http) >= 6
 
 
 async def test_api_keys_are_stored_hashed(intake: Running) -> None:
