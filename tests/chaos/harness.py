@@ -15,7 +15,7 @@ import signal
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,7 +24,7 @@ from typing import Any
 import asyncpg
 import httpx
 import orjson
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from fastapi import FastAPI, Request, Response
 
@@ -33,18 +33,21 @@ from safetynet_intake.store import EVENT_STATUS
 
 ROOT = Path(__file__).resolve().parents[2]
 CHAOS_DIR = Path(os.environ.get("SAFETYNET_CHAOS_DIR", str(ROOT / ".local" / "chaos")))
-PORTS = {
-    "SAFETYNET_PG_PORT": "56432",
-    "SAFETYNET_KAFKA_PORT": "29092",
-    "SAFETYNET_KAFKA_CONTROLLER_PORT": "29093",
-    "SAFETYNET_TEMPORAL_PORT": "27233",
-    "SAFETYNET_TEMPORAL_UI_PORT": "28233",
-    "SAFETYNET_TEMPORAL_METRICS_PORT": "27234",
-    "SAFETYNET_INTAKE_PORT": "9001",
-    "SAFETYNET_RISK_PORT": "9002",
-    "SAFETYNET_WORKFLOW_PORT": "9003",
-    "SAFETYNET_NOTIFY_PORT": "9004",
+# SAFETYNET_CHAOS_PORT_OFFSET shifts every port, so two chaos stacks (two checkouts) can run at once.
+PORT_OFFSET = int(os.environ.get("SAFETYNET_CHAOS_PORT_OFFSET", "0"))
+BASE_PORTS = {
+    "SAFETYNET_PG_PORT": 56432,
+    "SAFETYNET_KAFKA_PORT": 29092,
+    "SAFETYNET_KAFKA_CONTROLLER_PORT": 29093,
+    "SAFETYNET_TEMPORAL_PORT": 27233,
+    "SAFETYNET_TEMPORAL_UI_PORT": 28233,
+    "SAFETYNET_TEMPORAL_METRICS_PORT": 27234,
+    "SAFETYNET_INTAKE_PORT": 9001,
+    "SAFETYNET_RISK_PORT": 9002,
+    "SAFETYNET_WORKFLOW_PORT": 9003,
+    "SAFETYNET_NOTIFY_PORT": 9004,
 }
+PORTS = {name: str(port + PORT_OFFSET) for name, port in BASE_PORTS.items()}
 # Never inherit the shared stack's addresses (tests/conftest.py exports them into os.environ).
 SCRUBBED = ("DATABASE_URL", "KAFKA_BOOTSTRAP", "TEMPORAL_ADDRESS", "TEMPORAL_UI_URL", "POLICY_FILE")
 REGION = "610327101201"
@@ -61,6 +64,7 @@ def stack_environ() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in SCRUBBED and not k.startswith("SAFETYNET_")}
     env.update(PORTS)
     env.update(
+        REPLICAS="1",  # one process per service unless a caller asks for more (stack_up)
         SAFETYNET_LOCAL_DIR=str(CHAOS_DIR),
         SAFETYNET_STACK_SPLIT="1",
         SAFETYNET_KAFKA_HEAP="-Xms256m -Xmx512m",
@@ -105,8 +109,8 @@ def chaos_env() -> dict[str, str]:
     return values
 
 
-async def stack_up() -> dict[str, str]:
-    await sh("bash", "deploy/local/stack.sh", "up")
+async def stack_up(replicas: int = 1) -> dict[str, str]:
+    await sh("bash", "deploy/local/stack.sh", "up", extra={"REPLICAS": str(replicas)})
     return chaos_env()
 
 
@@ -415,25 +419,29 @@ class Harness:
             await asyncio.gather(*(post(client, i, d, e) for i, (d, e) in enumerate(plan.events)))
         return accepted, refused
 
-    async def consumer_lag(self) -> int:
+    async def group_positions(self) -> dict[tuple[str, TopicPartition], tuple[int, int]]:
+        """(consumer group, partition) → (committed offset, end offset), for every committed partition."""
         bootstrap = self.stack["KAFKA_BOOTSTRAP"]
         admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
         consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, request_timeout_ms=5000)
         await admin.start()
         await consumer.start()
         try:
-            lag = 0
+            positions = {}
             for group, *_ in await admin.list_consumer_groups():
                 offsets = await admin.list_consumer_group_offsets(group)
                 partitions = [tp for tp, meta in offsets.items() if meta.offset >= 0]
                 if not partitions:
                     continue
                 ends = await consumer.end_offsets(partitions)
-                lag += sum(max(0, ends[tp] - offsets[tp].offset) for tp in partitions)
-            return lag
+                positions.update({(group, tp): (offsets[tp].offset, ends[tp]) for tp in partitions})
+            return positions
         finally:
             await consumer.stop()
             await admin.close()
+
+    async def consumer_lag(self) -> int:
+        return sum(max(0, end - committed) for committed, end in (await self.group_positions()).values())
 
     async def verify(self, plan: Plan, accepted: set[str], result: Result) -> bool:
         """One look at every invariant; fills `result`; True when everything has drained."""
@@ -542,7 +550,7 @@ class Harness:
         return result
 
 
-def table(results: list[Result]) -> str:
+def table(results: Sequence[Result]) -> str:
     head = (
         "scenario",
         "accepted",
@@ -570,19 +578,26 @@ def table(results: list[Result]) -> str:
         )
         for r in results
     ]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
+    return render_table(rows)
+
+
+def render_table(rows: Sequence[Sequence[str]]) -> str:
+    """Rows of cells (the first is the header) as aligned text columns."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = [" | ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
     lines.insert(1, "-+-".join("-" * w for w in widths))
     return "\n".join(lines)
 
 
 @contextlib.asynccontextmanager
-async def chaos_stack(keep: bool = False) -> AsyncIterator[Harness]:
-    """Start the isolated stack and the webhook receiver; stop the stack afterwards (unless `keep`)."""
-    log(f"starting the chaos stack in {CHAOS_DIR}")
+async def chaos_stack(keep: bool = False, replicas: int = 1) -> AsyncIterator[Harness]:
+    """Start the isolated stack (`replicas` processes of each service) and the webhook receiver; stop the
+    stack afterwards (unless `keep`)."""
+    log(f"starting the chaos stack in {CHAOS_DIR} ({replicas} replica(s), port offset {PORT_OFFSET})")
     t0 = time.monotonic()
     try:
-        stack = await stack_up()
+        await stack_down()  # a stack left by an earlier run may have had another replica count
+        stack = await stack_up(replicas)
         log(f"chaos stack up in {time.monotonic() - t0:.0f}s")
         receiver = Receiver()
         async with serve(receiver.app()) as url:
