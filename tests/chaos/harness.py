@@ -287,6 +287,7 @@ class Result:
     redelivered_webhooks: int = 0
     drain_seconds: float = 0.0
     drained: bool = False
+    pending: dict[str, int] = field(default_factory=dict)  # what was still undone at the last look
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -503,10 +504,22 @@ class Harness:
         )
         result.missing_notifications += len(deliveries) - len(sent)
         result.redelivered_webhooks = sum(receipts[k] - 1 for k in sent if receipts[k] > 1)
-        backlog_ok = outbox == 0 and unpublished == 0 and open_deliveries == 0 and published == stored_ids
-        if not (backlog_ok and result.lost == 0 and result.missing_cases == 0 and result.missing_notifications == 0):
+        backlog = {
+            "unpublished outbox rows": outbox,
+            "unpublished assessments": unpublished,
+            "open deliveries": open_deliveries,
+            "events not published": len(stored_ids - published),
+            "lost": result.lost,
+            "missing cases": result.missing_cases,
+            "missing notifications": result.missing_notifications,
+        }
+        result.pending = {what: n for what, n in backlog.items() if n}
+        if result.pending:
             return False
-        return await self.consumer_lag() == 0
+        lag = await self.consumer_lag()
+        if lag:
+            result.pending = {"consumer lag": lag}
+        return not lag
 
     async def run_scenario(
         self,
@@ -574,11 +587,17 @@ def table(results: Sequence[Result]) -> str:
             str(r.duplicated_notifications),
             str(r.missing_notifications),
             str(r.redelivered_webhooks),
-            f"{r.drain_seconds:.1f}" + ("" if r.drained else " (NOT drained)"),
+            drain_cell(r),
         )
         for r in results
     ]
     return render_table(rows)
+
+
+def drain_cell(result: Result) -> str:
+    if result.drained:
+        return f"{result.drain_seconds:.1f}"
+    return f"{result.drain_seconds:.1f} (NOT drained: {result.pending})"
 
 
 def render_table(rows: Sequence[Sequence[str]]) -> str:

@@ -29,6 +29,7 @@ from tests.chaos.harness import (
     Result,
     Scenario,
     chaos_stack,
+    drain_cell,
     event,
     household,
     log,
@@ -125,15 +126,20 @@ def takeover(
 
 
 async def run_replica_suite(
-    events_per_kill: int, load_seconds: float, seed: int | None = None, keep: bool = False
+    events_per_kill: int,
+    load_seconds: float,
+    seed: int | None = None,
+    keep: bool = False,
+    only: list[str] | None = None,
 ) -> list[ReplicaResult]:
     seed = seed if seed is not None else int(time.time()) % 1_000_000
+    chosen = [p for p in PROCESSES if not only or p in only]
     results: list[ReplicaResult] = []
     async with chaos_stack(keep, replicas=REPLICAS) as harness:
         probes = Probes(harness, f"HP{seed % 10_000:04d}X")
         before = await probes.latency()
         log(f"probe latency with {REPLICAS} replicas of everything: {before:.2f}s")
-        for index, process in enumerate(PROCESSES):
+        for index, process in enumerate(chosen):
             at_kill: dict[tuple[str, object], tuple[int, int]] = {}
 
             async def snapshot(into: dict[tuple[str, object], tuple[int, int]] = at_kill) -> None:
@@ -173,7 +179,7 @@ def replica_table(results: list[ReplicaResult]) -> str:
             str(r.partitions_moved),
             str(len(r.partitions_stuck)),
             f"{r.latency_before_s:.2f}/{r.latency_after_s:.2f}",
-            f"{r.drain_seconds:.1f}" + ("" if r.drained else " (NOT drained)"),
+            drain_cell(r),
         )
         for r in results
     ]

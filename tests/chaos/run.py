@@ -33,7 +33,7 @@ def main() -> int:
     results: Sequence[Result]
     if args.replicas:
         per_kill = -(-args.events // len(PROCESSES))
-        replica_results = asyncio.run(run_replica_suite(per_kill, args.load_seconds, args.seed, args.keep))
+        replica_results = asyncio.run(run_replica_suite(per_kill, args.load_seconds, args.seed, args.keep, only))
         print(replica_table(replica_results))
         results = replica_results
     else:

@@ -143,6 +143,11 @@ class DeadLetters:
 _key_hash = functools.lru_cache(maxsize=100_000)(murmur2)  # keys are household ids: they repeat
 
 
+def partition_for(key: bytes, partitions: int) -> int:
+    """The partition Kafka's default partitioner (murmur2) gives `key` on a topic of `partitions`."""
+    return (_key_hash(key) & 0x7FFFFFFF) % partitions
+
+
 async def send_keyed(
     producer: AIOKafkaProducer, messages: Iterable[tuple[str, bytes, bytes]]
 ) -> list[asyncio.Future[Any]]:
@@ -157,7 +162,7 @@ async def send_keyed(
         if topic not in partitions:
             partitions[topic] = sorted(await producer.partitions_for(topic))
         choices = partitions[topic]
-        target = (topic, choices[(_key_hash(key) & 0x7FFFFFFF) % len(choices)])
+        target = (topic, choices[partition_for(key, len(choices))])
         batch = batches.get(target)
         if batch is None:
             batch = batches[target] = producer.create_batch()
