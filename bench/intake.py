@@ -14,7 +14,6 @@ alone); the load generator is `wrk` (Debian package `wrk`), run as its own proce
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import shutil
@@ -23,23 +22,21 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import asyncpg
-import httpx
 import orjson
 from fastapi import FastAPI
 from fastapi.responses import Response
 
+from bench import procs
 from bench.common import BenchResult
 from safetynet_core import kafka
 from safetynet_core.contracts import to_timestamp
 from safetynet_core.db import migrate
-from safetynet_core.testing import drop_schema, free_port
+from safetynet_core.testing import drop_schema
 from safetynet_intake.clients import ApiClient, create_client
 from safetynet_intake.info import SERVICE
 from safetynet_intake.messages import department_event_message
@@ -47,7 +44,6 @@ from safetynet_intake.samples import medical_event
 from safetynet_intake.settings import Settings
 from safetynet_intake.validation import validate_event
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 WRK_DURATION_S = 10
 WARMUP_S = 3
 B1_ROUNDS = int(os.environ.get("BENCH_B1_ROUNDS", "3"))  # alternating bare/intake rounds; odd
@@ -106,51 +102,6 @@ def bare_app() -> FastAPI:
         return Response(b'{"status":"accepted"}', status_code=202, media_type="application/json")
 
     return app
-
-
-async def _wait_ready(url: str, path: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    async with httpx.AsyncClient() as client:
-        while time.monotonic() < deadline:
-            with contextlib.suppress(httpx.HTTPError):
-                if (await client.get(url + path)).status_code < 500:
-                    return
-            await asyncio.sleep(0.2)
-    raise TimeoutError(f"{url}{path} did not answer")
-
-
-@asynccontextmanager
-async def _uvicorn(target: str, env: dict[str, str], ready_path: str) -> AsyncIterator[str]:
-    """A uvicorn process serving `target` (an app factory) on a free port; yields its URL."""
-    port = free_port()
-    uvicorn = Path(sys.executable).with_name("uvicorn")
-    process = await asyncio.create_subprocess_exec(
-        str(uvicorn),
-        "--factory",
-        target,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--no-access-log",
-        "--log-level",
-        "warning",
-        env={**os.environ, **env},
-        cwd=str(REPO_ROOT),
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        await _wait_ready(url, ready_path)
-        yield url
-    finally:
-        process.terminate()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(process.wait(), 15)
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
 
 
 async def _run_result(*argv: str) -> dict[str, Any]:
@@ -231,13 +182,16 @@ async def bench_single_posts(settings: Settings, work: Path) -> BenchResult:
     api_key = await _new_key(settings)
     rounds: list[dict[str, dict[str, dict[str, Any]]]] = []
     async with (
-        _uvicorn("bench.intake:bare_app", {}, "/docs") as bare_url,
-        _uvicorn(SERVICE.app_factory, _server_env(settings), "/healthz") as intake_url,
+        procs.uvicorn("bench.intake:bare_app", {}, "/docs") as bare,
+        procs.uvicorn(SERVICE.app_factory, _server_env(settings)) as intake,
     ):
         for _ in range(B1_ROUNDS):
-            bare = await _latency_profile(bare_url, script, api_key)
-            intake = await _latency_profile(intake_url, script, api_key)
-            rounds.append({"bare": bare, "intake": intake})
+            rounds.append(
+                {
+                    "bare": await _latency_profile(bare.url, script, api_key),
+                    "intake": await _latency_profile(intake.url, script, api_key),
+                }
+            )
         stored = await _count(settings, "select count(*) from events")
         await asyncio.sleep(2)  # let the relay finish the tail before the server stops
         backlog = await _count(settings, "select count(*) from outbox where published_at is null")
@@ -386,8 +340,8 @@ async def bench_batches(settings: Settings, work: Path) -> BenchResult:
         path.write_bytes(b"\n".join(orjson.dumps(d) for d in batch) + b"\n")
         files.append(str(path))
     api_key = await _new_key(settings)
-    async with _uvicorn(SERVICE.app_factory, _server_env(settings), "/healthz") as url:
-        loaded = await _run_result(sys.executable, "-c", BATCH_LOADER, url, api_key, *files)
+    async with procs.uvicorn(SERVICE.app_factory, _server_env(settings)) as intake:
+        loaded = await _run_result(sys.executable, "-c", BATCH_LOADER, intake.url, api_key, *files)
     copy_seconds, copy_with_outbox_seconds = await _copy_baselines(settings, batches)
     total = BATCHES * BATCH_LINES
     value, baseline = total / loaded["elapsed_s"], total / copy_seconds

@@ -29,6 +29,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from fastapi import FastAPI, Request, Response
 
 from safetynet_core.testing import serve
+from safetynet_intake.samples import id_number
 from safetynet_intake.store import EVENT_STATUS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -109,8 +110,8 @@ def chaos_env() -> dict[str, str]:
     return values
 
 
-async def stack_up(replicas: int = 1) -> dict[str, str]:
-    await sh("bash", "deploy/local/stack.sh", "up", extra={"REPLICAS": str(replicas)})
+async def stack_up(replicas: int = 1, extra: dict[str, str] | None = None) -> dict[str, str]:
+    await sh("bash", "deploy/local/stack.sh", "up", extra={"REPLICAS": str(replicas), **(extra or {})})
     return chaos_env()
 
 
@@ -182,16 +183,6 @@ SCENARIOS = [
 
 
 # -------------------------------------------------------------------------------------------- data
-def id_number(serial: int) -> tuple[str, str]:
-    """A well-formed PRC ID number (check digit included) and the birth date it encodes."""
-    serial %= 20_000_000
-    born = datetime(1950, 1, 1) + timedelta(days=serial % 20_000)
-    body = f"610327{born:%Y%m%d}{serial // 20_000 % 1000:03d}"
-    weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
-    check = "10X98765432"[sum(int(d) * w for d, w in zip(body, weights, strict=True)) % 11]
-    return body + check, f"{born:%Y-%m-%d}"
-
-
 def household(household_id: str, serial: int) -> dict[str, Any]:
     """Well above the monitoring line: only a department warning flags it."""
     members = [
@@ -609,14 +600,16 @@ def render_table(rows: Sequence[Sequence[str]]) -> str:
 
 
 @contextlib.asynccontextmanager
-async def chaos_stack(keep: bool = False, replicas: int = 1) -> AsyncIterator[Harness]:
-    """Start the isolated stack (`replicas` processes of each service) and the webhook receiver; stop the
-    stack afterwards (unless `keep`)."""
+async def chaos_stack(
+    keep: bool = False, replicas: int = 1, extra: dict[str, str] | None = None
+) -> AsyncIterator[Harness]:
+    """Start the isolated stack (`replicas` processes of each service, `extra` environment for them) and the
+    webhook receiver; stop the stack afterwards (unless `keep`)."""
     log(f"starting the chaos stack in {CHAOS_DIR} ({replicas} replica(s), port offset {PORT_OFFSET})")
     t0 = time.monotonic()
     try:
         await stack_down()  # a stack left by an earlier run may have had another replica count
-        stack = await stack_up(replicas)
+        stack = await stack_up(replicas, extra)
         log(f"chaos stack up in {time.monotonic() - t0:.0f}s")
         receiver = Receiver()
         async with serve(receiver.app()) as url:

@@ -53,8 +53,8 @@ def make_consumer(settings: CoreSettings, group_id: str, *topics: str, **overrid
         "auto_offset_reset": "earliest",
         "max_poll_records": 500,
         "isolation_level": "read_committed",
-        "session_timeout_ms": 20000,
-        "heartbeat_interval_ms": 3000,
+        "session_timeout_ms": settings.kafka_session_timeout_ms,
+        "heartbeat_interval_ms": min(3000, settings.kafka_session_timeout_ms // 3),
     }
     options.update(overrides)
     return AIOKafkaConsumer(*topics, **options)
