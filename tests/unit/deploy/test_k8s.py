@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from safetynet_cli.main import app as cli
 from safetynet_core.settings import REPO_ROOT, CoreSettings
-from tests.unit.deploy.settings_env import env_names
+from tests.unit.deploy.settings_env import env_names, required_settings
 
 K8S = REPO_ROOT / "deploy" / "k8s"
 CONTRACT_PORTS = {"intake": 8001, "risk": 8002, "workflow": 8003, "notify": 8004}
@@ -145,6 +145,27 @@ def test_environment_variables_are_ones_the_settings_read() -> None:
         keys = set(config[ref]["data"]) if kind == "ConfigMap" else secrets.get(ref)
         assert keys, f"{kind} {ref} is mounted but neither defined nor documented in README.md"
         assert keys <= readers, f"{kind} {ref} has keys no mounting service reads: {keys - readers}"
+
+
+def test_every_setting_without_a_safe_default_is_set() -> None:
+    """A default naming this machine or a development secret, or a needed setting without one, is set in every
+    container running that service, from its env, the ConfigMap or a secret README.md documents; values
+    written here never point at loopback."""
+    config = of_kind("ConfigMap")
+    secrets = readme_secret_keys()
+    for name, container in containers():
+        literal = {v["name"]: v.get("value", "") for v in container.get("env", [])}
+        provided = set(literal)
+        for source in container.get("envFrom", []):
+            if "configMapRef" in source:
+                literal |= config[source["configMapRef"]["name"]]["data"]
+                provided |= set(config[source["configMapRef"]["name"]]["data"])
+            else:
+                provided |= secrets.get(source["secretRef"]["name"], set())
+        for setting, names in required_settings(settings_of(service_of(container))).items():
+            assert names & provided, f"{name}: {setting} ({' or '.join(sorted(names))}) is not set"
+        for variable, value in literal.items():
+            assert not any(local in str(value) for local in ("127.0.0.1", "localhost")), f"{name}: {variable}"
 
 
 def test_selectors_services_and_targets_match() -> None:

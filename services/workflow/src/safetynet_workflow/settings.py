@@ -2,7 +2,7 @@
 
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr
 
 from safetynet_core.settings import CoreSettings
 
@@ -24,3 +24,6 @@ class Settings(CoreSettings):
     intake_url: str = "http://127.0.0.1:8001"
     intake_grid_api_key: SecretStr | None = None
     intake_registry_api_key: SecretStr | None = None
+    notify_url: str = Field(
+        "http://127.0.0.1:8004", validation_alias=AliasChoices("NOTIFY_URL", "SAFETYNET_NOTIFY_URL")
+    )
