@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import kubernetes_validate
 import pytest
 import yaml
 from pydantic_settings import BaseSettings
@@ -89,6 +90,16 @@ def test_every_resource_parses_and_names_are_unique() -> None:
     assert len(names) == len(set(names))
     kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
     assert {image["name"] for image in kustomization["images"]} == {c["image"] for _, c in containers()}
+
+
+@pytest.mark.parametrize("version", ["1.28.0", kubernetes_validate.latest_version()])
+def test_every_resource_matches_the_kubernetes_schema(version: str) -> None:
+    """Strict (unknown fields are errors) against the schemas PyPI kubernetes-validate ships (no network)."""
+    for doc in documents():
+        try:
+            kubernetes_validate.validate(doc, version, strict=True)
+        except kubernetes_validate.ValidationError as exc:
+            pytest.fail(f"{doc['kind']} {doc['metadata']['name']} (Kubernetes {version}): {exc.message}")
 
 
 def test_each_service_runs_its_real_app_on_its_contract_port() -> None:
