@@ -6,7 +6,7 @@ time does not). Each consuming process starts when its stage begins, so it finds
 the stage ends when its group has committed everything (a backlog drain, as in a burst).
 
     stage            processes                              per 1,000 of
-    intake single    intake API (POST /v1/events, 16 conn)  events
+    intake single    intake API (POST /v1/events, wrk 64)   events
     intake batch     intake API (10,000-line NDJSON)        events
     relay            outbox relay                           outbox rows (events + registry records)
     risk             risk consumer                          household events
@@ -28,14 +28,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import random
+import functools
+import re
+import shutil
 import sys
 import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,7 @@ from fastapi import FastAPI, Request, Response
 
 from bench import procs
 from bench.common import BenchResult, Section
+from bench.intake import WRK_SCRIPT, _run_result, _wrk
 from safetynet_core import kafka
 from safetynet_core.db import Database, migrate
 from safetynet_core.settings import CoreSettings
@@ -63,14 +65,14 @@ from safetynet_workflow.info import SERVICE as WORKFLOW
 from safetynet_workflow.settings import Settings as WorkflowSettings
 
 HOUSEHOLDS = 2_000
-SINGLE_EVENTS = 5_000
+SINGLE_SECONDS = 4  # of wrk at 64 connections (a few thousand events a second)
 FLAGGED_SHARE = 10  # one single event in ten opens a case (each for its own household)
 BATCH_EVENTS = 20_000
 BATCH_LINES = 10_000
 COMPLETED_TASKS = 300
 CONNECTIONS = 16
 PARTITIONS = 6
-SCALING_EVENTS = 40_000
+SCALING_EVENTS = 100_000
 SCALING_WRK_SECONDS = 10
 DRAIN_TIMEOUT = 900
 REGION = "610327101"
@@ -209,30 +211,47 @@ def household_id(pipeline: Pipeline, index: int) -> str:
     return f"HS{pipeline.run}{index:05d}"
 
 
-def single_events(pipeline: Pipeline) -> list[tuple[str, dict[str, Any]]]:
-    """(department, event): every FLAGGED_SHARE-th a D-rated house for its own household (a case), the rest
-    small medical bills."""
-    rng = random.Random(pipeline.run)
-    occurred = (datetime.now(UTC) - timedelta(days=1)).isoformat()
-    events = []
-    for i in range(SINGLE_EVENTS):
-        if i % FLAGGED_SHARE == 0:
-            flagged = household_id(pipeline, i // FLAGGED_SHARE)
-            events.append(("housing", {"event_id": str(uuid.uuid4()), "type": "housing_safety",
-                                       "household_id": flagged, "occurred_at": occurred,
-                                       "reference": f"bench-{i}", "payload": {"rating": "D"}}))  # fmt: skip
-        else:
-            events.append(("medical_insurance", small_bill(household_id(pipeline, rng.randrange(HOUSEHOLDS)), i)))
-    return events
+# Every FLAGGED_SHARE-th request a D-rated house for a household of its own (a case), the rest small medical
+# bills for any household; one client may post both types.
+SINGLE_POSTS = r"""
+local counter = 0
+local next_id = 0
+function setup(thread)
+  thread:set("tid", next_id)
+  next_id = next_id + 1
+end
+function init(args)
+  run, households, flagged_share = args[1], tonumber(args[3]), tonumber(args[4])
+  headers = {["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. args[2]}
+  occurred = os.date("!%Y-%m-%dT%H:%M:%SZ", os.time() - 86400)
+end
+function request()
+  counter = counter + 1
+  local body
+  if counter % flagged_share == 0 then
+    local house = ((counter / flagged_share) * 2 + tid) % households
+    body = string.format('{"event_id":"%s-%d-%d","type":"housing_safety","household_id":"HS%s%05d",'
+      .. '"occurred_at":"%s","reference":"bench","payload":{"rating":"D"}}', run, tid, counter, run, house, occurred)
+  else
+    body = string.format('{"event_id":"%s-%d-%d","type":"medical_expense","household_id":"HS%s%05d",'
+      .. '"member_id":"M1","occurred_at":"%s","reference":"bench","payload":{"total_cost_cny":400,'
+      .. '"out_of_pocket_cny":120,"inpatient":false}}', run, tid, counter, run, (counter * 7 + tid) % households,
+      occurred)
+  end
+  return wrk.format("POST", "/v1/events", headers, body)
+end
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('\nRESULT {"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,'
+    .. '"socket_errors":%d,"bad_status":%d}\n', summary.requests, summary.duration,
+    latency:percentile(50), latency:percentile(99), e.connect + e.read + e.write + e.timeout, e.status))
+end
+"""
 
 
 def small_bill(household: str, i: int) -> dict[str, Any]:
     return medical_event(household, reference=f"bench-{i}",
                          payload={"total_cost_cny": 400, "out_of_pocket_cny": 120, "inpatient": False})  # fmt: skip
-
-
-def flagged_households() -> int:
-    return -(-SINGLE_EVENTS // FLAGGED_SHARE)
 
 
 # ----------------------------------------------------------------------------------------- the stages
@@ -286,7 +305,7 @@ class Measured:
 
 
 async def drive_intake(measured: Measured, keys: dict[str, str]) -> None:
-    """Registry, then single POSTs, then batches, against one intake process (relay off)."""
+    """Registry, then single POSTs (wrk), then batches, against one intake process (relay off)."""
     pipeline = measured.pipeline
     async with procs.uvicorn(INTAKE.app_factory, pipeline.env("intake")) as intake:
         async with httpx.AsyncClient(base_url=intake.url, timeout=120) as http:
@@ -294,10 +313,14 @@ async def drive_intake(measured: Measured, keys: dict[str, str]) -> None:
             headers = {"Authorization": f"Bearer {keys['rural_revitalization']}",
                        "Content-Type": "application/x-ndjson"}  # fmt: skip
             (await http.post("/v1/households:batch", content=body, headers=headers)).raise_for_status()
-        events = single_events(pipeline)
-        async with measured.stage("intake single", "events", {"intake": intake.pid}) as counted:
-            counted.append(await post_singles(intake.url, keys, events))
-        documents = [small_bill(household_id(pipeline, i % HOUSEHOLDS), SINGLE_EVENTS + i) for i in range(BATCH_EVENTS)]
+        with tempfile.TemporaryDirectory(prefix="bench-stages-") as work:
+            script = Path(work) / "singles.lua"
+            script.write_text(SINGLE_POSTS)
+            async with measured.stage("intake single", "events", {"intake": intake.pid}) as counted:
+                result = await run_wrk(intake.url, script, 64, SINGLE_SECONDS, pipeline.run, keys["single"],
+                                       str(HOUSEHOLDS), str(FLAGGED_SHARE))  # fmt: skip
+                counted.append(result["requests"])
+        documents = [small_bill(household_id(pipeline, i % HOUSEHOLDS), i) for i in range(BATCH_EVENTS)]
         bodies = [b"\n".join(orjson.dumps(d) for d in documents[i : i + BATCH_LINES])
                   for i in range(0, BATCH_EVENTS, BATCH_LINES)]  # fmt: skip
         headers = {"Authorization": f"Bearer {keys['medical_insurance']}", "Content-Type": "application/x-ndjson"}
@@ -311,23 +334,15 @@ async def drive_intake(measured: Measured, keys: dict[str, str]) -> None:
                 counted.append(response.json()["accepted"])
 
 
-async def post_singles(url: str, keys: dict[str, str], events: list[tuple[str, dict[str, Any]]]) -> int:
-    queue = iter(events)
-    accepted = 0
-
-    async def sender(http: httpx.AsyncClient) -> None:
-        nonlocal accepted
-        for department, event in queue:
-            response = await http.post(
-                "/v1/events", json=event, headers={"Authorization": f"Bearer {keys[department]}"}
-            )
-            response.raise_for_status()
-            accepted += response.status_code == 202
-
-    limits = httpx.Limits(max_connections=CONNECTIONS, max_keepalive_connections=CONNECTIONS)
-    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as http:
-        await asyncio.gather(*(sender(http) for _ in range(CONNECTIONS)))
-    return accepted
+async def run_wrk(url: str, script: Path, connections: int, seconds: int, *args: str) -> dict[str, Any]:
+    """wrk (its own process) with a Lua script taking `args`; its RESULT line, checked for errors."""
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        raise RuntimeError("wrk is not installed (apt-get install wrk)")
+    result = await _run_result(wrk, "-t2", f"-c{connections}", f"-d{seconds}s", "-s", str(script), url, "--", *args)
+    if result["socket_errors"] or result["bad_status"]:
+        raise RuntimeError(f"wrk saw errors: {result}")
+    return result
 
 
 async def drain_stage(
@@ -417,7 +432,9 @@ async def run_stages(stack: dict[str, str]) -> list[Stage]:
                                      server_settings={"search_path": pipeline.schema("intake")})  # fmt: skip
         try:
             keys = {d: (await create_client(conn, d, "bench stages"))[1]
-                    for d in ("rural_revitalization", "housing", "medical_insurance")}  # fmt: skip
+                    for d in ("rural_revitalization", "medical_insurance")}  # fmt: skip
+            keys["single"] = (await create_client(conn, "medical_insurance", "bench singles",
+                                                  ["medical_expense", "housing_safety"]))[1]  # fmt: skip
         finally:
             await conn.close()
         await drive_intake(measured, keys)
@@ -495,7 +512,9 @@ async def workflow_stages(measured: Measured, case_topic: str) -> None:
     settings = WorkflowSettings(database_url=pipeline.stack["DATABASE_URL"], db_schema=pipeline.schema("workflow"))
     password = uuid.uuid4().hex
     await create_user(settings, username="bench-admin", password=password, role="admin", region="")
-    flagged = flagged_households()
+    flagged = await pipeline.fetchval(
+        "intake", "select count(distinct household_id) from events where type = 'housing_safety'"
+    )
 
     async def tasks(kind: str) -> int:
         return int(await pipeline.fetchval("workflow", "select count(*) from tasks where kind = $1", kind))
@@ -526,38 +545,47 @@ async def _at_least(value: Awaitable[int], target: int) -> bool:
 
 # ------------------------------------------------------------------------------------ replica scaling
 async def risk_scaling(stack: dict[str, str]) -> dict[str, Any]:
-    """The same backlog (on one topic) scored by one risk process, then by two in one group, each run on a
-    fresh schema and group; wall seconds from start to the group's last commit, and CPU of the processes."""
+    """One risk process, then two in one group, each on a fresh schema, topic and group: once every process has
+    its share of the partitions, the same backlog is produced; wall seconds from the first record produced to
+    the group's last commit, and the CPU of the processes."""
     from bench.risk import produce, synthetic_events
 
     pipeline = Pipeline(stack)
     await pipeline.provision()
-    topic = pipeline.topics["SAFETYNET_TOPIC_HOUSEHOLD_EVENTS"]
+    messages = synthetic_events(SCALING_EVENTS)
     runs: dict[str, Any] = {}
     try:
-        progress(f"risk scaling: producing {SCALING_EVENTS:,} events")
-        await produce(pipeline.settings("risk"), synthetic_events(SCALING_EVENTS))
         for count in (1, 2):
             schema = f"{pipeline.schema('risk')}_{count}"
-            settings = pipeline.settings("risk").model_copy(update={"db_schema": schema})
+            settings = pipeline.settings("risk").model_copy(
+                update={"db_schema": schema, "topic_household_events": f"bench.scaling.{pipeline.run}.{count}"}
+            )
             await asyncio.to_thread(migrate, settings, schema, RISK.migrations_dir)
-            env = pipeline.env("risk", SAFETYNET_DB_SCHEMA=schema,
-                               SAFETYNET_CONSUMER_GROUP=f"bench-risk-scaling-{pipeline.run}-{count}")  # fmt: skip
+            await kafka.ensure_topics(settings, [settings.topic_household_events])
+            group = f"bench-risk-scaling-{pipeline.run}-{count}"
+            env = pipeline.env("risk", SAFETYNET_DB_SCHEMA=schema, SAFETYNET_CONSUMER_GROUP=group,
+                               SAFETYNET_TOPIC_HOUSEHOLD_EVENTS=settings.topic_household_events)  # fmt: skip
             progress(f"risk scaling: {count} process(es)")
-            async with contextlib.AsyncExitStack() as exits:
-                started = time.monotonic()
-                pids = [await exits.enter_async_context(procs.python_module("safetynet_risk.consumer", env))
-                        for _ in range(count)]  # fmt: skip
-                meter = procs.CpuMeter([procs.Tracked(f"risk-{i}", pid) for i, pid in enumerate(pids)])
-                meter.start()
-                await until(consumed(pipeline, env["SAFETYNET_CONSUMER_GROUP"], topic), f"risk x{count}")
-                seconds = time.monotonic() - started
-                cpu = meter.stop()
-            await drop_schema(settings.asyncpg_dsn, schema)
+            try:
+                async with contextlib.AsyncExitStack() as exits:
+                    running = [await exits.enter_async_context(procs.uvicorn(RISK.app_factory, env))
+                               for _ in range(count)]  # fmt: skip
+                    await until(functools.partial(_balanced, running), f"risk x{count} joined", timeout=120)
+                    meter = procs.CpuMeter([procs.Tracked(f"risk-{i}", r.pid) for i, r in enumerate(running)])
+                    meter.start()
+                    started = time.monotonic()
+                    await produce(settings, messages)
+                    await until(consumed(pipeline, group, settings.topic_household_events), f"risk x{count}")
+                    seconds = time.monotonic() - started
+                    cpu = meter.stop()
+            finally:
+                await drop_schema(settings.asyncpg_dsn, schema)
+                await kafka.delete_topics(settings, [settings.topic_household_events])
             runs[f"{count}_process"] = {
                 "seconds": round(seconds, 2),
                 "events_per_second": round(SCALING_EVENTS / seconds, 1),
                 "cpu_seconds": {k: round(v, 2) for k, v in cpu.items()},
+                "cpu_ms_per_event": round(1000 * sum(cpu.values()) / SCALING_EVENTS, 4),
             }
             progress(f"risk scaling: {count} process(es) {SCALING_EVENTS / seconds:,.0f} events/s")
     finally:
@@ -566,11 +594,20 @@ async def risk_scaling(stack: dict[str, str]) -> dict[str, Any]:
     return runs
 
 
+async def _balanced(running: list[procs.Running]) -> bool:
+    """Every risk process reports lag for a share of the partitions, and together they cover them all."""
+    shares = []
+    async with httpx.AsyncClient(timeout=5) as http:
+        for process in running:
+            text = (await http.get(f"{process.url}/metrics")).text
+            shares.append(set(re.findall(r'^safetynet_risk_consumer_lag\{partition="(\d+)"\}', text, re.M)))
+    covered = set().union(*shares)
+    return all(shares) and len(covered) == PARTITIONS and sum(map(len, shares)) == PARTITIONS
+
+
 async def intake_scaling(stack: dict[str, str]) -> dict[str, Any]:
     """Single POST throughput (wrk, 64 connections) from one intake process and from two replicas sharing
     the port; the in-process relay runs in both, as deployed."""
-    from bench.intake import WRK_SCRIPT, _wrk
-
     pipeline = Pipeline(stack)
     await pipeline.provision()
     results: dict[str, Any] = {}
