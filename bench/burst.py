@@ -30,6 +30,8 @@ from typing import Any
 import asyncpg
 import httpx
 import orjson
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from temporalio.client import Client
 
 from bench import procs
 from bench.stages import Receiver, group_lag
@@ -190,6 +192,75 @@ class Watch:
         return len(self.drained_at) >= 7  # intake plus the six downstream stages
 
 
+# --------------------------------------------------------------------------------------- the footprint
+SCHEMAS = ("intake", "risk", "workflow", "notify")
+
+
+@dataclass
+class Footprint:
+    """What the stack has written so far: WAL position, bytes per service schema, bytes per topic on disk."""
+
+    wal_lsn: str
+    schema_bytes: dict[str, int]
+    topic_bytes: dict[str, int]
+    topic_records: dict[str, int]
+
+    @classmethod
+    async def take(cls, pool: asyncpg.Pool, bootstrap: str) -> Footprint:
+        async with pool.acquire() as conn:
+            lsn = str(await conn.fetchval("select pg_current_wal_lsn()"))
+            rows = await conn.fetch(
+                "select n.nspname, sum(pg_total_relation_size(c.oid))::bigint as size from pg_class c"
+                " join pg_namespace n on n.oid = c.relnamespace where c.relkind in ('r', 'm')"
+                " and n.nspname = any($1::text[]) group by 1",
+                list(SCHEMAS),
+            )
+        topics = (HOUSEHOLD_EVENTS, ASSESSMENTS, CASE_EVENTS)
+        on_disk = {t: 0 for t in topics}
+        data = procs.local_dir() / "kafka" / "data"
+        for partition_dir in data.glob("safetynet.*-*") if data.exists() else []:
+            topic = partition_dir.name.rsplit("-", 1)[0]
+            if topic in on_disk:
+                on_disk[topic] += sum(f.stat().st_size for f in partition_dir.glob("*.log"))
+        records = {t: await topic_records(bootstrap, t) for t in topics}
+        return cls(lsn, {r["nspname"]: int(r["size"]) for r in rows}, on_disk, records)
+
+    async def growth_per_event(self, pool: asyncpg.Pool, later: Footprint, events: int) -> dict[str, Any]:
+        wal = await pool.fetchval("select pg_wal_lsn_diff($1::pg_lsn, $2::pg_lsn)", later.wal_lsn, self.wal_lsn)
+        schemas = {s: (later.schema_bytes.get(s, 0) - self.schema_bytes.get(s, 0)) / events for s in SCHEMAS}
+        records = {t: later.topic_records[t] - self.topic_records[t] for t in later.topic_records}
+        per_record = {t: round((later.topic_bytes[t] - self.topic_bytes[t]) / max(1, n)) for t, n in records.items()}
+        return {
+            "wal_bytes_per_event": round(float(wal) / events),
+            "postgres_bytes_per_event": {s: round(b) for s, b in schemas.items()},
+            "postgres_bytes_per_event_total": round(sum(schemas.values())),
+            "kafka_bytes_per_record": per_record,
+            "kafka_records_per_event": {t: round(n / events, 4) for t, n in records.items()},
+        }
+
+
+async def topic_records(bootstrap: str, topic: str) -> int:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        return sum((await consumer.end_offsets(partitions)).values()) if partitions else 0
+    finally:
+        await consumer.stop()
+
+
+async def history_events_per_case(stack: dict[str, str], pool: asyncpg.Pool, burst: Burst) -> int:
+    """Events in the Temporal history of one of the burst's cases (opened, its screen task assigned)."""
+    workflow_id = await pool.fetchval(
+        "select workflow_id from workflow.cases where household_id like $1 limit 1", f"HB{burst.run}%"
+    )
+    if workflow_id is None:
+        return 0
+    client = await Client.connect(stack["TEMPORAL_ADDRESS"])
+    history = await client.get_workflow_handle(workflow_id).fetch_history()
+    return len(history.events)
+
+
 # ------------------------------------------------------------------------------------------ the checks
 async def verify(pool: asyncpg.Pool, burst: Burst, subscription: str) -> dict[str, int]:
     prefix = f"burst-{burst.run}-%"
@@ -320,6 +391,7 @@ async def main() -> int:
             await register(stack, burst, registry_key)
             progress(f"{burst.households:,} households registered; sending {burst.events:,} events")
             await drained(stack, pool)  # the registry records are through before the clock starts
+            before = await Footprint.take(pool, stack["KAFKA_BOOTSTRAP"])
             watch = Watch(stack, pool, burst)
             sending = asyncio.create_task(post_batches(stack, burst, events_key))
             while not watch.finished:
@@ -335,6 +407,10 @@ async def main() -> int:
                 await asyncio.sleep(SAMPLE_SECONDS)
             checks = await verify(pool, burst, subscription)
             checks["webhooks_received"] = receiver.received
+            footprint = await before.growth_per_event(
+                pool, await Footprint.take(pool, stack["KAFKA_BOOTSTRAP"]), burst.events
+            )
+            footprint["temporal_history_events_per_opened_case"] = await history_events_per_case(stack, pool, burst)
     finally:
         await pool.close()
     peak_memory = {name: round(mib, 1) for name, mib in sorted(watch.peak_rss_mib.items())}
@@ -349,6 +425,7 @@ async def main() -> int:
         "events_per_second_end_to_end": round(burst.events / max(watch.drained_at.values(), default=1), 1),
         "peak_lag": watch.peak_lag,
         "peak_rss_mib": peak_memory,
+        "footprint": footprint,
         "checks": checks,
         "samples": watch.samples,
     }

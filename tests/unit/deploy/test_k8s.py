@@ -7,6 +7,7 @@ import functools
 import importlib
 import importlib.util
 import re
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,9 @@ from typer.testing import CliRunner
 from safetynet_cli.main import app as cli
 from safetynet_core.settings import REPO_ROOT, CoreSettings
 from tests.unit.deploy.settings_env import env_names, required_settings
+
+sys.path.insert(0, str(REPO_ROOT))  # `bench` (the capacity model) under --import-mode=importlib
+from bench import capacity
 
 K8S = REPO_ROOT / "deploy" / "k8s"
 CONTRACT_PORTS = {"intake": 8001, "risk": 8002, "workflow": 8003, "notify": 8004}
@@ -216,6 +220,21 @@ def test_consumer_replicas_fit_the_partitions(name: str) -> None:
     replicas = of_kind("Deployment")[name]["spec"]["replicas"]
     hpa = of_kind("HorizontalPodAutoscaler").get(name)
     assert max(replicas, hpa["spec"]["maxReplicas"] if hpa else 0) <= partitions
+
+
+def test_replicas_partitions_and_autoscaling_follow_the_capacity_model() -> None:
+    """deploy/capacity.yaml's deployed tier, through bench/capacity.py (docs/CAPACITY.md): replicas for its normal
+    load, HPA up to its flood burst at the model's utilisation target, the partitions the burst needs."""
+    model = capacity.load()
+    plans, partitions = capacity.deployment(model)
+    assert int(of_kind("ConfigMap")["safetynet-config"]["data"]["SAFETYNET_TOPIC_PARTITIONS"]) == partitions
+    deployments, scalers = of_kind("Deployment"), of_kind("HorizontalPodAutoscaler")
+    target = round(100 * model["assumptions"]["target_utilisation"])
+    for service, plan in plans.items():
+        assert deployments[service]["spec"]["replicas"] == plan.replicas, service
+        spec = scalers[service]["spec"]
+        assert (spec["minReplicas"], spec["maxReplicas"]) == (plan.replicas, plan.hpa_max), service
+        assert [m["resource"]["target"]["averageUtilization"] for m in spec["metrics"]] == [target], service
 
 
 def test_the_web_tier_leaves_temporal_work_to_the_worker() -> None:
