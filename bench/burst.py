@@ -30,11 +30,10 @@ from typing import Any
 import asyncpg
 import httpx
 import orjson
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from temporalio.client import Client
 
 from bench import procs
-from bench.stages import Receiver, group_lag
+from bench.stages import Receiver, group_lag, topic_records
 from safetynet_core.testing import read_stack_env, serve
 from safetynet_intake.clients import create_client
 from safetynet_intake.samples import household_record, id_number
@@ -222,8 +221,7 @@ class Footprint:
             topic = partition_dir.name.rsplit("-", 1)[0]
             if topic in on_disk:
                 on_disk[topic] += sum(f.stat().st_size for f in partition_dir.glob("*.log"))
-        records = {t: await topic_records(bootstrap, t) for t in topics}
-        return cls(lsn, {r["nspname"]: int(r["size"]) for r in rows}, on_disk, records)
+        return cls(lsn, {r["nspname"]: int(r["size"]) for r in rows}, on_disk, await topic_records(bootstrap, topics))
 
     async def growth_per_event(self, pool: asyncpg.Pool, later: Footprint, events: int) -> dict[str, Any]:
         wal = await pool.fetchval("select pg_wal_lsn_diff($1::pg_lsn, $2::pg_lsn)", later.wal_lsn, self.wal_lsn)
@@ -237,16 +235,6 @@ class Footprint:
             "kafka_bytes_per_record": per_record,
             "kafka_records_per_event": {t: round(n / events, 4) for t, n in records.items()},
         }
-
-
-async def topic_records(bootstrap: str, topic: str) -> int:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
-    await consumer.start()
-    try:
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        return sum((await consumer.end_offsets(partitions)).values()) if partitions else 0
-    finally:
-        await consumer.stop()
 
 
 async def history_events_per_case(stack: dict[str, str], pool: asyncpg.Pool, burst: Burst) -> int:

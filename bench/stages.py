@@ -35,7 +35,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -151,28 +151,45 @@ class Pipeline:
             await conn.close()
 
 
-async def group_lag(bootstrap: str, group: str, topics: list[str]) -> int:
-    """Records on `topics` not yet committed by `group` (a partition it never committed counts whole)."""
+@contextlib.asynccontextmanager
+async def kafka_clients(bootstrap: str) -> AsyncIterator[tuple[AIOKafkaAdminClient, AIOKafkaConsumer]]:
+    """An admin client and a group-less consumer (for offsets), started and stopped."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
     await admin.start()
     await consumer.start()
     try:
+        yield admin, consumer
+    finally:
+        await consumer.stop()
+        await admin.close()
+
+
+async def partitions_of(admin: AIOKafkaAdminClient, topics: Sequence[str]) -> list[TopicPartition]:
+    """Every partition of `topics`, as the brokers describe them."""
+    described = await admin.describe_topics(list(topics))
+    return [TopicPartition(t["topic"], p["partition"]) for t in described for p in t["partitions"]]
+
+
+async def group_lag(bootstrap: str, group: str, topics: list[str]) -> int:
+    """Records on `topics` not yet committed by `group` (a partition it never committed counts whole)."""
+    async with kafka_clients(bootstrap) as (admin, consumer):
         committed = await admin.list_consumer_group_offsets(group)
-        partitions = [tp for topic in topics for tp in _partitions(consumer, topic)]
+        partitions = await partitions_of(admin, topics)
         ends = await consumer.end_offsets(partitions)
         starts = await consumer.beginning_offsets(partitions)
         return sum(
             ends[tp] - (committed[tp].offset if tp in committed and committed[tp].offset >= 0 else starts[tp])
             for tp in partitions
         )
-    finally:
-        await consumer.stop()
-        await admin.close()
 
 
-def _partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
-    return [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or range(PARTITIONS))]
+async def topic_records(bootstrap: str, topics: Sequence[str]) -> dict[str, int]:
+    """Records on each topic now (end offsets less beginning offsets, over its partitions)."""
+    async with kafka_clients(bootstrap) as (admin, consumer):
+        partitions = await partitions_of(admin, topics)
+        ends, starts = await consumer.end_offsets(partitions), await consumer.beginning_offsets(partitions)
+    return {topic: sum(ends[tp] - starts[tp] for tp in partitions if tp.topic == topic) for topic in topics}
 
 
 async def until(condition: Callable[[], Awaitable[bool]], what: str, timeout: float = DRAIN_TIMEOUT) -> float:
@@ -372,14 +389,7 @@ def consumed(pipeline: Pipeline, group: str, *topics: str) -> Callable[[], Await
 
 
 async def topic_size(pipeline: Pipeline, *topics: str) -> int:
-    consumer = AIOKafkaConsumer(bootstrap_servers=pipeline.stack["KAFKA_BOOTSTRAP"])
-    await consumer.start()
-    try:
-        partitions = [tp for topic in topics for tp in _partitions(consumer, topic)]
-        ends, starts = await consumer.end_offsets(partitions), await consumer.beginning_offsets(partitions)
-        return sum(ends[tp] - starts[tp] for tp in partitions)
-    finally:
-        await consumer.stop()
+    return sum((await topic_records(pipeline.stack["KAFKA_BOOTSTRAP"], topics)).values())
 
 
 @dataclass
