@@ -4,7 +4,7 @@ ROOT := $(shell pwd)
 VENV := $(ROOT)/.venv
 PY := $(VENV)/bin/python
 
-.PHONY: up down clean test lint proto proto-check bench demo venv unit integration chaos tools
+.PHONY: up down clean test lint proto proto-check bench burst demo venv unit integration chaos tools
 
 venv:
 	@bash deploy/local/bootstrap.sh
@@ -45,6 +45,10 @@ chaos: venv
 
 bench: tools up
 	$(PY) -m bench.run
+
+# 10^6 department events through the stack's own services (bench/burst.py; BURST_EVENTS etc.); not in make test.
+burst: tools up
+	$(PY) -m bench.burst
 
 demo: up
 	$(PY) -m safetynet_cli.demo

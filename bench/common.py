@@ -1,4 +1,4 @@
-"""What every benchmark module returns, and the table/JSON writer."""
+"""What benchmark modules return: ratio results and sections of figures."""
 
 from __future__ import annotations
 
@@ -22,3 +22,14 @@ class BenchResult:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass
+class Section:
+    """Figures that are not a ratio against a baseline (per-stage costs, scaling): written to latest.json
+    under `name` and printed as a table of `rows` (the first row is the header)."""
+
+    name: str
+    title: str
+    data: dict[str, Any]
+    rows: list[list[str]]

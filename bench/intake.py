@@ -4,8 +4,8 @@ B1: single-event POST /v1/events throughput at 64 connections against a bare Fas
     answers 202 (both served by uvicorn in their own process), plus p50/p99 at 16 and 64 connections;
     BENCH_B1_ROUNDS alternating rounds (default 3), the median round's ratio reported.
 B2: 100,000 events through /v1/events:batch (10 requests of 10,000 lines) against a raw asyncpg COPY of
-    the same rows into the same table layout (the events table; a second COPY of the events with the
-    outbox rows intake must write alongside them is reported next to it).
+    the rows intake must write for them (the events rows and their outbox rows, one transaction per
+    10,000) into the same table layout; a COPY of the events rows alone is reported next to it.
 
 The bench starts its own intake process on a fresh schema and topic (the shared services are left
 alone); the load generator is `wrk` (Debian package `wrk`), run as its own process.
@@ -14,7 +14,6 @@ alone); the load generator is `wrk` (Debian package `wrk`), run as its own proce
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import shutil
@@ -30,24 +29,23 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import httpx
 import orjson
 from fastapi import FastAPI
 from fastapi.responses import Response
 
+from bench import procs
 from bench.common import BenchResult
 from safetynet_core import kafka
 from safetynet_core.contracts import to_timestamp
 from safetynet_core.db import migrate
-from safetynet_core.testing import drop_schema, free_port
+from safetynet_core.testing import drop_schema
 from safetynet_intake.clients import ApiClient, create_client
 from safetynet_intake.info import SERVICE
-from safetynet_intake.messages import department_event_message
 from safetynet_intake.samples import medical_event
 from safetynet_intake.settings import Settings
+from safetynet_intake.store import EVENT_COPY_COLUMNS, OUTBOX_COPY_COLUMNS, EventRow, copy_rows
 from safetynet_intake.validation import validate_event
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 WRK_DURATION_S = 10
 WARMUP_S = 3
 B1_ROUNDS = int(os.environ.get("BENCH_B1_ROUNDS", "3"))  # alternating bare/intake rounds; odd
@@ -106,51 +104,6 @@ def bare_app() -> FastAPI:
         return Response(b'{"status":"accepted"}', status_code=202, media_type="application/json")
 
     return app
-
-
-async def _wait_ready(url: str, path: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    async with httpx.AsyncClient() as client:
-        while time.monotonic() < deadline:
-            with contextlib.suppress(httpx.HTTPError):
-                if (await client.get(url + path)).status_code < 500:
-                    return
-            await asyncio.sleep(0.2)
-    raise TimeoutError(f"{url}{path} did not answer")
-
-
-@asynccontextmanager
-async def _uvicorn(target: str, env: dict[str, str], ready_path: str) -> AsyncIterator[str]:
-    """A uvicorn process serving `target` (an app factory) on a free port; yields its URL."""
-    port = free_port()
-    uvicorn = Path(sys.executable).with_name("uvicorn")
-    process = await asyncio.create_subprocess_exec(
-        str(uvicorn),
-        "--factory",
-        target,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--no-access-log",
-        "--log-level",
-        "warning",
-        env={**os.environ, **env},
-        cwd=str(REPO_ROOT),
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        await _wait_ready(url, ready_path)
-        yield url
-    finally:
-        process.terminate()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(process.wait(), 15)
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
 
 
 async def _run_result(*argv: str) -> dict[str, Any]:
@@ -231,13 +184,16 @@ async def bench_single_posts(settings: Settings, work: Path) -> BenchResult:
     api_key = await _new_key(settings)
     rounds: list[dict[str, dict[str, dict[str, Any]]]] = []
     async with (
-        _uvicorn("bench.intake:bare_app", {}, "/docs") as bare_url,
-        _uvicorn(SERVICE.app_factory, _server_env(settings), "/healthz") as intake_url,
+        procs.uvicorn("bench.intake:bare_app", {}, "/docs") as bare,
+        procs.uvicorn(SERVICE.app_factory, _server_env(settings)) as intake,
     ):
         for _ in range(B1_ROUNDS):
-            bare = await _latency_profile(bare_url, script, api_key)
-            intake = await _latency_profile(intake_url, script, api_key)
-            rounds.append({"bare": bare, "intake": intake})
+            rounds.append(
+                {
+                    "bare": await _latency_profile(bare.url, script, api_key),
+                    "intake": await _latency_profile(intake.url, script, api_key),
+                }
+            )
         stored = await _count(settings, "select count(*) from events")
         await asyncio.sleep(2)  # let the relay finish the tail before the server stops
         backlog = await _count(settings, "select count(*) from outbox where published_at is null")
@@ -301,23 +257,6 @@ def _batch_documents() -> list[list[dict[str, Any]]]:
     ]
 
 
-EVENT_COPY_COLUMNS = [
-    "client_id",
-    "event_id",
-    "department",
-    "type",
-    "household_id",
-    "member_id",
-    "reference",
-    "occurred_at",
-    "received_at",
-    "body_hash",
-    "payload",
-    "outbox_id",
-]
-OUTBOX_COPY_COLUMNS = ["id", "topic", "key", "value", "client_id", "event_id", "created_at"]
-
-
 def _copy_rows(
     batches: list[list[dict[str, Any]]], topic: str
 ) -> list[tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]]:
@@ -325,89 +264,92 @@ def _copy_rows(
     client = ApiClient("cbench", "medical_insurance", "bench", frozenset({"medical_expense"}), False)
     received = datetime.now(UTC)
     received_ts = to_timestamp(received)
-    next_id = iter(range(1, BATCHES * BATCH_LINES + 1))
     rows = []
-    for batch in batches:
-        events, outbox = [], []
-        for document in batch:
-            event = validate_event(document, [], received, timedelta(minutes=5))
-            outbox_id = next(next_id)
-            events.append(
-                (
-                    client.client_id,
-                    event.event_id,
-                    client.department,
-                    event.type.value,
-                    event.household_id,
-                    event.member_id,
-                    event.reference,
-                    event.occurred_at,
-                    received,
-                    event.body_hash,
-                    orjson.dumps(event.payload).decode(),
-                    outbox_id,
-                )
-            )
-            message = department_event_message(client, event, received_ts)
-            outbox.append((outbox_id, topic, event.household_id, message, client.client_id, event.event_id, received))
-        rows.append((events, outbox))
+    for number, batch in enumerate(batches):
+        events = [EventRow.build(client, validate_event(d, [], received, timedelta(minutes=5)), received, received_ts)
+                  for d in batch]  # fmt: skip
+        first_id = number * BATCH_LINES + 1
+        rows.append(copy_rows(events, range(first_id, first_id + len(events)), topic))
     return rows
 
 
-async def _copy_baselines(settings: Settings, batches: list[list[dict[str, Any]]]) -> tuple[float, float]:
-    """Seconds to COPY the same rows, one transaction per batch, into a second fresh schema: the events rows
-    alone (the baseline B2 is judged by), then the events rows with their outbox rows (what intake must
-    write for each event; reported alongside)."""
-    rows = _copy_rows(batches, settings.topic_household_events)
-    timings = []
-    for with_outbox in (False, True):
-        schema = f"{settings.db_schema}_copy"
-        await asyncio.to_thread(migrate, settings, schema, SERVICE.migrations_dir)
-        conn = await asyncpg.connect(settings.asyncpg_dsn, server_settings={"search_path": schema})
-        try:
-            started = time.perf_counter()
-            for events, outbox in rows:
-                async with conn.transaction():
-                    await conn.copy_records_to_table("events", records=events, columns=EVENT_COPY_COLUMNS)
-                    if with_outbox:
-                        await conn.copy_records_to_table("outbox", records=outbox, columns=OUTBOX_COPY_COLUMNS)
-            timings.append(time.perf_counter() - started)
-        finally:
+@asynccontextmanager
+async def _copy_targets(settings: Settings) -> AsyncIterator[tuple[asyncpg.Connection, asyncpg.Connection]]:
+    """Connections to two more fresh schemas of intake's tables: one for the COPY of the events rows alone,
+    one for the COPY of the events rows with their outbox rows (dropped afterwards)."""
+    schemas = [f"{settings.db_schema}_copy_events", f"{settings.db_schema}_copy_all"]
+    conns = []
+    try:
+        for schema in schemas:
+            await asyncio.to_thread(migrate, settings, schema, SERVICE.migrations_dir)
+            conns.append(await asyncpg.connect(settings.asyncpg_dsn, server_settings={"search_path": schema}))
+        yield conns[0], conns[1]
+    finally:
+        for conn in conns:
             await conn.close()
+        for schema in schemas:
             await drop_schema(settings.asyncpg_dsn, schema)
-    return timings[0], timings[1]
+
+
+async def _timed_copy(conn: asyncpg.Connection, events: list[Any], outbox: list[Any] | None) -> float:
+    started = time.perf_counter()
+    async with conn.transaction():
+        await conn.copy_records_to_table("events", records=events, columns=EVENT_COPY_COLUMNS)
+        if outbox is not None:
+            await conn.copy_records_to_table("outbox", records=outbox, columns=OUTBOX_COPY_COLUMNS)
+    return time.perf_counter() - started
 
 
 async def bench_batches(settings: Settings, work: Path) -> BenchResult:
+    """Each batch request is followed by the COPYs of the same rows (one transaction each), so a slow spell of
+    the shared machine hits both sides of a pair; the reported ratio is the median pair's."""
     batches = _batch_documents()
-    files = []
-    for number, batch in enumerate(batches):
-        path = work / f"batch{number}.ndjson"
-        path.write_bytes(b"\n".join(orjson.dumps(d) for d in batch) + b"\n")
-        files.append(str(path))
+    rows = _copy_rows(batches, settings.topic_household_events)
     api_key = await _new_key(settings)
-    async with _uvicorn(SERVICE.app_factory, _server_env(settings), "/healthz") as url:
-        loaded = await _run_result(sys.executable, "-c", BATCH_LOADER, url, api_key, *files)
-    copy_seconds, copy_with_outbox_seconds = await _copy_baselines(settings, batches)
+    pairs: list[dict[str, float]] = []
+    accepted = 0
+    async with (
+        procs.uvicorn(SERVICE.app_factory, _server_env(settings)) as intake,
+        _copy_targets(settings) as (events_only, events_and_outbox),
+    ):
+        for number, (batch, (events, outbox)) in enumerate(zip(batches, rows, strict=True)):
+            path = work / f"batch{number}.ndjson"
+            path.write_bytes(b"\n".join(orjson.dumps(d) for d in batch) + b"\n")
+            loaded = await _run_result(sys.executable, "-c", BATCH_LOADER, intake.url, api_key, str(path))
+            accepted += loaded["accepted"]
+            pairs.append(
+                {
+                    "batch_s": loaded["elapsed_s"],
+                    "copy_s": await _timed_copy(events_and_outbox, events, outbox),
+                    "copy_events_only_s": await _timed_copy(events_only, events, None),
+                }
+            )
+    ratios = sorted(p["copy_s"] / p["batch_s"] for p in pairs)
+    ratio = statistics.median(ratios)
+    batch_seconds, copy_seconds = (sum(p[k] for p in pairs) for k in ("batch_s", "copy_s"))
+    copy_events_seconds = sum(p["copy_events_only_s"] for p in pairs)
     total = BATCHES * BATCH_LINES
-    value, baseline = total / loaded["elapsed_s"], total / copy_seconds
     return BenchResult(
         name="B2 intake batch",
-        description="100,000 events via 10 x 10k-line /v1/events:batch vs raw asyncpg COPY of the same rows",
+        description="100,000 events via 10 x 10k-line /v1/events:batch vs raw asyncpg COPY of the events and "
+        "outbox rows intake writes for them (median of batch/COPY pairs)",
         metric="events/s",
-        value=value,
-        baseline=baseline,
-        ratio=value / baseline,
-        goal="ratio >= 0.3",
-        met=value / baseline >= 0.3 and loaded["accepted"] == total,
+        value=total / batch_seconds,
+        baseline=total / copy_seconds,
+        ratio=ratio,
+        goal="ratio >= 0.5",
+        met=ratio >= 0.5 and accepted == total,
         details={
-            "accepted": loaded["accepted"],
-            "batch_seconds": round(loaded["elapsed_s"], 3),
-            "copy_seconds": round(copy_seconds, 3),
-            "copy_with_outbox_seconds": round(copy_with_outbox_seconds, 3),
-            "ratio_vs_copy_with_outbox": round(copy_with_outbox_seconds / loaded["elapsed_s"], 3),
-            "note": "batch path validates, hashes, builds protobuf outbox rows and inserts events + outbox "
-            "in one transaction per request; the relay publishes concurrently in-process",
+            "accepted": accepted,
+            "batch_seconds": round(batch_seconds, 3),
+            "copy_events_and_outbox_seconds": round(copy_seconds, 3),
+            "copy_events_only_seconds": round(copy_events_seconds, 3),
+            "ratio_of_totals": round(copy_seconds / batch_seconds, 3),
+            "ratio_vs_copy_events_only": round(copy_events_seconds / batch_seconds, 3),
+            "pair_ratios": [round(r, 3) for r in ratios],
+            "note": "the batch path validates, hashes and builds the protobuf outbox values, and streams the rows "
+            "into a COPY (events) while it validates, then COPYs the outbox rows, in the request's transaction; "
+            "the relay publishes concurrently in-process",
         },
     )
 

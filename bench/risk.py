@@ -18,6 +18,7 @@ from safetynet_core import kafka
 from safetynet_core.contracts import now_utc
 from safetynet_core.db import Database, migrate
 from safetynet_core.policy import load_policy
+from safetynet_core.settings import CoreSettings
 from safetynet_core.testing import drop_schema, unique
 from safetynet_risk.consumer import RiskConsumer
 from safetynet_risk.info import SERVICE
@@ -82,7 +83,7 @@ def synthetic_events(count: int, seed: int = 3) -> list[tuple[bytes, bytes]]:
     return messages
 
 
-async def produce(settings: Settings, messages: list[tuple[bytes, bytes]]) -> None:
+async def produce(settings: CoreSettings, messages: list[tuple[bytes, bytes]]) -> None:
     producer = kafka.make_producer(settings, linger_ms=20, max_batch_size=1024 * 1024)
     await producer.start()
     try:

@@ -8,6 +8,10 @@ cd "$root"
 # pid files, logs, stack.env; default .local), SAFETYNET_{INTAKE,RISK,WORKFLOW,NOTIFY}_PORT, plus
 # infra.sh's port overrides. SAFETYNET_STACK_SPLIT=1 also runs intake's outbox relay and the workflow
 # Temporal worker as their own processes (pid files relay.pid, workflow-worker.pid).
+# REPLICAS=N (default 1) runs N processes of each service (and of each split-out process): replica k
+# listens on the service's port, shared through SO_REUSEPORT (safetynet_core.replica), and on
+# port + k * SAFETYNET_REPLICA_PORT_STEP (default 100) of its own; pid files <name>-<k>.pid. The replicas
+# share the consumer groups and the Temporal task queue. Change REPLICAS only after `make down`.
 local_dir="${SAFETYNET_LOCAL_DIR:-$root/.local}"
 export SAFETYNET_LOCAL_DIR="$local_dir"
 run_dir="$local_dir/run"
@@ -18,7 +22,16 @@ services=("intake:${SAFETYNET_INTAKE_PORT:-8001}" "risk:${SAFETYNET_RISK_PORT:-8
 split="${SAFETYNET_STACK_SPLIT:-0}"
 # name:module of the processes split out of the services in split mode
 workers=("relay:safetynet_intake.relay" "workflow-worker:safetynet_workflow.worker")
+replicas="${REPLICAS:-1}"
+replica_step="${SAFETYNET_REPLICA_PORT_STEP:-100}"
+[[ "$replicas" =~ ^[1-9][0-9]*$ ]] || { echo "stack: REPLICAS must be a positive integer" >&2; exit 2; }
 mkdir -p "$run_dir" "$log_dir"
+
+# The processes of one service: "instance:own-port" per replica; one replica keeps today's names and port.
+instances() { # name port
+  if [ "$replicas" = 1 ]; then echo "$1:$2"; return; fi
+  for k in $(seq 1 "$replicas"); do echo "$1-$k:$(( $2 + k * replica_step ))"; done
+}
 
 # Alive and not a zombie (a process killed with -9 may linger unreaped for a moment).
 alive() {
@@ -100,7 +113,12 @@ write_env() {
     for spec in "${services[@]}"; do
       name=${spec%%:*}; port=${spec##*:}
       echo "$(tr '[:lower:]' '[:upper:]' <<<"$name")_URL=http://127.0.0.1:$port"
+      if [ "$replicas" != 1 ]; then
+        echo "$(tr '[:lower:]' '[:upper:]' <<<"$name")_REPLICA_URLS=$(instances "$name" "$port" |
+          sed 's/.*:/http:\/\/127.0.0.1:/' | paste -sd, -)"
+      fi
     done
+    echo "SAFETYNET_REPLICAS=$replicas"
     echo "SAFETYNET_CLI=$bin/safetynet"
     echo "SAFETYNET_POLICY_FILE=${SAFETYNET_POLICY_FILE:-$root/policy/default.yaml}"
   } > "$local_dir/stack.env.tmp"
@@ -122,11 +140,9 @@ up() {
   # X-Forwarded-Proto/-For are trusted from a TLS proxy at these addresses only (on this machine: loopback),
   # so cookies are Secure behind it and login throttling counts the real client address.
   local forwarded_allow_ips="${SAFETYNET_FORWARDED_ALLOW_IPS:-127.0.0.1}"
-  local extra=()
+  local extra=() instance own
   for spec in "${services[@]}"; do
     name=${spec%%:*}; port=${spec##*:}
-    pidfile="$run_dir/$name.pid"
-    if alive "$pidfile"; then continue; fi
     mapfile -t extra < <(secrets_for "$name")
     extra+=("SAFETYNET_ENV=production" "SAFETYNET_AUTH_URL=$auth_url")
     if [ "$name" = workflow ]; then mapfile -t -O "${#extra[@]}" extra <"$local_dir/workflow-intake.env"; fi
@@ -137,26 +153,43 @@ up() {
         workflow) extra+=(SAFETYNET_RUN_WORKER=false) ;;
       esac
     fi
-    env "${extra[@]}" SAFETYNET_PUBLIC_BASE_URL="${SAFETYNET_PUBLIC_BASE_URL:-http://127.0.0.1:${services[2]##*:}}" \
-      setsid nohup "$bin/uvicorn" --factory "safetynet_${name}.main:create_app" --host 127.0.0.1 --port "$port" \
-      --proxy-headers --forwarded-allow-ips "$forwarded_allow_ips" \
-      --no-access-log --timeout-graceful-shutdown 10 >>"$log_dir/$name.log" 2>&1 < /dev/null &
-    echo $! > "$pidfile"
+    for entry in $(instances "$name" "$port"); do
+      instance=${entry%%:*}; own=${entry##*:}
+      pidfile="$run_dir/$instance.pid"
+      if alive "$pidfile"; then continue; fi
+      if [ "$replicas" = 1 ]; then
+        serve=("$bin/uvicorn" --factory "safetynet_${name}.main:create_app" --host 127.0.0.1 --port "$port"
+          --proxy-headers --forwarded-allow-ips "$forwarded_allow_ips"
+          --no-access-log --timeout-graceful-shutdown 10)
+      else
+        serve=("$bin/python" -m safetynet_core.replica "safetynet_${name}.main:create_app" --shared-port "$port"
+          --port "$own" --forwarded-allow-ips "$forwarded_allow_ips")
+      fi
+      env "${extra[@]}" SAFETYNET_PUBLIC_BASE_URL="${SAFETYNET_PUBLIC_BASE_URL:-http://127.0.0.1:${services[2]##*:}}" \
+        setsid nohup "${serve[@]}" >>"$log_dir/$instance.log" 2>&1 < /dev/null &
+      echo $! > "$pidfile"
+    done
   done
   if [ "$split" = 1 ]; then
     for spec in "${workers[@]}"; do
-      name=${spec%%:*}; pidfile="$run_dir/$name.pid"
-      if alive "$pidfile"; then continue; fi
+      name=${spec%%:*}
       mapfile -t extra < <(secrets_for "$name")
       extra+=("SAFETYNET_ENV=production" "SAFETYNET_AUTH_URL=$auth_url")
       if [ "$name" = workflow-worker ]; then mapfile -t -O "${#extra[@]}" extra <"$local_dir/workflow-intake.env"; fi
-      env "${extra[@]}" setsid nohup "$bin/python" -m "${spec##*:}" >>"$log_dir/$name.log" 2>&1 < /dev/null &
-      echo $! > "$pidfile"
+      for entry in $(instances "$name" 0); do
+        instance=${entry%%:*}; pidfile="$run_dir/$instance.pid"
+        if alive "$pidfile"; then continue; fi
+        env "${extra[@]}" setsid nohup "$bin/python" -m "${spec##*:}" >>"$log_dir/$instance.log" 2>&1 < /dev/null &
+        echo $! > "$pidfile"
+      done
     done
   fi
   for spec in "${services[@]}"; do
     name=${spec%%:*}; port=${spec##*:}
-    wait_ready "$name" "http://127.0.0.1:$port" 90
+    for entry in $(instances "$name" "$port"); do
+      wait_ready "${entry%%:*}" "http://127.0.0.1:${entry##*:}" 90
+    done
+    [ "$replicas" = 1 ] || wait_ready "$name" "http://127.0.0.1:$port" 10
   done
   echo "SafetyNet is up in $(( $(date +%s) - start )) s:"
   grep -E '_URL=|KAFKA_BOOTSTRAP|SAFETYNET_CLI' "$local_dir/stack.env" | sed 's/^/  /'
@@ -164,8 +197,9 @@ up() {
 }
 
 down() {
-  for spec in "${services[@]}" "${workers[@]}"; do
-    stop_pid "$run_dir/${spec%%:*}.pid"
+  local pidfile
+  for pidfile in "$run_dir"/*.pid; do  # every process `up` started, whatever REPLICAS was then
+    [ -e "$pidfile" ] && stop_pid "$pidfile"
   done
   if [ -x "$root/deploy/local/infra.sh" ] || [ -f "$root/deploy/local/infra.sh" ]; then
     bash "$root/deploy/local/infra.sh" down

@@ -15,7 +15,7 @@ import signal
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,27 +24,31 @@ from typing import Any
 import asyncpg
 import httpx
 import orjson
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from fastapi import FastAPI, Request, Response
 
 from safetynet_core.testing import serve
+from safetynet_intake.samples import id_number
 from safetynet_intake.store import EVENT_STATUS
 
 ROOT = Path(__file__).resolve().parents[2]
 CHAOS_DIR = Path(os.environ.get("SAFETYNET_CHAOS_DIR", str(ROOT / ".local" / "chaos")))
-PORTS = {
-    "SAFETYNET_PG_PORT": "56432",
-    "SAFETYNET_KAFKA_PORT": "29092",
-    "SAFETYNET_KAFKA_CONTROLLER_PORT": "29093",
-    "SAFETYNET_TEMPORAL_PORT": "27233",
-    "SAFETYNET_TEMPORAL_UI_PORT": "28233",
-    "SAFETYNET_TEMPORAL_METRICS_PORT": "27234",
-    "SAFETYNET_INTAKE_PORT": "9001",
-    "SAFETYNET_RISK_PORT": "9002",
-    "SAFETYNET_WORKFLOW_PORT": "9003",
-    "SAFETYNET_NOTIFY_PORT": "9004",
+# SAFETYNET_CHAOS_PORT_OFFSET shifts every port, so two chaos stacks (two checkouts) can run at once.
+PORT_OFFSET = int(os.environ.get("SAFETYNET_CHAOS_PORT_OFFSET", "0"))
+BASE_PORTS = {
+    "SAFETYNET_PG_PORT": 56432,
+    "SAFETYNET_KAFKA_PORT": 29092,
+    "SAFETYNET_KAFKA_CONTROLLER_PORT": 29093,
+    "SAFETYNET_TEMPORAL_PORT": 27233,
+    "SAFETYNET_TEMPORAL_UI_PORT": 28233,
+    "SAFETYNET_TEMPORAL_METRICS_PORT": 27234,
+    "SAFETYNET_INTAKE_PORT": 9001,
+    "SAFETYNET_RISK_PORT": 9002,
+    "SAFETYNET_WORKFLOW_PORT": 9003,
+    "SAFETYNET_NOTIFY_PORT": 9004,
 }
+PORTS = {name: str(port + PORT_OFFSET) for name, port in BASE_PORTS.items()}
 # Never inherit the shared stack's addresses (tests/conftest.py exports them into os.environ).
 SCRUBBED = ("DATABASE_URL", "KAFKA_BOOTSTRAP", "TEMPORAL_ADDRESS", "TEMPORAL_UI_URL", "POLICY_FILE")
 REGION = "610327101201"
@@ -61,6 +65,7 @@ def stack_environ() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in SCRUBBED and not k.startswith("SAFETYNET_")}
     env.update(PORTS)
     env.update(
+        REPLICAS="1",  # one process per service unless a caller asks for more (stack_up)
         SAFETYNET_LOCAL_DIR=str(CHAOS_DIR),
         SAFETYNET_STACK_SPLIT="1",
         SAFETYNET_KAFKA_HEAP="-Xms256m -Xmx512m",
@@ -105,8 +110,8 @@ def chaos_env() -> dict[str, str]:
     return values
 
 
-async def stack_up() -> dict[str, str]:
-    await sh("bash", "deploy/local/stack.sh", "up")
+async def stack_up(replicas: int = 1, extra: dict[str, str] | None = None) -> dict[str, str]:
+    await sh("bash", "deploy/local/stack.sh", "up", extra={"REPLICAS": str(replicas), **(extra or {})})
     return chaos_env()
 
 
@@ -178,16 +183,6 @@ SCENARIOS = [
 
 
 # -------------------------------------------------------------------------------------------- data
-def id_number(serial: int) -> tuple[str, str]:
-    """A well-formed PRC ID number (check digit included) and the birth date it encodes."""
-    serial %= 20_000_000
-    born = datetime(1950, 1, 1) + timedelta(days=serial % 20_000)
-    body = f"610327{born:%Y%m%d}{serial // 20_000 % 1000:03d}"
-    weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
-    check = "10X98765432"[sum(int(d) * w for d, w in zip(body, weights, strict=True)) % 11]
-    return body + check, f"{born:%Y-%m-%d}"
-
-
 def household(household_id: str, serial: int) -> dict[str, Any]:
     """Well above the monitoring line: only a department warning flags it."""
     members = [
@@ -283,6 +278,7 @@ class Result:
     redelivered_webhooks: int = 0
     drain_seconds: float = 0.0
     drained: bool = False
+    pending: dict[str, int] = field(default_factory=dict)  # what was still undone at the last look
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -415,25 +411,29 @@ class Harness:
             await asyncio.gather(*(post(client, i, d, e) for i, (d, e) in enumerate(plan.events)))
         return accepted, refused
 
-    async def consumer_lag(self) -> int:
+    async def group_positions(self) -> dict[tuple[str, TopicPartition], tuple[int, int]]:
+        """(consumer group, partition) → (committed offset, end offset), for every committed partition."""
         bootstrap = self.stack["KAFKA_BOOTSTRAP"]
         admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
         consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, request_timeout_ms=5000)
         await admin.start()
         await consumer.start()
         try:
-            lag = 0
+            positions = {}
             for group, *_ in await admin.list_consumer_groups():
                 offsets = await admin.list_consumer_group_offsets(group)
                 partitions = [tp for tp, meta in offsets.items() if meta.offset >= 0]
                 if not partitions:
                     continue
                 ends = await consumer.end_offsets(partitions)
-                lag += sum(max(0, ends[tp] - offsets[tp].offset) for tp in partitions)
-            return lag
+                positions.update({(group, tp): (offsets[tp].offset, ends[tp]) for tp in partitions})
+            return positions
         finally:
             await consumer.stop()
             await admin.close()
+
+    async def consumer_lag(self) -> int:
+        return sum(max(0, end - committed) for committed, end in (await self.group_positions()).values())
 
     async def verify(self, plan: Plan, accepted: set[str], result: Result) -> bool:
         """One look at every invariant; fills `result`; True when everything has drained."""
@@ -495,10 +495,22 @@ class Harness:
         )
         result.missing_notifications += len(deliveries) - len(sent)
         result.redelivered_webhooks = sum(receipts[k] - 1 for k in sent if receipts[k] > 1)
-        backlog_ok = outbox == 0 and unpublished == 0 and open_deliveries == 0 and published == stored_ids
-        if not (backlog_ok and result.lost == 0 and result.missing_cases == 0 and result.missing_notifications == 0):
+        backlog = {
+            "unpublished outbox rows": outbox,
+            "unpublished assessments": unpublished,
+            "open deliveries": open_deliveries,
+            "events not published": len(stored_ids - published),
+            "lost": result.lost,
+            "missing cases": result.missing_cases,
+            "missing notifications": result.missing_notifications,
+        }
+        result.pending = {what: n for what, n in backlog.items() if n}
+        if result.pending:
             return False
-        return await self.consumer_lag() == 0
+        lag = await self.consumer_lag()
+        if lag:
+            result.pending = {"consumer lag": lag}
+        return not lag
 
     async def run_scenario(
         self,
@@ -542,7 +554,7 @@ class Harness:
         return result
 
 
-def table(results: list[Result]) -> str:
+def table(results: Sequence[Result]) -> str:
     head = (
         "scenario",
         "accepted",
@@ -566,23 +578,38 @@ def table(results: list[Result]) -> str:
             str(r.duplicated_notifications),
             str(r.missing_notifications),
             str(r.redelivered_webhooks),
-            f"{r.drain_seconds:.1f}" + ("" if r.drained else " (NOT drained)"),
+            drain_cell(r),
         )
         for r in results
     ]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
+    return render_table(rows)
+
+
+def drain_cell(result: Result) -> str:
+    if result.drained:
+        return f"{result.drain_seconds:.1f}"
+    return f"{result.drain_seconds:.1f} (NOT drained: {result.pending})"
+
+
+def render_table(rows: Sequence[Sequence[str]]) -> str:
+    """Rows of cells (the first is the header) as aligned text columns."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = [" | ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
     lines.insert(1, "-+-".join("-" * w for w in widths))
     return "\n".join(lines)
 
 
 @contextlib.asynccontextmanager
-async def chaos_stack(keep: bool = False) -> AsyncIterator[Harness]:
-    """Start the isolated stack and the webhook receiver; stop the stack afterwards (unless `keep`)."""
-    log(f"starting the chaos stack in {CHAOS_DIR}")
+async def chaos_stack(
+    keep: bool = False, replicas: int = 1, extra: dict[str, str] | None = None
+) -> AsyncIterator[Harness]:
+    """Start the isolated stack (`replicas` processes of each service, `extra` environment for them) and the
+    webhook receiver; stop the stack afterwards (unless `keep`)."""
+    log(f"starting the chaos stack in {CHAOS_DIR} ({replicas} replica(s), port offset {PORT_OFFSET})")
     t0 = time.monotonic()
     try:
-        stack = await stack_up()
+        await stack_down()  # a stack left by an earlier run may have had another replica count
+        stack = await stack_up(replicas, extra)
         log(f"chaos stack up in {time.monotonic() - t0:.0f}s")
         receiver = Receiver()
         async with serve(receiver.app()) as url:

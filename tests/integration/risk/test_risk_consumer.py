@@ -202,6 +202,42 @@ async def test_a_crash_mid_batch_loses_nothing_and_duplicates_nothing(
         assert await conn.fetchval("select count(*) from assessments where published_at is null") == 0
 
 
+async def test_a_surviving_replica_publishes_what_a_crashed_one_committed(settings: Settings, db: Database) -> None:
+    """Two consumers in one group: the one that crashes between its database commit and its publish leaves
+    assessments unpublished; the survivor, assigned the partitions, publishes them (no restart needed)."""
+    messages = [(f"H{i}", registry_record(f"r{i}", f"H{i}", VILLAGE, "general", 30_000, 3)) for i in range(12)]
+    await produce(settings, messages)
+    holding, release = asyncio.Event(), asyncio.Event()
+
+    async def hold_then_crash(at: str) -> None:
+        if at == "before_db_commit" and not release.is_set():
+            holding.set()
+            await release.wait()  # the batch's transaction stays open while the survivor joins
+        elif at == "after_db_commit":
+            raise RuntimeError("injected crash after the commit")
+
+    crashing = RiskConsumer(settings, db, POLICY, fault=hold_then_crash)
+    crash = asyncio.create_task(crashing.run())
+    await asyncio.wait_for(holding.wait(), 60)
+    generation = crashing.cache.generation  # cleared by every rebalance
+    survivor = RiskConsumer(settings, db, POLICY)
+    async with TopicReader(settings, settings.topic_risk_assessments) as reader, running(survivor):
+        await eventually(lambda: _rebalanced(crashing, generation), message="the survivor joined the group")
+        release.set()
+        with pytest.raises(RuntimeError, match="injected crash"):
+            await asyncio.wait_for(crash, timeout=60)
+
+        async def each_assessed_and_marked() -> bool:
+            assessed = set(by_event(await reader.assessments())) == {f"r{i}" for i in range(12)}
+            return assessed and await count_rows(db, "assessments where published_at is null") == 0
+
+        await eventually(each_assessed_and_marked, timeout=60, message="the crashed consumer's assessments published")
+
+
+async def _rebalanced(consumer: RiskConsumer, generation: int) -> bool:
+    return consumer.cache.generation > generation
+
+
 async def test_poison_messages_go_to_the_dlq_and_the_consumer_keeps_going(
     settings: Settings, db: Database
 ) -> None:

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import importlib
+import re
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic_settings import BaseSettings
 
-from safetynet_core.settings import REPO_ROOT
-from tests.unit.deploy.settings_env import env_names
+from safetynet_core.settings import REPO_ROOT, CoreSettings
+from tests.unit.deploy.settings_env import env_names, required_settings
 
 COMPOSE = REPO_ROOT / "docker-compose.yml"
 CONTRACT_PORTS = {"intake": 8001, "risk": 8002, "workflow": 8003, "notify": 8004}
@@ -44,12 +46,37 @@ def test_every_service_builds_from_a_dockerfile_that_exists_and_runs_a_real_app(
         assert copied in base
 
 
+def _settings(service: str) -> type[BaseSettings]:
+    settings: type[BaseSettings] = importlib.import_module(f"safetynet_{service}.settings").Settings
+    return settings
+
+
 def test_environment_variables_are_ones_the_settings_read() -> None:
     services = _compose()["services"]
     for name in CONTRACT_PORTS:
-        known = env_names(importlib.import_module(f"safetynet_{name}.settings").Settings)
+        known = env_names(_settings(name))
         for variable in services[name]["environment"]:
             assert variable in known, f"{name} sets {variable}, which no setting reads"
+    for variable in services["migrate"]["environment"]:
+        assert variable in env_names(CoreSettings), f"migrate sets {variable}, which no setting reads"
+
+
+def _from_key_file(services: dict[str, Any], service: str) -> set[str]:
+    """Variables the service's command sources from a file the migrate job writes (the workflow's intake key)."""
+    command = " ".join(services[service].get("command", []))
+    sourced = re.findall(r"\. (/keys/[\w.-]+)", command)
+    script = " ".join(services["migrate"]["command"])
+    return {name for path in sourced if path in script for name in re.findall(r"(\w+)=\{", script)}
+
+
+def test_every_setting_without_a_safe_default_is_set() -> None:
+    """A default naming this machine or a development secret, or a needed setting without one, is set for
+    every service (else the feature fails quietly outside `make up`: notifications, reports, sweeps)."""
+    services = _compose()["services"]
+    for name in CONTRACT_PORTS:
+        provided = set(services[name]["environment"]) | _from_key_file(services, name)
+        for setting, names in required_settings(_settings(name)).items():
+            assert names & provided, f"{name}: {setting} ({' or '.join(sorted(names))}) is not set"
 
 
 def test_mounted_paths_exist() -> None:

@@ -7,10 +7,12 @@ import functools
 import importlib
 import importlib.util
 import re
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import kubernetes_validate
 import pytest
 import yaml
 from pydantic_settings import BaseSettings
@@ -18,7 +20,10 @@ from typer.testing import CliRunner
 
 from safetynet_cli.main import app as cli
 from safetynet_core.settings import REPO_ROOT, CoreSettings
-from tests.unit.deploy.settings_env import env_names
+from tests.unit.deploy.settings_env import env_names, required_settings
+
+sys.path.insert(0, str(REPO_ROOT))  # `bench` (the capacity model) under --import-mode=importlib
+from bench import capacity
 
 K8S = REPO_ROOT / "deploy" / "k8s"
 CONTRACT_PORTS = {"intake": 8001, "risk": 8002, "workflow": 8003, "notify": 8004}
@@ -91,6 +96,16 @@ def test_every_resource_parses_and_names_are_unique() -> None:
     assert {image["name"] for image in kustomization["images"]} == {c["image"] for _, c in containers()}
 
 
+@pytest.mark.parametrize("version", ["1.28.0", kubernetes_validate.latest_version()])
+def test_every_resource_matches_the_kubernetes_schema(version: str) -> None:
+    """Strict (unknown fields are errors) against the schemas PyPI kubernetes-validate ships (no network)."""
+    for doc in documents():
+        try:
+            kubernetes_validate.validate(doc, version, strict=True)
+        except kubernetes_validate.ValidationError as exc:
+            pytest.fail(f"{doc['kind']} {doc['metadata']['name']} (Kubernetes {version}): {exc.message}")
+
+
 def test_each_service_runs_its_real_app_on_its_contract_port() -> None:
     served = {}
     for _, container in containers():
@@ -147,6 +162,27 @@ def test_environment_variables_are_ones_the_settings_read() -> None:
         assert keys <= readers, f"{kind} {ref} has keys no mounting service reads: {keys - readers}"
 
 
+def test_every_setting_without_a_safe_default_is_set() -> None:
+    """A default naming this machine or a development secret, or a needed setting without one, is set in every
+    container running that service, from its env, the ConfigMap or a secret README.md documents; values
+    written here never point at loopback."""
+    config = of_kind("ConfigMap")
+    secrets = readme_secret_keys()
+    for name, container in containers():
+        literal = {v["name"]: v.get("value", "") for v in container.get("env", [])}
+        provided = set(literal)
+        for source in container.get("envFrom", []):
+            if "configMapRef" in source:
+                literal |= config[source["configMapRef"]["name"]]["data"]
+                provided |= set(config[source["configMapRef"]["name"]]["data"])
+            else:
+                provided |= secrets.get(source["secretRef"]["name"], set())
+        for setting, names in required_settings(settings_of(service_of(container))).items():
+            assert names & provided, f"{name}: {setting} ({' or '.join(sorted(names))}) is not set"
+        for variable, value in literal.items():
+            assert not any(local in str(value) for local in ("127.0.0.1", "localhost")), f"{name}: {variable}"
+
+
 def test_selectors_services_and_targets_match() -> None:
     deployments = of_kind("Deployment")
     labels = {name: doc["spec"]["template"]["metadata"]["labels"] for name, doc in deployments.items()}
@@ -184,6 +220,21 @@ def test_consumer_replicas_fit_the_partitions(name: str) -> None:
     replicas = of_kind("Deployment")[name]["spec"]["replicas"]
     hpa = of_kind("HorizontalPodAutoscaler").get(name)
     assert max(replicas, hpa["spec"]["maxReplicas"] if hpa else 0) <= partitions
+
+
+def test_replicas_partitions_and_autoscaling_follow_the_capacity_model() -> None:
+    """deploy/capacity.yaml's deployed tier, through bench/capacity.py (docs/CAPACITY.md): replicas for its normal
+    load, HPA up to its flood burst at the model's utilisation target, the partitions the burst needs."""
+    model = capacity.load()
+    plans, partitions = capacity.deployment(model)
+    assert int(of_kind("ConfigMap")["safetynet-config"]["data"]["SAFETYNET_TOPIC_PARTITIONS"]) == partitions
+    deployments, scalers = of_kind("Deployment"), of_kind("HorizontalPodAutoscaler")
+    target = round(100 * model["assumptions"]["target_utilisation"])
+    for service, plan in plans.items():
+        assert deployments[service]["spec"]["replicas"] == plan.replicas, service
+        spec = scalers[service]["spec"]
+        assert (spec["minReplicas"], spec["maxReplicas"]) == (plan.replicas, plan.hpa_max), service
+        assert [m["resource"]["target"]["averageUtilization"] for m in spec["metrics"]] == [target], service
 
 
 def test_the_web_tier_leaves_temporal_work_to_the_worker() -> None:

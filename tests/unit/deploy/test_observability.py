@@ -3,6 +3,7 @@ dashboard names is one a service really exports (read from prometheus_client's r
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 import re
@@ -196,6 +197,76 @@ def test_compose_scrape_config_passes_promtool_with_the_mounted_rules(tmp_path: 
     result = _run("check", "config", str(copy))
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"SUCCESS: {len(RULE_FILES)} rule files found" in result.stdout, result.stdout
+
+
+def _relabel(labels: dict[str, str], rules: list[dict[str, Any]]) -> dict[str, str] | None:
+    """Prometheus relabelling (replace and keep, the actions our configs use); None when a rule drops it."""
+    labels = dict(labels)
+    for rule in rules:
+        value = rule.get("separator", ";").join(labels.get(name, "") for name in rule.get("source_labels", []))
+        match = re.fullmatch(rule.get("regex", "(.*)"), value)
+        action = rule.get("action", "replace")
+        if action == "keep":
+            if not match:
+                return None
+        elif action == "replace":
+            if match:
+                replacement = re.sub(r"\$\{?(\d+)\}?", r"\\\1", rule.get("replacement", "$1"))
+                labels[rule["target_label"]] = match.expand(replacement)
+        else:
+            raise AssertionError(f"relabel action {action} not simulated here")
+    return labels
+
+
+def _discovered_pods() -> list[dict[str, str]]:
+    """The meta labels Kubernetes pod discovery gives each container port of the deploy/k8s Deployments."""
+    sanitize = functools.partial(re.sub, r"[^a-zA-Z0-9_]", "_")
+    pods = []
+    for path in sorted((REPO_ROOT / "deploy" / "k8s").glob("*.yaml")):
+        for doc in yaml.safe_load_all(path.read_text()):
+            if not doc or doc["kind"] != "Deployment":
+                continue
+            template = doc["spec"]["template"]
+            meta = {"__meta_kubernetes_namespace": "safetynet"}
+            meta |= {f"__meta_kubernetes_pod_label_{sanitize(k)}": v for k, v in template["metadata"]["labels"].items()}
+            annotations = template["metadata"].get("annotations", {})
+            meta |= {f"__meta_kubernetes_pod_annotation_{sanitize(k)}": str(v) for k, v in annotations.items()}
+            ports = [p["containerPort"] for c in template["spec"]["containers"] for p in c.get("ports", [])]
+            pods += [{**meta, "__address__": f"10.1.2.3:{port}" if port else "10.1.2.3"} for port in ports or [0]]
+    return pods
+
+
+def test_kubernetes_scrape_config_gives_the_labels_of_the_static_configs(tmp_path: Path) -> None:
+    """Under Kubernetes the same `job` and `component` labels come out of pod discovery, so the rules (absent()
+    included) hold; promtool here is built without Kubernetes discovery, so it checks the rest of the file
+    with an empty static target list in its place."""
+    config = yaml.safe_load((PROMETHEUS / "prometheus.k8s.yml").read_text())
+    assert config["rule_files"] == ["/etc/prometheus/rules/*.yml"]
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    compose = yaml.safe_load((PROMETHEUS / "prometheus.yml").read_text())
+    expected = {
+        (job["job_name"], tuple(sorted(group["labels"].items())))
+        for job in compose["scrape_configs"] if job["job_name"] == "safetynet" for group in job["static_configs"]
+    }  # fmt: skip
+    found = set()
+    for pod in _discovered_pods():
+        target = _relabel(pod, jobs["safetynet"]["relabel_configs"])
+        if target is None:
+            continue
+        kept = {k: v for k, v in target.items() if not k.startswith("__")}
+        found.add(("safetynet", tuple(sorted(kept.items()))))
+        port = target["__address__"].rsplit(":", 1)[1]
+        assert port == pod["__meta_kubernetes_pod_annotation_prometheus_io_port"], target
+        assert target["__metrics_path__"] == "/metrics"
+    assert found == expected
+    for job in config["scrape_configs"]:
+        job.pop("kubernetes_sd_configs")
+        job["static_configs"] = [{"targets": []}]
+    config["rule_files"] = [str(RULES_DIR / "*.yml")]
+    copy = tmp_path / "prometheus.yml"
+    copy.write_text(yaml.safe_dump(config))
+    result = _run("check", "config", str(copy))
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_dashboard_queries_are_valid_promql(tmp_path: Path) -> None:

@@ -58,13 +58,15 @@ async def test_a_rebalance_empties_the_cache() -> None:
     async def drain() -> None:
         drained.append(len(cache))
 
-    listener = _Rebalance(drain, cache)
+    to_sweep: set[TopicPartition] = set()
+    listener = _Rebalance(drain, cache, to_sweep.update)
     tp = TopicPartition("household-events", 0)
     for change in (listener.on_partitions_revoked, listener.on_partitions_assigned):
         cache.apply({"H1": entry("H1")}, cache.generation)
         await change({tp})
         assert cache.get("H1") is None
     assert drained == [0]  # cleared before the drain too
+    assert to_sweep == {tp}  # the assigned partitions' unpublished assessments are swept next
 
 
 class _Transactions:
@@ -152,7 +154,7 @@ async def test_a_rebalance_during_a_transaction_keeps_its_results_out_of_the_cac
 
     async def rebalanced_meanwhile(*args: Any, **kwargs: Any) -> Any:
         result = await real(*args, **kwargs)
-        await _Rebalance(_nothing, risk.cache).on_partitions_revoked({TopicPartition("t", 0)})
+        await _Rebalance(_nothing, risk.cache, set().update).on_partitions_revoked({TopicPartition("t", 0)})
         return result
 
     monkeypatch.setattr(batch, "process_batch", rebalanced_meanwhile)

@@ -53,8 +53,8 @@ def make_consumer(settings: CoreSettings, group_id: str, *topics: str, **overrid
         "auto_offset_reset": "earliest",
         "max_poll_records": 500,
         "isolation_level": "read_committed",
-        "session_timeout_ms": 20000,
-        "heartbeat_interval_ms": 3000,
+        "session_timeout_ms": settings.kafka_session_timeout_ms,
+        "heartbeat_interval_ms": min(3000, settings.kafka_session_timeout_ms // 3),
     }
     options.update(overrides)
     return AIOKafkaConsumer(*topics, **options)
@@ -144,6 +144,11 @@ class DeadLetters:
 _key_hash = functools.lru_cache(maxsize=100_000)(murmur2)  # keys are household ids: they repeat
 
 
+def partition_for(key: bytes, partitions: int) -> int:
+    """The partition Kafka's default partitioner (murmur2) gives `key` on a topic of `partitions`."""
+    return (_key_hash(key) & 0x7FFFFFFF) % partitions
+
+
 async def send_keyed(
     producer: AIOKafkaProducer, messages: Iterable[tuple[str, bytes, bytes]]
 ) -> list[asyncio.Future[Any]]:
@@ -158,7 +163,7 @@ async def send_keyed(
         if topic not in partitions:
             partitions[topic] = sorted(await producer.partitions_for(topic))
         choices = partitions[topic]
-        target = (topic, choices[(_key_hash(key) & 0x7FFFFFFF) % len(choices)])
+        target = (topic, choices[partition_for(key, len(choices))])
         batch = batches.get(target)
         if batch is None:
             batch = batches[target] = producer.create_batch()

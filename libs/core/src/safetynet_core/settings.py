@@ -71,6 +71,9 @@ class CoreSettings(BaseSettings):
     # A consumer idle this long with records waiting (or no partitions) has dropped out of its group and is
     # restarted with fresh clients; the risk consumer also restarts a loop with no completed iteration.
     stall_seconds: float = Field(90.0, gt=0)
+    # How long the group waits for a consumer that stopped heartbeating (killed, partitioned) before its
+    # partitions go to the others: the failover time of a consumer replica.
+    kafka_session_timeout_ms: int = Field(20_000, ge=6_000, le=300_000)
     log_level: str = "INFO"
     log_json: bool = True
     max_body_bytes: int = Field(10 * 1024 * 1024, gt=0)

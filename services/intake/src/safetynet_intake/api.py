@@ -172,7 +172,7 @@ async def post_events_batch(request: Request, caller: CurrentCaller, file_type: 
     async with (
         rt.pool.acquire() as conn,
         conn.transaction(),  # every accepted line, or none, with its outbox row
-        PipelinedWrites(conn, rt.settings.topic_household_events, rt.notify_external_relay) as writes,
+        PipelinedWrites(conn, rt.settings.topic_household_events, rt.notify_external_relay, len(batch.items)) as writes,
     ):
 
         async def flush() -> None:

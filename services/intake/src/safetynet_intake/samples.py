@@ -54,5 +54,15 @@ def household_record(household_id: str = "H610327101201001", **changes: Any) -> 
     return record
 
 
+def id_number(serial: int) -> tuple[str, str]:
+    """A well-formed PRC ID number (check digit included) and the birth date it encodes."""
+    serial %= 20_000_000
+    born = datetime(1950, 1, 1) + timedelta(days=serial % 20_000)
+    body = f"610327{born:%Y%m%d}{serial // 20_000 % 1000:03d}"
+    weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+    check = "10X98765432"[sum(int(d) * w for d, w in zip(body, weights, strict=True)) % 11]
+    return body + check, f"{born:%Y-%m-%d}"
+
+
 def ndjson(*documents: Any) -> bytes:
     return b"\n".join(d if isinstance(d, bytes) else orjson.dumps(d) for d in documents) + b"\n"

@@ -5,7 +5,8 @@ household is scored once per transaction; the households it scored stay in memor
 the next one until partitions move.
 
 Crash anywhere and the batch is redelivered: facts are idempotent by event id, so a replay stores and
-scores nothing twice; assessments committed but not yet published are swept out on the next start.
+scores nothing twice; assessments committed but not yet published are swept out by whichever consumer
+(the restarted one or a surviving replica) is next assigned the household's partition.
 Poison records go to `<topic>.dlq.risk` and the consumer keeps going.
 
 Standalone: `python -m safetynet_risk.consumer`."""
@@ -18,6 +19,7 @@ import gc
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator, Sequence
+from datetime import datetime
 from typing import Any
 
 from aiokafka import (
@@ -51,11 +53,18 @@ FaultHook = Callable[[str], Awaitable[None]]
 class _Rebalance(ConsumerRebalanceListener):
     """Before partitions are given up, the batch being published finishes and its offsets are committed.
     The household cache is dropped on every change of partitions (another consumer may have written, or
-    may now write, the households it holds)."""
+    may now write, the households it holds). Assigned partitions are handed to `assigned` (their unpublished
+    assessments are swept out before anything newer is published)."""
 
-    def __init__(self, drain: Callable[[], Awaitable[None]], cache: HouseholdCache) -> None:
+    def __init__(
+        self,
+        drain: Callable[[], Awaitable[None]],
+        cache: HouseholdCache,
+        assigned: Callable[[set[TopicPartition]], None],
+    ) -> None:
         self._drain = drain
         self._cache = cache
+        self._assigned = assigned
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         self._cache.clear()
@@ -68,6 +77,7 @@ class _Rebalance(ConsumerRebalanceListener):
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         self._cache.clear()
+        self._assigned(assigned)
         log.info("partitions_assigned", partitions=sorted(tp.partition for tp in assigned))
 
 
@@ -85,6 +95,7 @@ class RiskConsumer:
         self._progress_at = time.monotonic()
         self.membership = MembershipWatch(settings.stall_seconds)
         self.cache = HouseholdCache(settings.household_cache_size, settings.household_cache_facts)
+        self._to_sweep: set[TopicPartition] = set()  # assigned, their unpublished backlog not yet swept
 
     async def _hook(self, stage: str) -> None:
         if self._fault is not None:
@@ -119,16 +130,32 @@ class RiskConsumer:
             await store.mark_published(conn, [row["assessment_id"] for row in rows])
         metrics.PUBLISHED.inc(len(rows))
 
-    async def publish_backlog(self, producer: AIOKafkaProducer) -> int:
-        """Publish assessments committed before a crash but never sent."""
+    async def publish_backlog(self, producer: AIOKafkaProducer, partitions: set[int], of_partitions: int) -> int:
+        """Publish assessments committed but never sent (their consumer crashed, or stopped, in between) of the
+        households on `partitions` of the household-events topic (`of_partitions` in all): the ones this
+        consumer was just assigned, so no other consumer publishes newer assessments of them meanwhile."""
         total = 0
+        after: tuple[datetime, str] | None = None
         while True:
             async with raw_transaction(self._db) as conn:
-                rows = await store.unpublished(conn)
+                rows = await store.unpublished(conn, after)
             if not rows:
                 return total
-            await self.publish(producer, rows)
-            total += len(rows)
+            after = rows[-1]["assessed_at"], rows[-1]["assessment_id"]
+            mine = [r for r in rows if kafka.partition_for(r["household_id"].encode(), of_partitions) in partitions]
+            await self.publish(producer, mine)
+            total += len(mine)
+
+    async def _sweep_assigned(self, consumer: AIOKafkaConsumer, producer: AIOKafkaProducer) -> None:
+        """Publish the backlog of the partitions assigned since the last sweep."""
+        topic = self._settings.topic_household_events
+        partitions = {tp.partition for tp in self._to_sweep if tp.topic == topic}
+        self._to_sweep.clear()  # the same set the rebalance listener adds to
+        of_partitions = len(consumer.partitions_for_topic(topic) or ())
+        if partitions and of_partitions:
+            swept = await self.publish_backlog(producer, partitions, of_partitions)
+            if swept:
+                log.warning("unpublished_assessments_swept", count=swept, partitions=sorted(partitions))
 
     async def store_batch(self, incoming: Sequence[Incoming]) -> batch.BatchOutcome:
         """Store and score one decoded batch in one transaction (retried when a concurrent consumer, e.g.
@@ -224,11 +251,13 @@ class RiskConsumer:
         N's assessments are published, and then its offsets committed, in the background while batch N+1
         is stored; batch N+1's publishing starts only after batch N's finished, so per-household order on
         the topic and the order of offset commits hold. A failed publish stops the consumer (the batch is
-        redelivered and its assessments swept out by `publish_backlog` on the next start)."""
+        redelivered and its assessments swept out by `publish_backlog` once its partitions are assigned again)."""
         settings = self._settings
         consumer = kafka.make_consumer(settings, settings.consumer_group, max_poll_records=settings.consume_batch)
         self.cache.clear()  # a (re)started consumer trusts nothing cached before
-        consumer.subscribe([settings.topic_household_events], listener=_Rebalance(self.drain, self.cache))
+        consumer.subscribe(
+            [settings.topic_household_events], listener=_Rebalance(self.drain, self.cache, self._to_sweep.update)
+        )
         producer = kafka.make_producer(settings)
         await producer.start()
         publishing: asyncio.Task[None] | None = None
@@ -236,7 +265,6 @@ class RiskConsumer:
             await consumer.start()
             self.membership.fetched()
             dead_letters = kafka.DeadLetters(producer, settings, SERVICE.name)
-            await self.publish_backlog(producer)
             ahead: tuple[list[ConsumerRecord], list[Incoming]] | None = None
             while stop is None or not stop.is_set():
                 self._progress_at = time.monotonic()
@@ -252,6 +280,11 @@ class RiskConsumer:
                     ahead = records, await self._decode_all(records, dead_letters)
                 records, incoming = ahead
                 ahead = None
+                if self._to_sweep:  # before this consumer publishes anything newer for those partitions
+                    if publishing is not None:
+                        await publishing
+                        publishing = None
+                    await self._sweep_assigned(consumer, producer)
                 if records:  # under a backlog, one transaction takes what is already fetched
                     await self._top_up(consumer, dead_letters, records, incoming)
                 if not records:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import msgspec
 import orjson
 from pydantic import ValidationError
 
@@ -29,6 +30,7 @@ from safetynet_core.contracts import (
     parse_record,
     to_timestamp,
 )
+from safetynet_core.payload_codec import decode_payload
 from safetynet_risk.memo import remembered
 from safetynet_risk.state import Member, RegistryRecord, StoredFact
 
@@ -93,39 +95,43 @@ class NotScored(Exception):
 
 def decode(value: bytes | None) -> Incoming:
     """Parse and validate one household-events record; raises PoisonRecord with a reason label, or
-    NotScored for record types risk skips."""
+    NotScored for record types risk skips. Each protobuf field is read once (every read of a field builds a
+    new Python object)."""
     message = parse_record(HouseholdEvent, value)
     if message.schema_version != SCHEMA_VERSION:
         raise PoisonRecord("schema_version", f"unknown schema_version {message.schema_version}")
-    if not message.event_id or not message.household_id:
+    event_id, household_id = message.event_id, message.household_id
+    if not event_id or not household_id:
         raise PoisonRecord("undecodable", "event_id and household_id are required")
     occurred_at = _moment(message.occurred_at) if message.HasField("occurred_at") else now_utc()
     body = message.WhichOneof("body")
     if body == "registry_record":
-        registry = _registry(message, message.household_id, occurred_at)
-        return Incoming(message.household_id, message.event_id, registry=registry)
+        return Incoming(household_id, event_id, registry=_registry(message, household_id, occurred_at))
     if body != "department_event":
         raise PoisonRecord("undecodable", "the message has no body")
     event = message.department_event
-    event_type = EVENT_TYPES.get(event.type)
+    type_name = event.type
+    event_type = EVENT_TYPES.get(type_name)
     if event_type is None:
-        raise PoisonRecord("unknown_type", f"unknown event type {event.type[:60]!r}")
+        raise PoisonRecord("unknown_type", f"unknown event type {type_name[:60]!r}")
     if event_type in UNSCORED_TYPES:
-        raise NotScored(event.type)
+        raise NotScored(type_name)
+    payload_json = event.payload_json
     try:
-        payload = PAYLOAD_MODELS[event_type].model_validate(department_payload(event)).model_dump(mode="json")
+        if payload_json:
+            payload = decode_payload(event_type, payload_json)
+        else:  # older records carry a Struct
+            payload = PAYLOAD_MODELS[event_type].model_validate(department_payload(event)).model_dump(mode="json")
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        raise PoisonRecord("invalid_payload", f"{type_name} payload: {exc}") from exc
     except ValidationError as exc:
-        raise PoisonRecord("invalid_payload", f"{event.type} payload: {exc.errors(include_input=False)}") from exc
+        raise PoisonRecord("invalid_payload", f"{type_name} payload: {exc.errors(include_input=False)}") from exc
     except ValueError as exc:
-        raise PoisonRecord("invalid_payload", f"{event.type} payload: {exc}") from exc
+        raise PoisonRecord("invalid_payload", f"{type_name} payload: {exc}") from exc
     fact = StoredFact(
-        event_id=message.event_id,
-        type=event.type,
-        occurred_at=occurred_at,
-        payload=payload,
-        member_id=event.member_id,
+        event_id=event_id, type=type_name, occurred_at=occurred_at, payload=payload, member_id=event.member_id
     )
-    return Incoming(message.household_id, message.event_id, fact=fact)
+    return Incoming(household_id, event_id, fact=fact)
 
 
 # ---- builders (tests, bench, demo) ---------------------------------------------------------------------

@@ -179,8 +179,17 @@ async def household_rows(conn: asyncpg.Connection, household_ids: list[str]) -> 
     return list(registries), list(await conn.fetch(HOUSEHOLD_FACTS, [r["household_id"] for r in registries]))
 
 
-async def unpublished(conn: asyncpg.Connection, limit: int = 5000) -> list[dict[str, Any]]:
-    rows = await conn.fetch("select * from assessments where published_at is null order by assessed_at limit $1", limit)
+async def unpublished(
+    conn: asyncpg.Connection, after: tuple[datetime, str] | None = None, limit: int = 5000
+) -> list[dict[str, Any]]:
+    """Assessments not yet published, oldest first, from just past `after` (assessed_at, assessment_id)."""
+    rows = await conn.fetch(
+        "select * from assessments where published_at is null"
+        " and ($1::timestamptz is null or (assessed_at, assessment_id) > ($1, $2))"
+        " order by assessed_at, assessment_id limit $3",
+        *(after or (None, "")),
+        limit,
+    )
     return [{**dict(row), "reasons": orjson.loads(row["reasons"])} for row in rows]
 
 
