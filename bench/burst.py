@@ -37,7 +37,7 @@ from bench.stages import Receiver, group_lag, topic_records
 from safetynet_core.testing import read_stack_env, serve
 from safetynet_intake.clients import create_client
 from safetynet_intake.samples import household_record, id_number
-from safetynet_workflow.admin import create_user
+from safetynet_workflow.auth.admin import create_user
 from safetynet_workflow.settings import Settings as WorkflowSettings
 
 EVENTS = int(os.environ.get("BURST_EVENTS", "1000000"))

@@ -60,7 +60,7 @@ from safetynet_intake.samples import household_record, id_number, medical_event
 from safetynet_notify.info import SERVICE as NOTIFY
 from safetynet_notify.store import create_subscription
 from safetynet_risk.info import SERVICE as RISK
-from safetynet_workflow.admin import create_user
+from safetynet_workflow.auth.admin import create_user
 from safetynet_workflow.info import SERVICE as WORKFLOW
 from safetynet_workflow.settings import Settings as WorkflowSettings
 

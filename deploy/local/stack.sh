@@ -74,7 +74,7 @@ ensure_secrets() {
 secrets_for() { # name
   local own=()
   [ "$1" = workflow ] || own+=(-e '^SAFETYNET_JWT_PRIVATE_KEY_FILE=')
-  [ "$1" = intake ] || own+=(-e '^SAFETYNET_ID_SEALING_KEY=')
+  case "$1" in intake | relay) ;; *) own+=(-e '^SAFETYNET_ID_SEALING_KEY=') ;; esac  # the relay is intake's own
   grep -v "${own[@]}" "$secrets_file" || true
 }
 

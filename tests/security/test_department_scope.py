@@ -51,3 +51,26 @@ async def test_department_officers_read_only_the_cases_of_their_measures(start_s
 async def case_page(wf: Running, auth: dict[str, str], case_id: str) -> int:
     cookie = {"Cookie": f"safetynet_session={auth['Authorization'].removeprefix('Bearer ')}"}
     return (await wf.http.get(f"/cases/{case_id}", headers=cookie)).status_code
+
+
+async def test_only_case_workers_of_the_region_file_objections(start_service: StartService) -> None:
+    """Any role could file objections, each sending a case back to the visit (issue 20): department officers
+    and auditors are refused before anything runs; the case workers' roles reach the case's own checks."""
+    nowhere = f"http://127.0.0.1:{free_port()}"
+    light: dict[str, Any] = {"run_worker": False, "run_consumer": False, "inspection_enabled": False,
+                             "notify_url": nowhere, "intake_url": nowhere}  # fmt: skip
+    roles = {"civil": ("department_officer", "civil_affairs"), "auditor": ("auditor", None),
+             "township": ("township_officer", None)}  # fmt: skip
+    async with start_service(WORKFLOW, WorkflowSettings, create_workflow, **light) as wf:
+        for username, (role, department) in roles.items():
+            region = VILLAGE[:9] if role == "township_officer" else VILLAGE[:6]
+            await create_user(wf.settings, username=username, password=PASSWORD, role=role, region=region,
+                              department=department)  # fmt: skip
+        case_id = await project_case(wf.db, "civil_affairs")
+        answers = {}
+        for username in roles:
+            auth = await wf.login(username)
+            filed = await wf.http.post(f"/v1/cases/{case_id}/objections", headers=auth, json={"reason": "他家开店"})
+            answers[username] = filed.status_code
+        assert answers["civil"] == 403 and answers["auditor"] == 403, answers
+        assert answers["township"] != 403, answers  # past the role check: the case's own rules answer

@@ -45,7 +45,7 @@ from tests.security.support import PASSWORD
 from tests.security.walk import Route, routes_of
 
 pytestmark = pytest.mark.integration
-HOUSEHOLDS = 48
+HOUSEHOLDS = 150  # the demo county flags ~5-10% of its households: enough for a handful of cases
 COUNTY = synthetic.COUNTY_CODE
 RECENT = date(2020, 1, 1)  # later birth dates may coincide with event dates; older ones are checked
 

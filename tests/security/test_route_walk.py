@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -36,6 +36,7 @@ from tests.security.support import PASSWORD, VILLAGE, Running, project_case, tok
 from tests.security.walk import (
     OUTSIDER_DEPARTMENT,
     OUTSIDERS,
+    OWN_REGION,
     OWN_SESSION,
     UNSAFE,
     Credentials,
@@ -100,7 +101,18 @@ class Stack:
             ("POST", "/sweeps/new"): sweep,
             ("POST", "/corrections/new"): correction_form,
             ("POST", "/ledger/new"): finding,
-        }
+            ("POST", "/v1/reports/submissions"): {"region": VILLAGE[:9], "period": "week",
+                                                  "period_start": monday().isoformat()},
+            ("POST", "/v1/reports/submissions/{submission_id}/review"): {"decision": "approve"},
+            ("POST", "/reports/submissions"): {"period": "week", "period_start": monday().isoformat()},
+            ("POST", "/reports/submissions/{submission_id}/review"): {"decision": "approve"},
+        }  # fmt: skip
+
+
+def monday() -> date:
+    """This week's Monday (a week's report starts on it)."""
+    today = datetime.now(UTC).date()
+    return today - timedelta(days=today.weekday())
 
 
 async def seed(services: dict[str, Running]) -> dict[str, str]:
@@ -122,7 +134,14 @@ async def seed(services: dict[str, Running]) -> dict[str, str]:
     task_id = await workflow.db.fetchval("select task_id from tasks where case_id = $1", case_id)
     ids = {"household_id": household, "member_id": "M1", "case_id": case_id, "task_id": task_id,
            "sweep_id": unique("S"), "correction_id": unique("R"), "item_id": unique("L"), "village": VILLAGE,
-           "purpose": PURPOSE, "event_type": "medical_expense", "event_id": unique("E")}  # fmt: skip
+           "purpose": PURPOSE, "event_type": "medical_expense", "event_id": unique("E"), "code": VILLAGE[:6],
+           "fmt": "csv", "submission_id": unique("S")}  # fmt: skip
+    await workflow.db.execute(
+        "insert into report_submissions (submission_id, region_code, period, period_start, period_end, due_at,"
+        " status, late, summary, submitted_by, submitted_at) values ($1, $2, 'week', $3, $4, $5, 'submitted',"
+        " false, '{}', 'someone', $5)",
+        ids["submission_id"], VILLAGE[:9], monday(), monday() + timedelta(days=6), now,
+    )  # fmt: skip
     await workflow.db.execute(
         "insert into sweeps (sweep_id, kind, region_code, title, target, status, launched_by, created_at)"
         " values ($1, 'concentrated', $2, 't', '[]', 'running', 'someone', $3)",
@@ -211,7 +230,7 @@ async def test_no_route_gives_another_regions_objects_to_any_role(stack: Stack) 
         csrf = {CSRF_FIELD: session_csrf(workflow.settings, verify_claims(workflow.settings, token))}
         department = OUTSIDER_DEPARTMENT if role == "department_officer" else None
         for route in stack.routes:
-            if (route.method, route.path) in OWN_SESSION:
+            if (route.method, route.path) in OWN_SESSION | OWN_REGION:
                 continue
             running = stack.services[route.service]
             if route.page:

@@ -13,6 +13,7 @@ import pytest
 from openpyxl import load_workbook
 
 from safetynet_core.auth import Role
+from safetynet_core.testing import form_token
 from tests.integration.oversight.conftest import CHENGGUAN, COUNTY, DONGGUAN, XIGUAN, County
 from tests.integration.oversight.test_dashboard_and_reports import county_with_cases
 
@@ -98,19 +99,20 @@ async def test_scorecard_missed_inclusions_and_submissions_pages(county: County)
     form = await county.http.get("/reports/submissions", headers=township)
     this_week = re.search(r'name="period_start" value="([\d-]+)"', form.text)
     assert this_week
-    posted = await county.http.post(
-        "/reports/submissions", data={"period": "week", "period_start": this_week.group(1)}, headers=township
-    )
+    week = {"period": "week", "period_start": this_week.group(1), **form_token(form.text)}
+    forged = await county.http.post("/reports/submissions", data={**week, "csrf_token": "forged"}, headers=township)
+    assert forged.status_code == 403  # a form post without its page's token changes nothing
+    posted = await county.http.post("/reports/submissions", data=week, headers=township)
     assert posted.status_code == 303 and "done=submitted" in posted.headers["location"]
-    again = await county.http.post(
-        "/reports/submissions", data={"period": "week", "period_start": this_week.group(1)}, headers=township
-    )
+    again = await county.http.post("/reports/submissions", data=week, headers=township)
     assert "error=" in again.headers["location"]
     listed = await county.http.get("/reports/submissions", headers=officer)
     submission = re.search(r'<tr data-id="(S\w+)" data-status="submitted"', listed.text)
     assert submission and "东风镇" in listed.text  # among the townships that have not reported
     reviewed = await county.http.post(
-        f"/reports/submissions/{submission.group(1)}/review", data={"decision": "approve", "note": ""}, headers=officer
+        f"/reports/submissions/{submission.group(1)}/review",
+        data={"decision": "approve", "note": "", **form_token(listed.text)},
+        headers=officer,
     )
     assert reviewed.status_code == 303 and "done=approved" in reviewed.headers["location"]
     after = await county.http.get("/reports/submissions?status=approved", headers=officer)

@@ -7,7 +7,6 @@ import functools
 import importlib
 import importlib.util
 import re
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,12 +17,10 @@ import yaml
 from pydantic_settings import BaseSettings
 from typer.testing import CliRunner
 
+from bench import capacity
 from safetynet_cli.main import app as cli
 from safetynet_core.settings import REPO_ROOT, CoreSettings
 from tests.unit.deploy.settings_env import env_names, required_settings
-
-sys.path.insert(0, str(REPO_ROOT))  # `bench` (the capacity model) under --import-mode=importlib
-from bench import capacity
 
 K8S = REPO_ROOT / "deploy" / "k8s"
 CONTRACT_PORTS = {"intake": 8001, "risk": 8002, "workflow": 8003, "notify": 8004}

@@ -221,5 +221,7 @@ async def review_page(
         body = submissions.SubmissionReview(decision=decision, note=note)
         await submissions.review(principal, sources, submission_id, body, datetime.now(UTC))
     except ApiError as exc:
+        if exc.status in (403, 404):  # not the caller's to review: refused as every page refuses it
+            raise
         return _back(error=api_error_message(exc.body))
     return _back(done="approved" if decision == "approve" else "returned")
