@@ -36,7 +36,9 @@ lint: venv
 unit: venv
 	$(VENV)/bin/pytest -q tests/unit
 
-test: venv proto-check lint tools up
+# lint (mypy: one core) runs while the stack starts (mostly waiting on Kafka and Temporal).
+test: venv proto-check tools
+	@$(MAKE) --no-print-directory -j2 lint up
 	$(VENV)/bin/pytest -q -ra tests/unit tests/integration tests/security tests/e2e tests/chaos
 
 # The fault suite, full form (>= 20,000 events, Kafka stopped 30 s) on its own stack in .local/chaos.

@@ -569,12 +569,7 @@ def table(results: Sequence[Result]) -> str:
     )
     rows = [head] + [
         (
-            r.scenario,
-            str(r.accepted),
-            str(r.lost),
-            str(r.duplicated_events),
-            str(r.duplicated_cases),
-            str(r.missing_cases + r.spurious_cases),
+            *loss_cells(r),
             str(r.duplicated_notifications),
             str(r.missing_notifications),
             str(r.redelivered_webhooks),
@@ -583,6 +578,26 @@ def table(results: Sequence[Result]) -> str:
         for r in results
     ]
     return render_table(rows)
+
+
+def loss_cells(r: Result) -> tuple[str, ...]:
+    """The cells every fault table starts with: scenario, accepted, lost, duplicated events and cases, cases
+    missing or spurious."""
+    return (r.scenario, str(r.accepted), str(r.lost), str(r.duplicated_events), str(r.duplicated_cases),
+            str(r.missing_cases + r.spurious_cases))  # fmt: skip
+
+
+def assert_nothing_lost_or_doubled(results: Sequence[Result]) -> None:
+    """What every fault must keep: the backlog drains; no accepted event lost or processed twice; one case per
+    flagged household; one notification per case event."""
+    for r in results:
+        assert r.drained, f"{r.scenario}: backlog did not drain ({r.notes})"
+        assert r.lost == 0, f"{r.scenario}: {r.lost} accepted events lost"
+        assert r.duplicated_events == 0, f"{r.scenario}: {r.duplicated_events} events processed twice"
+        assert r.duplicated_cases == 0, f"{r.scenario}: {r.duplicated_cases} duplicate cases"
+        assert r.missing_cases == r.spurious_cases == 0, f"{r.scenario}: cases missing or spurious"
+        assert r.duplicated_notifications == 0, f"{r.scenario}: duplicate notifications"
+        assert r.missing_notifications == 0, f"{r.scenario}: notifications missing"
 
 
 def drain_cell(result: Result) -> str:

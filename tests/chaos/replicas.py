@@ -33,6 +33,7 @@ from tests.chaos.harness import (
     event,
     household,
     log,
+    loss_cells,
     read_pid,
     render_table,
     wait_gone,
@@ -169,12 +170,7 @@ def replica_table(results: list[ReplicaResult]) -> str:
             "partitions moved", "stuck", "latency before/after s", "drain s")  # fmt: skip
     rows = [head] + [
         (
-            r.scenario,
-            str(r.accepted),
-            str(r.lost),
-            str(r.duplicated_events),
-            str(r.duplicated_cases),
-            str(r.missing_cases + r.spurious_cases),
+            *loss_cells(r),
             f"{r.duplicated_notifications}/{r.missing_notifications}",
             str(r.partitions_moved),
             str(len(r.partitions_stuck)),
