@@ -138,6 +138,7 @@ class Watch:
     stack: dict[str, str]
     pool: asyncpg.Pool
     burst: Burst
+    hook: str  # this run's receiver: deliveries to others (an earlier run's, long gone) are not its business
     started: float = field(default_factory=time.monotonic)
     peak_lag: dict[str, int] = field(default_factory=dict)
     peak_rss_mib: dict[str, float] = field(default_factory=dict)
@@ -172,7 +173,9 @@ class Watch:
         cases = await self.pool.fetchval(
             "select count(*) from workflow.cases where household_id like $1", f"HB{self.burst.run}%"
         )
-        pending = await self.pool.fetchval("select count(*) from notify.deliveries where status <> 'sent'")
+        pending = await self.pool.fetchval(
+            "select count(*) from notify.deliveries where status <> 'sent' and address = $1", self.hook
+        )
         done = {
             "relay": lags["outbox"] == 0,
             "risk": lags["outbox"] == 0 and lags["risk"] == 0,
@@ -199,7 +202,7 @@ SCHEMAS = ("intake", "risk", "workflow", "notify")
 class Footprint:
     """What the stack has written so far: WAL position, bytes per service schema, bytes per topic on disk."""
 
-    wal_lsn: str
+    wal_bytes: int  # the WAL position, in bytes from its start
     schema_bytes: dict[str, int]
     topic_bytes: dict[str, int]
     topic_records: dict[str, int]
@@ -207,7 +210,7 @@ class Footprint:
     @classmethod
     async def take(cls, pool: asyncpg.Pool, bootstrap: str) -> Footprint:
         async with pool.acquire() as conn:
-            lsn = str(await conn.fetchval("select pg_current_wal_lsn()"))
+            wal = int(await conn.fetchval("select pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint"))
             rows = await conn.fetch(
                 "select n.nspname, sum(pg_total_relation_size(c.oid))::bigint as size from pg_class c"
                 " join pg_namespace n on n.oid = c.relnamespace where c.relkind in ('r', 'm')"
@@ -221,10 +224,10 @@ class Footprint:
             topic = partition_dir.name.rsplit("-", 1)[0]
             if topic in on_disk:
                 on_disk[topic] += sum(f.stat().st_size for f in partition_dir.glob("*.log"))
-        return cls(lsn, {r["nspname"]: int(r["size"]) for r in rows}, on_disk, await topic_records(bootstrap, topics))
+        return cls(wal, {r["nspname"]: int(r["size"]) for r in rows}, on_disk, await topic_records(bootstrap, topics))
 
-    async def growth_per_event(self, pool: asyncpg.Pool, later: Footprint, events: int) -> dict[str, Any]:
-        wal = await pool.fetchval("select pg_wal_lsn_diff($1::pg_lsn, $2::pg_lsn)", later.wal_lsn, self.wal_lsn)
+    def growth_per_event(self, later: Footprint, events: int) -> dict[str, Any]:
+        wal = later.wal_bytes - self.wal_bytes
         schemas = {s: (later.schema_bytes.get(s, 0) - self.schema_bytes.get(s, 0)) / events for s in SCHEMAS}
         records = {t: later.topic_records[t] - self.topic_records[t] for t in later.topic_records}
         per_record = {t: round((later.topic_bytes[t] - self.topic_bytes[t]) / max(1, n)) for t, n in records.items()}
@@ -375,12 +378,13 @@ async def main() -> int:
     receiver = Receiver()
     try:
         async with serve(receiver.app()) as receiver_url:
-            registry_key, events_key, subscription = await setup(stack, pool, f"{receiver_url}/hook")
+            hook = f"{receiver_url}/hook"
+            registry_key, events_key, subscription = await setup(stack, pool, hook)
             await register(stack, burst, registry_key)
             progress(f"{burst.households:,} households registered; sending {burst.events:,} events")
             await drained(stack, pool)  # the registry records are through before the clock starts
             before = await Footprint.take(pool, stack["KAFKA_BOOTSTRAP"])
-            watch = Watch(stack, pool, burst)
+            watch = Watch(stack, pool, burst, hook)
             sending = asyncio.create_task(post_batches(stack, burst, events_key))
             while not watch.finished:
                 if sending.done() and not watch.intake_done:
@@ -395,9 +399,7 @@ async def main() -> int:
                 await asyncio.sleep(SAMPLE_SECONDS)
             checks = await verify(pool, burst, subscription)
             checks["webhooks_received"] = receiver.received
-            footprint = await before.growth_per_event(
-                pool, await Footprint.take(pool, stack["KAFKA_BOOTSTRAP"]), burst.events
-            )
+            footprint = before.growth_per_event(await Footprint.take(pool, stack["KAFKA_BOOTSTRAP"]), burst.events)
             footprint["temporal_history_events_per_opened_case"] = await history_events_per_case(stack, pool, burst)
     finally:
         await pool.close()
