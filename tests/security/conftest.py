@@ -57,7 +57,8 @@ async def intake(start_service: StartService) -> AsyncIterator[Running]:
 async def workflow(start_service: StartService) -> AsyncIterator[Running]:
     """Workflow with its worker and consumers, and the USERS created."""
     async with start_service(
-        WORKFLOW, WorkflowSettings, create_workflow, workflow_task_queue=unique("wfq"), inspection_enabled=False
+        WORKFLOW, WorkflowSettings, create_workflow, workflow_task_queue=unique("wfq"), inspection_enabled=False,
+        household_facts_wait_seconds=0.5,  # its cases open without a registry record
     ) as running:
         for username, (role, region) in USERS.items():
             await create_user(running.settings, username=username, password=PASSWORD, role=role, region=region)

@@ -67,7 +67,9 @@ async def browser() -> AsyncIterator[Browser]:
 @pytest.fixture
 async def site(isolated_settings: Callable[..., Any], provision: Callable[..., Any]) -> AsyncIterator[Site]:
     """The workflow service with a cadre and a township officer, and one household flagged."""
-    settings: Settings = isolated_settings(Settings, workflow_task_queue=unique("uiq"), inspection_enabled=False)
+    settings: Settings = isolated_settings(
+        Settings, workflow_task_queue=unique("uiq"), inspection_enabled=False, household_facts_wait_seconds=0.5
+    )
     await provision(settings, SERVICE)
     await create_user(settings, username="cadre", password=PASSWORD, role="village_cadre", region=VILLAGE)
     await create_user(settings, username="township", password=PASSWORD, role="township_officer", region=TOWNSHIP)

@@ -31,6 +31,8 @@ pytestmark = pytest.mark.integration
 
 VILLAGE, OTHER_VILLAGE, TOWNSHIP = "610327100201", "610327100202", "610327100"
 PASSWORD = "correct horse battery staple"
+# These cases open without a registry record: the case need not wait for one (its facts stay unknown).
+NO_REGISTRY_WAIT = {"household_facts_wait_seconds": 0.5}
 VISIT = {
     "visitors": ["Li Wei", "Wang Fang"],
     "consent": True,
@@ -74,7 +76,11 @@ async def test_assessment_to_scoped_tasks_and_rest_driven_case(
     isolated_settings: Callable[..., Any], provision: Callable[..., Any]
 ) -> None:
     settings: Settings = isolated_settings(
-        Settings, workflow_task_queue=unique("wfq"), inspection_enabled=False, gauge_refresh_seconds=1
+        Settings,
+        workflow_task_queue=unique("wfq"),
+        inspection_enabled=False,
+        gauge_refresh_seconds=1,
+        **NO_REGISTRY_WAIT,
     )
     await provision(settings, SERVICE)
     for username, role, region in (
@@ -236,7 +242,11 @@ async def test_rest_walk_to_evaluate_with_department_measures_and_reopen(
     isolated_settings: Callable[..., Any], provision: Callable[..., Any], tmp_path: Path
 ) -> None:
     settings: Settings = isolated_settings(
-        Settings, workflow_task_queue=unique("wfq"), inspection_enabled=False, policy_file=short_notice_policy(tmp_path)
+        Settings,
+        workflow_task_queue=unique("wfq"),
+        inspection_enabled=False,
+        policy_file=short_notice_policy(tmp_path),
+        **NO_REGISTRY_WAIT,
     )
     await provision(settings, SERVICE)
     people = (
@@ -354,7 +364,9 @@ async def test_rest_walk_to_evaluate_with_department_measures_and_reopen(
 async def test_flagged_after_close_opens_a_new_case(
     isolated_settings: Callable[..., Any], provision: Callable[..., Any]
 ) -> None:
-    settings: Settings = isolated_settings(Settings, workflow_task_queue=unique("wfq"), inspection_enabled=False)
+    settings: Settings = isolated_settings(
+        Settings, workflow_task_queue=unique("wfq"), inspection_enabled=False, **NO_REGISTRY_WAIT
+    )
     await provision(settings, SERVICE)
     await create_user(settings, username="cadre", password=PASSWORD, role="village_cadre", region=VILLAGE)
     household = unique("H")

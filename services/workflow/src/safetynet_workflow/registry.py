@@ -101,7 +101,7 @@ def activities(adapters: Adapters, client: Client, case_events: kafka.RenewingPr
         ProjectionActivities(
             adapters.projection, case_events, settings.topic_case_events, adapters.regions.fresh_labels
         ).project,
-        CaseActivities(adapters.reports).household_facts,
+        CaseActivities(adapters.reports, settings.household_facts_wait_seconds).household_facts,
         *InspectionActivities(settings, Starter(client, policy, settings.workflow_task_queue), adapters.cases).all(),
         *SweepActivities(policy, adapters.sweeps, adapters.intake).all(),
         *CorrectionActivities(adapters.corrections, adapters.intake).all(),

@@ -23,6 +23,9 @@ class Settings(CoreSettings):
     # Field operations post to intake like any department: sweep findings as `grid_report` events (a
     # `grid` client's key), approved registry corrections as registry updates (a `rural_revitalization` key).
     intake_url: str = "http://127.0.0.1:8001"
+    # How long a case that opened before the household directory had its registry record waits for it (the
+    # record precedes any assessment of the household, so it arrives soon); then the case learns it later.
+    household_facts_wait_seconds: float = Field(20.0, ge=0)
     # Case pages and reports show notify's deliveries (asked with the caller's own token).
     notify_url: str = Field(
         "http://127.0.0.1:8004", validation_alias=AliasChoices("SAFETYNET_NOTIFY_URL", "NOTIFY_URL")

@@ -11,19 +11,19 @@ from temporalio import activity
 from safetynet_workflow.cases.models import HOUSEHOLD_FACTS_ACTIVITY, HouseholdFacts
 from safetynet_workflow.reports.store import ReportStore
 
-WAIT_SECONDS = 20.0  # the registry record precedes any assessment of the household: it arrives soon
 POLL_SECONDS = 0.5
 
 
 class CaseActivities:
-    def __init__(self, households: ReportStore) -> None:
+    def __init__(self, households: ReportStore, wait_seconds: float) -> None:
         self.households = households
+        self.wait_seconds = wait_seconds
 
     @activity.defn(name=HOUSEHOLD_FACTS_ACTIVITY)
     async def household_facts(self, household_id: str) -> HouseholdFacts | None:
         """The household's facts from the directory, waiting a little for the registry record; None when
         it never came (the case then learns them from a later registry record)."""
-        deadline = time.monotonic() + WAIT_SECONDS
+        deadline = time.monotonic() + self.wait_seconds
         while True:
             facts = HouseholdFacts.of(
                 household_id, (await self.households.households_of([household_id])).get(household_id)
