@@ -33,3 +33,14 @@ class Section:
     title: str
     data: dict[str, Any]
     rows: list[list[str]]
+
+
+# The start of every wrk script: a request counter and an id per wrk thread (`tid`), for unique event ids.
+WRK_THREAD_IDS = r"""
+local counter = 0
+local next_id = 0
+function setup(thread)
+  thread:set("tid", next_id)
+  next_id = next_id + 1
+end
+"""

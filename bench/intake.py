@@ -34,7 +34,7 @@ from fastapi import FastAPI
 from fastapi.responses import Response
 
 from bench import procs
-from bench.common import BenchResult
+from bench.common import WRK_THREAD_IDS, BenchResult
 from safetynet_core import kafka
 from safetynet_core.contracts import to_timestamp
 from safetynet_core.db import migrate
@@ -51,13 +51,7 @@ WARMUP_S = 3
 B1_ROUNDS = int(os.environ.get("BENCH_B1_ROUNDS", "3"))  # alternating bare/intake rounds; odd
 BATCHES, BATCH_LINES = 10, 10_000
 
-WRK_SCRIPT = r"""
-local counter = 0
-local next_id = 0
-function setup(thread)
-  thread:set("tid", next_id)
-  next_id = next_id + 1
-end
+WRK_SCRIPT = WRK_THREAD_IDS + r"""
 function init(args)
   prefix = args[1] .. "-" .. tid
   headers = {["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. args[2]}

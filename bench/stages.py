@@ -48,7 +48,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from fastapi import FastAPI, Request, Response
 
 from bench import procs
-from bench.common import BenchResult, Section
+from bench.common import WRK_THREAD_IDS, BenchResult, Section
 from bench.intake import WRK_SCRIPT, _run_result, _wrk
 from safetynet_core import kafka
 from safetynet_core.db import Database, migrate
@@ -230,13 +230,7 @@ def household_id(pipeline: Pipeline, index: int) -> str:
 
 # Every FLAGGED_SHARE-th request a D-rated house for a household of its own (a case), the rest small medical
 # bills for any household; one client may post both types.
-SINGLE_POSTS = r"""
-local counter = 0
-local next_id = 0
-function setup(thread)
-  thread:set("tid", next_id)
-  next_id = next_id + 1
-end
+SINGLE_POSTS = WRK_THREAD_IDS + r"""
 function init(args)
   run, households, flagged_share = args[1], tonumber(args[3]), tonumber(args[4])
   headers = {["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. args[2]}
