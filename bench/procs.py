@@ -136,15 +136,14 @@ class Running:
 
 @asynccontextmanager
 async def process(argv: list[str], env: Mapping[str, str], stop_timeout: float = 15) -> AsyncIterator[int]:
-    """A process with the given extra environment (output discarded); yields its pid, stops it (SIGTERM,
-    then SIGKILL) on the way out."""
-    started = await asyncio.create_subprocess_exec(
-        *argv,
-        env={**os.environ, **env},
-        cwd=str(REPO_ROOT),
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
+    """A process with the given extra environment (its output appended to .local/logs/bench.log, where a
+    process that dies at start says why); yields its pid, stops it (SIGTERM, then SIGKILL) on the way out."""
+    log_dir = local_dir() / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    with (log_dir / "bench.log").open("ab") as log:
+        started = await asyncio.create_subprocess_exec(
+            *argv, env={**os.environ, **env}, cwd=str(REPO_ROOT), stdout=log, stderr=asyncio.subprocess.STDOUT
+        )
     try:
         yield started.pid
     finally:

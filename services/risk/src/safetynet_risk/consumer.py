@@ -34,8 +34,8 @@ from safetynet_core import kafka
 from safetynet_core.contracts import PoisonRecord, now_utc
 from safetynet_core.db import Database, raw_transaction
 from safetynet_core.kafka import ConsumerStalled, MembershipWatch
-from safetynet_core.logging import get_logger
-from safetynet_core.policy import Policy
+from safetynet_core.logging import configure_logging, get_logger
+from safetynet_core.policy import Policy, load_policy
 from safetynet_risk import batch, metrics, store
 from safetynet_risk.cache import HouseholdCache
 from safetynet_risk.info import SERVICE
@@ -427,3 +427,21 @@ def _next_offsets(records: Sequence[ConsumerRecord]) -> dict[TopicPartition, int
         if record.offset >= ends.get(key, 0):
             ends[key] = record.offset + 1
     return {TopicPartition(topic, partition): end for (topic, partition), end in ends.items()}
+
+
+async def main() -> None:
+    """Run the consumer alone, without HTTP (`make bench`'s stage costs; a consumer-only deployment), restarting
+    it with backoff when it crashes. The policy is loaded once, here, as `create_app` does for the service."""
+    from safetynet_core.service import supervise
+
+    settings = Settings()
+    configure_logging(SERVICE.name, settings.log_level, settings.log_json)
+    db = Database(settings, settings.db_schema or SERVICE.schema)
+    try:
+        await supervise("risk-consumer", RiskConsumer(settings, db, load_policy(settings.policy_file)).run)
+    finally:
+        await db.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
