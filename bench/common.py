@@ -44,3 +44,12 @@ function setup(thread)
   next_id = next_id + 1
 end
 """
+
+# The end of every wrk script: one RESULT line of JSON that bench.procs parses (requests, latency, errors).
+WRK_RESULT = r"""function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('\nRESULT {"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,'
+    .. '"socket_errors":%d,"bad_status":%d}\n', summary.requests, summary.duration,
+    latency:percentile(50), latency:percentile(99), e.connect + e.read + e.write + e.timeout, e.status))
+end
+"""

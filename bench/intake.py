@@ -34,7 +34,7 @@ from fastapi import FastAPI
 from fastapi.responses import Response
 
 from bench import procs
-from bench.common import WRK_THREAD_IDS, BenchResult
+from bench.common import WRK_RESULT, WRK_THREAD_IDS, BenchResult
 from safetynet_core import kafka
 from safetynet_core.contracts import to_timestamp
 from safetynet_core.db import migrate
@@ -64,13 +64,7 @@ function request()
     prefix, counter, counter % 50000, counter)
   return wrk.format("POST", "/v1/events", headers, body)
 end
-function done(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format('\nRESULT {"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,'
-    .. '"socket_errors":%d,"bad_status":%d}\n', summary.requests, summary.duration,
-    latency:percentile(50), latency:percentile(99), e.connect + e.read + e.write + e.timeout, e.status))
-end
-"""
+""" + WRK_RESULT
 
 BATCH_LOADER = r"""
 import json, sys, time, httpx

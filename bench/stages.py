@@ -48,7 +48,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from fastapi import FastAPI, Request, Response
 
 from bench import procs
-from bench.common import WRK_THREAD_IDS, BenchResult, Section
+from bench.common import WRK_RESULT, WRK_THREAD_IDS, BenchResult, Section
 from bench.intake import WRK_SCRIPT, _run_result, _wrk
 from safetynet_core import kafka
 from safetynet_core.db import Database, migrate
@@ -251,13 +251,7 @@ function request()
   end
   return wrk.format("POST", "/v1/events", headers, body)
 end
-function done(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format('\nRESULT {"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,'
-    .. '"socket_errors":%d,"bad_status":%d}\n', summary.requests, summary.duration,
-    latency:percentile(50), latency:percentile(99), e.connect + e.read + e.write + e.timeout, e.status))
-end
-"""
+""" + WRK_RESULT
 
 
 def small_bill(household: str, i: int) -> dict[str, Any]:
