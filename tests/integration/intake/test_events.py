@@ -181,3 +181,5 @@ async def test_metrics_count_outcomes_and_expose_the_outbox(start_intake: Any) -
             "safetynet_http_request_duration_seconds",
         ):
             assert name in text, name
+        route_labels = '{method="POST",route="/v1/events",service="intake"}'
+        assert f"safetynet_http_request_duration_seconds_count{route_labels}" in text

@@ -225,3 +225,33 @@ async def test_send_keyed_picks_the_default_partitioners_partition_and_keeps_ord
         assert value in producer.sent[(topic, partition)]
     for values in producer.sent.values():
         assert values == sorted(values, key=int)  # each partition's stream in the given order
+
+
+def test_request_metrics_carry_the_route_template_of_included_routers() -> None:
+    from fastapi import APIRouter, FastAPI
+    from fastapi.testclient import TestClient
+    from prometheus_client import REGISTRY
+
+    from safetynet_core.metrics import RouteMetricsMiddleware, metrics_endpoint
+
+    router = APIRouter(prefix="/v1")
+
+    @router.get("/things/{thing_id}")
+    async def thing(thing_id: str) -> dict[str, str]:
+        return {"thing_id": thing_id}
+
+    app = FastAPI()
+    app.include_router(router)
+    app.add_route("/metrics", metrics_endpoint)
+    app.add_middleware(RouteMetricsMiddleware, service="unit-routes")
+    with TestClient(app) as client:
+        for path in ("/v1/things/a", "/v1/things/b", "/metrics", "/nowhere"):
+            client.get(path)
+
+    def count(route: str) -> float | None:
+        labels = {"service": "unit-routes", "method": "GET", "route": route}
+        return REGISTRY.get_sample_value("safetynet_http_request_duration_seconds_count", labels)
+
+    assert count("/v1/things/{thing_id}") == 2
+    assert count("/metrics") == 1
+    assert count("unmatched") == 1

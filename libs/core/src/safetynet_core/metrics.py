@@ -34,6 +34,11 @@ class RouteMetricsMiddleware:
         self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     def _route_of(self, scope: Scope) -> str:
+        """The template of the route that served the request: FastAPI leaves it in the scope (routes of
+        included routers match only there); plain Starlette routes are matched here, once per path."""
+        selected = getattr(scope.get("route"), "path", None)
+        if isinstance(selected, str):
+            return selected
         key = (scope["method"], scope["path"])
         cached = self._routes.get(key)
         if cached is not None:
