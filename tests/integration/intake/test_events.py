@@ -174,6 +174,9 @@ async def test_metrics_count_outcomes_and_expose_the_outbox(start_intake: Any) -
         labels = 'department="medical_insurance",outcome="{}",type="medical_expense"'
         for outcome in ("accepted", "duplicate"):
             assert f"safetynet_intake_events_total{{{labels.format(outcome)}}}" in text
+        for status in (202, 200):  # the hot route's short way keeps the per-route request metrics
+            route = f'method="POST",route="/v1/events",service="intake",status="{status}"'
+            assert f"safetynet_http_requests_total{{{route}}}" in text, status
         for name in (
             "safetynet_intake_outbox_backlog",
             "safetynet_intake_outbox_oldest_age_seconds",
