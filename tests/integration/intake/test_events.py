@@ -174,6 +174,9 @@ async def test_metrics_count_outcomes_and_expose_the_outbox(start_intake: Any) -
         labels = 'department="medical_insurance",outcome="{}",type="medical_expense"'
         for outcome in ("accepted", "duplicate"):
             assert f"safetynet_intake_events_total{{{labels.format(outcome)}}}" in text
+        posts = [line for line in text.splitlines() if line.startswith('safetynet_http_requests_total{method="POST"')]
+        for status in (202, 200):  # the hot route's short way keeps the per-request metrics
+            assert any(f'status="{status}"' in line for line in posts), (status, posts)
         for name in (
             "safetynet_intake_outbox_backlog",
             "safetynet_intake_outbox_oldest_age_seconds",

@@ -44,7 +44,7 @@ VALID: dict[EventType, dict[str, Any]] = {
     EventType.INSURANCE_STATUS: {"scheme": "basic_medical", "insured": False, "year": 2027},
     EventType.EMPLOYMENT_STATUS: {"employed": True, "since": "2026-11-01"},
 }
-WRONG = [-1, 1e10, "x" * 4001, [], ["unknown"], "not-a-choice", 5, {"nested": 1}, None, "12"]
+WRONG = [-1, 1e10, "x" * 4001, [], ["unknown"], "not-a-choice", 5, {"nested": 1}, None, "12", "employment\n"]
 
 
 def variants(event_type: EventType) -> list[dict[str, Any]]:

@@ -14,6 +14,7 @@ from safetynet_intake.samples import household_record, medical_event
 from safetynet_intake.validation import (
     InvalidInput,
     _checked_event,
+    _compiled_valid_event,
     _valid_event,
     body_hash,
     ndjson_lines,
@@ -216,3 +217,59 @@ async def test_a_wrong_key_is_remembered_briefly_so_argon2_runs_once() -> None:
     assert (await authenticator.authenticate("snk_c1_right")).department == "water"
     assert (await authenticator.authenticate("snk_c1_right")).client_id == "c1"
     assert pool.lookups == 2
+
+
+WRONG_VALUES: list[Any] = [None, "", 5, 1.5, True, [], {}, "x" * 201, "a b", "-lead", "ok.id:1", "1e3", "nan", -1, 1e10,
+                          "trailing\n", "2026-11-01\n", "١٢٣", 1.8e22]
+OCCURRED_AT_FORMS: list[Any] = [
+    "2026-01-01T08:00:00+08:00", "2026-01-01T08:00:00Z", "2026-01-01t08:00:00z", "2026-01-01 08:00:00+08:00",
+    "2026-01-01T08:00:00.123456789+08:00", "2026-01-01T08:00:00", "2026-01-01", "2026-01-01T24:00:00Z",
+    "2026-02-30T08:00:00Z", "2026-01-01T08:00:60Z", "2026-01-01T08:00+08:00", "20260101T080000Z",
+    1767225600, 1767225600.5, "1767225600", None, "",
+]  # fmt: skip
+
+
+MORE_PAYLOADS: dict[str, dict[str, Any]] = {
+    "employment_status": {"employed": True, "since": "2026-11-01"},
+    "insurance_status": {"scheme": "basic_medical", "insured": False, "year": 2027},
+    "measure_update": {"case_id": "C1", "measure_type": "employment", "status": "done"},
+}
+
+
+def documents() -> list[dict[str, Any]]:
+    """Each example event, and each of its envelope and payload fields dropped or replaced by odd values."""
+    found = []
+    for event_type, payload in {**EXAMPLE_PAYLOADS, **MORE_PAYLOADS}.items():
+        base = medical_event(type=event_type, payload=payload, occurred_at="2026-01-01T08:00:00+08:00")
+        found += [base, {**base, "extra": 1}, {k: v for k, v in base.items() if k != "payload"}]
+        for name in ("event_id", "household_id", "member_id", "reference", "type"):
+            found.append({k: v for k, v in base.items() if k != name})
+            found += [{**base, name: wrong} for wrong in WRONG_VALUES]
+        found += [{**base, "occurred_at": form} for form in OCCURRED_AT_FORMS]
+        for name in payload:
+            found.append({**base, "payload": {k: v for k, v in payload.items() if k != name}})
+            found += [{**base, "payload": {**payload, name: wrong}} for wrong in WRONG_VALUES]
+        found.append({**base, "payload": {**payload, "unexpected": 1}})
+    return found
+
+
+def test_the_compiled_path_accepts_only_what_pydantic_accepts_and_gives_the_same_event() -> None:
+    """The msgspec decoders derived from the typed models are a shortcut for valid events: whatever they
+    accept, the pydantic path accepts with the same result; the rest falls through to pydantic."""
+    accepted = 0
+    for document in documents():
+        compiled = _compiled_valid_event(document, NOW, SKEW)
+        if compiled is None:
+            continue
+        accepted += 1
+        assert compiled == _valid_event(document, NOW, SKEW), document
+        assert compiled.occurred_at.utcoffset() == validate_event(document, [], NOW, SKEW).occurred_at.utcoffset()
+    assert accepted > len(EXAMPLE_PAYLOADS) + 2  # every example but the one with validators (measure_update)
+
+
+def test_a_payload_model_with_validators_of_its_own_is_left_to_pydantic() -> None:
+    refused = medical_event(type="measure_update", payload={"case_id": "C1", "measure_type": "x", "status": "refused"})
+    assert _compiled_valid_event(refused, NOW, SKEW) is None
+    with pytest.raises(InvalidInput) as exc:
+        validate_event(refused, [], NOW, SKEW)
+    assert locs(exc) == [["payload", "note"]]

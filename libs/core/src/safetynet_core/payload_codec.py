@@ -37,13 +37,19 @@ def _constraints(metadata: Iterable[Any]) -> dict[str, Any]:
             found |= _constraints(item.metadata)
             continue
         if type(item).__name__ == "_PydanticGeneralMetadata" and set(vars(item)) <= {"pattern"}:
-            found |= vars(item)  # a string's `pattern` (msgspec searches it as `re` does; ours are anchored)
+            found |= {"pattern": _end_anchored(item.pattern)}  # msgspec searches as `re` does; ours are anchored
             continue
         names = _BOUNDS.get(type(item))
         if names is None:
             raise TypeError(f"payload_codec cannot translate the constraint {item!r}")
         found[names[1]] = getattr(item, names[0])
     return found
+
+
+def _end_anchored(pattern: str) -> str:
+    """A final `$` as pydantic's regex engine reads it: the very end (in `re` it also matches before a final
+    newline)."""
+    return pattern[:-1] + r"\Z" if pattern.endswith("$") and not pattern.endswith(r"\$") else pattern
 
 
 def _translate(annotation: Any, metadata: Iterable[Any] = ()) -> Any:

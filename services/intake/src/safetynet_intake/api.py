@@ -108,7 +108,8 @@ class _DirectRoute(APIRoute):
 
 
 async def post_event(request: Request) -> JsonResponse:
-    """The hot path: authenticates by a direct call (no dependency) and is served by `_DirectRoute`."""
+    """The hot path: authenticates by a direct call (no dependency); served by `hotpath.HotRouteMiddleware`
+    (and by `_DirectRoute` when it is reached through the router)."""
     caller = await authenticated_caller(request)
     client, rt = caller.client, caller.rt
     now = now_utc()

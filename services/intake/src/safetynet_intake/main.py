@@ -17,7 +17,8 @@ from safetynet_core.logging import configure_logging
 from safetynet_core.openapi import document_errors, extend_openapi
 from safetynet_core.responses import JsonResponse
 from safetynet_core.service import supervise
-from safetynet_intake.api import router
+from safetynet_intake import hotpath
+from safetynet_intake.api import post_event, router
 from safetynet_intake.clients import ClientAuthenticator
 from safetynet_intake.corrections import router as corrections_router
 from safetynet_intake.deps import SECURITY_SCHEMES, IntakeRuntime
@@ -92,6 +93,7 @@ def create_app(settings: Settings | None = None, producer_factory: ProducerFacto
     app.include_router(case_worker_router)
     app.include_router(corrections_router)
     app.include_router(reveal_router)
+    hotpath.install(app, "POST", "/v1/events", post_event)
     extend_openapi(app, _declare_api_key_scheme, document_bodies, document_errors())
     return app
 
