@@ -304,7 +304,8 @@ port = $PG_PORT
 unix_socket_directories = '$PG_RUN'
 max_connections = 300
 shared_buffers = 256MB
-synchronous_commit = off
+# A commit is flushed before it is answered: a 202 (or a committed Kafka offset) must survive a crash.
+synchronous_commit = on
 max_wal_size = 2GB
 checkpoint_timeout = 15min
 log_line_prefix = '%m [%p] %q%u@%d '

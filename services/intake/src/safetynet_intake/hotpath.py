@@ -6,6 +6,7 @@ get the same answers as on the long way; any other exception propagates as it wo
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI
@@ -19,6 +20,13 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 ErrorHandler = Callable[[Request, Any], Awaitable[Response]]
 
 
+@dataclass(frozen=True)
+class SelectedRoute:
+    """What the router would leave in the scope for the request metrics: the route's template."""
+
+    path: str
+
+
 class HotRouteMiddleware:
     """Serves `method path` by calling `endpoint` directly; everything else passes on to `app`. Added as the
     innermost app middleware (see `install`), so what wraps the routes wraps this one too."""
@@ -28,11 +36,13 @@ class HotRouteMiddleware:
         self.method = method
         self.path = path
         self.endpoint = endpoint
+        self.route = SelectedRoute(path)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] != self.path or scope["method"] != self.method:
             await self.app(scope, receive, send)
             return
+        scope["route"] = self.route
         request = Request(scope, receive, send)
         try:
             response = await self.endpoint(request)
