@@ -263,17 +263,22 @@ async def bench_b4(stack: dict[str, str]) -> BenchResult | None:
             event, department = _b4_event(i, households[i])
             if department == "grid":
                 posted[households[i]] = time.perf_counter()
-            await http.post(f"{intake}/v1/events", json=event, headers={"Authorization": f"Bearer {keys[department]}"})
+            response = await http.post(
+                f"{intake}/v1/events", json=event, headers={"Authorization": f"Bearer {keys[department]}"}
+            )
+            response.raise_for_status()
 
         watcher = asyncio.create_task(asyncio.to_thread(watch))
         sends = []
         start = time.perf_counter()
-        for i in range(total):
-            sends.append(asyncio.create_task(post(i)))
-            await asyncio.sleep(max(0.0, start + (i + 1) / B4_RATE - time.perf_counter()))
-        await asyncio.gather(*sends)
-        finished_at.append(time.perf_counter())
-        await watcher
+        try:
+            for i in range(total):
+                sends.append(asyncio.create_task(post(i)))
+                await asyncio.sleep(max(0.0, start + (i + 1) / B4_RATE - time.perf_counter()))
+            await asyncio.gather(*sends)
+        finally:  # the watcher stops (at most 30 s later) whether or not every post went through
+            finished_at.append(time.perf_counter())
+            await watcher
     latencies = sorted(seen[h] - posted[h] for h in seen)
     p50 = statistics.median(latencies) if latencies else float("inf")
     p95 = latencies[int(0.95 * (len(latencies) - 1))] if latencies else float("inf")
