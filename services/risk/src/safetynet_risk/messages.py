@@ -62,7 +62,7 @@ def _moment(timestamp: Any) -> datetime:
     """`from_timestamp` (Timestamp.ToDatetime in UTC) without its generic checks for the usual case."""
     seconds, nanos = timestamp.seconds, timestamp.nanos
     if -62_135_596_800 <= seconds <= 253_402_300_799 and 0 <= nanos < 1_000_000_000:
-        return _EPOCH + timedelta(seconds=seconds, microseconds=nanos // 1000)
+        return _EPOCH + timedelta(0, seconds, nanos // 1000)  # (days, seconds, microseconds): no keywords to parse
     return from_timestamp(timestamp)  # out of range: raises as it always did
 
 
