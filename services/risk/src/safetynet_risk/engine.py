@@ -311,20 +311,18 @@ def _closure_reason(risk: RiskPolicy, case: CaseState) -> Reason:
     return _reason(risk.flag.stale_evidence, 0, figures)
 
 
-Plan = tuple[list[tuple[Evaluator, Any]], list[tuple[Evaluator | None, Any]]]
+Plan = tuple[list[tuple[Evaluator, Any]], list[tuple[Evaluator | None, Any]], dict[tuple[str, int], float]]
 _PLANS: list[tuple[object, Plan]] = []
+_LINES_KEPT = 100_000
 
 
 def _plan(risk: RiskPolicy) -> Plan:
-    """The policy's warnings with their evaluators, and its scoring rules with theirs (None for the rules
-    `points_for` scores itself), looked up once per policy."""
+    """The policy's warnings with their evaluators, its scoring rules with theirs (None for the rules
+    `points_for` scores itself), looked up once per policy, and the monitoring lines found so far (by region
+    code and year)."""
     warnings = [(_evaluator(w), w) for w in risk.warnings]
     scoring = [(_evaluator(r) if _score_kind(r) == _CONDITION else None, r) for r in risk.scoring]
-    return warnings, scoring
-
-
-_LINES: list[tuple[object, dict[tuple[str, int], float]]] = []
-_LINES_KEPT = 100_000
+    return warnings, scoring, {}
 
 
 def assess(
@@ -339,7 +337,10 @@ def assess(
     A household with an open `case` (or within the line) counts as monitored; with none open, one that
     closed on or after `evidence_at` (the latest moment among the triggering events) is not reopened."""
     risk = policy.risk
-    lines = per_policy(_LINES, risk, dict)  # monitoring lines found so far, by (region code, year)
+    latest = _PLANS[-1] if _PLANS else None  # `per_policy` without a call for the usual (latest) policy
+    warning_plan, scoring_plan, lines = (
+        latest[1] if latest is not None and latest[0] is risk else per_policy(_PLANS, risk, lambda: _plan(risk))
+    )
     if len(lines) > _LINES_KEPT:
         lines.clear()
     line_key = (state.registry.region_code, state.as_of.year)
@@ -355,7 +356,6 @@ def assess(
         trigger_ids=frozenset(trigger_ids),
     )
 
-    warning_plan, scoring_plan = per_policy(_PLANS, risk, lambda: _plan(risk))
     warning_reasons = []
     for evaluator, warning in warning_plan:
         hit = evaluator(warning, ctx)
@@ -372,7 +372,10 @@ def assess(
                 reasons.append(_reason(rule, rule.points, hit))
         elif (scored := points_for(rule, ctx)) is not None:
             reasons.append(_reason(rule, *scored))
-    total = round(sum(r.points for r in reasons), 2)
+    total: float = 0  # as sum(): an int when there are no reasons
+    for reason in reasons:
+        total += reason.points
+    total = round(total, 2)
     if total > risk.score_cap:
         over = round(risk.score_cap - total, 2)
         reasons.append(
