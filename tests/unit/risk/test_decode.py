@@ -1,4 +1,5 @@
-"""Decoding household events: the payload travels as JSON; records written before that carry a Struct."""
+"""Decoding household events: the payload travels as JSON; records written before that carry a Struct. Encoding
+assessments."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from datetime import UTC, datetime
 import pytest
 
 from safetynet.v1 import household_events_pb2 as hpb
+from safetynet.v1 import risk_assessments_pb2 as rpb
 from safetynet_core.contracts import SCHEMA_VERSION, PoisonRecord, to_struct, to_timestamp
-from safetynet_risk.messages import NotScored, decode, department_event
+from safetynet_risk.messages import NotScored, assessment_message, decode, department_event
 
 OCCURRED = datetime(2026, 3, 1, 8, tzinfo=UTC)
 PAYLOAD = {"issue": "cut_off", "days_affected": 12}
@@ -59,3 +61,37 @@ def test_a_measure_update_is_not_scored_and_not_poison() -> None:
     update = {"case_id": "C1", "measure_type": "employment", "status": "started", "note": ""}
     with pytest.raises(NotScored):
         decode(department_event("E2", "H1", "measure_update", update, OCCURRED))
+
+
+def _assessment_row(reasons: list[dict[str, object]]) -> dict[str, object]:
+    return {
+        "assessment_id": "A1",
+        "household_id": "H1",
+        "region_code": "610327101201",
+        "category": None,
+        "level": "high",
+        "score": 65.5,
+        "risk_types": ["medical", "housing"],
+        "warnings": ["housing_unsafe"],
+        "reasons": reasons,
+        "opens_case": True,
+        "policy_version": "2026.1",
+        "event_ids": ["E1", "E2"],
+        "assessed_at": OCCURRED,
+        "income_pc": 4200.0,
+        "adjusted_income_pc": -0.0,
+        "poverty_status": "lifted",
+    }
+
+
+@pytest.mark.parametrize("reason_length", [0, 1, 200, 20_000])  # lengths needing one, two and three varint bytes
+def test_an_assessment_encodes_as_the_whole_message_would(reason_length: int) -> None:
+    reasons = [
+        {"rule": "housing", "points": 20.0, "reason_zh": "住房 C", "reason_en": "x" * reason_length},
+        {"rule": "score_cap", "points": -0.0, "reason_zh": "", "reason_en": "capped"},
+    ][: 2 if reason_length else 0]
+    row = _assessment_row(reasons)
+    fields = {**row, "category": "", "assessed_at": to_timestamp(OCCURRED)}
+    fields["reasons"] = [rpb.ScoreReason(**r) for r in reasons]  # type: ignore[arg-type]
+    whole = rpb.RiskAssessment(schema_version=SCHEMA_VERSION, **fields).SerializeToString()  # type: ignore[arg-type]
+    assert assessment_message(row) == whole

@@ -12,14 +12,17 @@ from typing import Any
 import pytest
 from aiokafka import TopicPartition
 
+from safetynet_core.policy import load_policy
+from safetynet_core.settings import DEFAULT_POLICY_FILE
 from safetynet_risk import batch, store
 from safetynet_risk import consumer as consumer_module
 from safetynet_risk.cache import CachedHousehold, HouseholdCache
 from safetynet_risk.consumer import RiskConsumer, _Rebalance
 from safetynet_risk.settings import Settings
-from safetynet_risk.state import Member, RegistryRecord
+from safetynet_risk.state import Member, PreparedFact, RegistryRecord, StoredFact
 
 NOW = datetime(2026, 6, 30, tzinfo=UTC)
+POLICY = load_policy(DEFAULT_POLICY_FILE).risk
 
 
 def entry(household_id: str, max_seq: int = 1) -> CachedHousehold:
@@ -34,6 +37,30 @@ def test_the_cache_is_a_bounded_lru() -> None:
     cache.apply({"H3": entry("H3")}, cache.generation)
     assert len(cache) == 2 and "H2" not in cache
     assert cache.get("H1") is not None and cache.get("H3") is not None and cache.get("H2") is None
+
+
+def with_facts(household_id: str, facts: int) -> CachedHousehold:
+    fact = StoredFact(f"{household_id}-e", "unemployment", NOW, {"previous_monthly_wage_cny": 3500})
+    return CachedHousehold(entry(household_id).registry, (PreparedFact(fact, POLICY),) * facts, max_seq=1)
+
+
+def test_the_cache_evicts_the_least_recently_used_households_to_its_facts_bound() -> None:
+    cache = HouseholdCache(100, max_facts=10)
+    cache.apply({"H1": with_facts("H1", 4), "H2": with_facts("H2", 4)}, cache.generation)
+    assert cache.facts == 8
+    cache.get("H1")  # H2 is now the least recently used
+    cache.apply({"H3": with_facts("H3", 5)}, cache.generation)
+    assert cache.facts == 9 and "H2" not in cache and "H1" in cache and "H3" in cache
+    cache.apply({"H1": with_facts("H1", 6)}, cache.generation)  # a household's facts grow: counted once
+    assert cache.facts <= 10 and "H1" in cache and "H3" not in cache
+    cache.apply({"H4": with_facts("H4", 11)}, cache.generation)  # more than the whole bound: never cached
+    assert "H4" not in cache and cache.facts == 6
+
+
+def test_the_default_bounds_keep_the_cache_under_200_mib() -> None:
+    """At the measured 750 bytes a cached fact and 1.5 KB a household (settings.py)."""
+    settings = Settings()
+    assert settings.household_cache_facts * 750 + settings.household_cache_size * 1536 <= 200 * 2**20
 
 
 def test_a_disabled_cache_keeps_nothing() -> None:

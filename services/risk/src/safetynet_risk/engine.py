@@ -28,7 +28,7 @@ from safetynet_core.policy.risk import (
     WarningFiredCondition,
 )
 from safetynet_risk.casestate import NO_CASE, CaseState
-from safetynet_risk.memo import per_policy, remembered
+from safetynet_risk.memo import per_policy
 from safetynet_risk.state import HouseholdState
 
 Hit = dict[str, Any]
@@ -133,17 +133,19 @@ def _single_amount(rule: SingleAmountCondition, ctx: Context) -> Hit | None:
     threshold = _threshold_for(rule.thresholds, ctx)
     if threshold is None:
         return None
-    event_type, amount_field, where = rule.event_type, rule.amount_field, rule.where
+    event_type, amount_field, where = rule.event_type, rule.amount_field, rule.where.items()
     value: float | None = None  # max() of the amounts, 0.0 when none
     for event in ctx.state.window_events:
         if event.type != event_type:
             continue
         payload = event.payload
-        if where and not all(payload.get(name) == wanted for name, wanted in where.items()):
-            continue
-        amount = float(payload.get(amount_field, 0))
-        if value is None or amount > value:
-            value = amount
+        for name, wanted in where:
+            if payload.get(name) != wanted:
+                break
+        else:
+            amount = float(payload.get(amount_field, 0))
+            if value is None or amount > value:
+                value = amount
     if value is None:
         value = 0.0
     return {"value": value, "threshold": threshold} if value >= threshold else None
@@ -228,16 +230,21 @@ def _score_kind(rule: Any) -> int:
     return kind
 
 
-_EVALUATORS: dict[type, Callable[[Any, Context], Hit | None]] = {}
+Evaluator = Callable[[Any, Context], Hit | None]
+_EVALUATORS: dict[type, Evaluator] = {}
 
 
-def _evaluate(rule: Any, ctx: Context) -> Hit | None:
-    """`evaluate` with its implementation looked up once per rule class."""
+def _evaluator(rule: Any) -> Evaluator:
+    """`evaluate`'s implementation for the rule's class, looked up once per class."""
     cls = type(rule)
     evaluator = _EVALUATORS.get(cls)
     if evaluator is None:
         evaluator = _EVALUATORS[cls] = evaluate.dispatch(cls)
-    return evaluator(rule, ctx)
+    return evaluator
+
+
+def _evaluate(rule: Any, ctx: Context) -> Hit | None:
+    return _evaluator(rule)(rule, ctx)
 
 
 def points_for(rule: Any, ctx: Context) -> tuple[float, Hit] | None:
@@ -267,35 +274,30 @@ _REASONS: dict[Hashable, Reason] = {}
 _REASONS_KEPT = 20_000
 
 
-def _figure_key(value: Any) -> Any:
-    """A figure as a cache key that tells apart values that compare equal but render differently
-    (1 and 1.0, 0.0 and -0.0)."""
-    cls = type(value)
-    if cls is float:
-        return value.hex()
-    if cls is str:
-        return value
-    return cls, value
-
-
 def _reason(rule: Any, points: float, figures: Hit) -> Reason:
     """The explained reason for a rule's hit; memoized on the templates and figures (Reason is immutable)."""
-
-    def build() -> Reason:
-        shown = {**figures, "points": points}
-        return Reason(rule.id, round(points, 2), render(rule.reason_zh, shown), render(rule.reason_en, shown))
-
-    key = (
-        rule.id,
-        rule.reason_zh,
-        rule.reason_en,
-        _figure_key(points),
-        *[(name, _figure_key(value)) for name, value in figures.items()],
-    )
+    # Figures are keyed so that values that compare equal but render differently (1 and 1.0, 0.0 and -0.0)
+    # stay apart: a float by its hex form, a string as itself, anything else with its type.
+    points_key = points.hex() if type(points) is float else (type(points), points)
+    key: list[Any] = [rule.id, rule.reason_zh, rule.reason_en, points_key]
+    for name, value in figures.items():
+        cls = type(value)
+        key.append(name)
+        key.append(value.hex() if cls is float else value if cls is str else (cls, value))
     try:
-        return remembered(_REASONS, key, build, _REASONS_KEPT)
+        known = _REASONS.get(memo_key := tuple(key))
     except TypeError:  # an unhashable figure
-        return build()
+        return _render_reason(rule, points, figures)
+    if known is None:
+        if len(_REASONS) >= _REASONS_KEPT:
+            _REASONS.clear()
+        known = _REASONS[memo_key] = _render_reason(rule, points, figures)
+    return known
+
+
+def _render_reason(rule: Any, points: float, figures: Hit) -> Reason:
+    shown = {**figures, "points": points}
+    return Reason(rule.id, round(points, 2), render(rule.reason_zh, shown), render(rule.reason_en, shown))
 
 
 def _stale_after_closure(case: CaseState, evidence_at: datetime | None) -> bool:
@@ -309,8 +311,18 @@ def _closure_reason(risk: RiskPolicy, case: CaseState) -> Reason:
     return _reason(risk.flag.stale_evidence, 0, figures)
 
 
-_LINES: list[tuple[object, dict[tuple[str, int], float]]] = []
+Plan = tuple[list[tuple[Evaluator, Any]], list[tuple[Evaluator | None, Any]], dict[tuple[str, int], float]]
+_PLANS: list[tuple[object, Plan]] = []
 _LINES_KEPT = 100_000
+
+
+def _plan(risk: RiskPolicy) -> Plan:
+    """The policy's warnings with their evaluators, its scoring rules with theirs (None for the rules
+    `points_for` scores itself), looked up once per policy, and the monitoring lines found so far (by region
+    code and year)."""
+    warnings = [(_evaluator(w), w) for w in risk.warnings]
+    scoring = [(_evaluator(r) if _score_kind(r) == _CONDITION else None, r) for r in risk.scoring]
+    return warnings, scoring, {}
 
 
 def assess(
@@ -325,7 +337,10 @@ def assess(
     A household with an open `case` (or within the line) counts as monitored; with none open, one that
     closed on or after `evidence_at` (the latest moment among the triggering events) is not reopened."""
     risk = policy.risk
-    lines = per_policy(_LINES, risk, dict)  # monitoring lines found so far, by (region code, year)
+    latest = _PLANS[-1] if _PLANS else None  # `per_policy` without a call for the usual (latest) policy
+    warning_plan, scoring_plan, lines = (
+        latest[1] if latest is not None and latest[0] is risk else per_policy(_PLANS, risk, lambda: _plan(risk))
+    )
     if len(lines) > _LINES_KEPT:
         lines.clear()
     line_key = (state.registry.region_code, state.as_of.year)
@@ -342,19 +357,25 @@ def assess(
     )
 
     warning_reasons = []
-    for warning in risk.warnings:
-        hit = _evaluate(warning, ctx)
+    for evaluator, warning in warning_plan:
+        hit = evaluator(warning, ctx)
         if hit is not None:
             warning_reasons.append(_reason(warning, 0, hit))
     fired = [r.rule for r in warning_reasons]
     ctx.fired_warnings = frozenset(fired)
 
     reasons = []
-    for rule in risk.scoring:
-        scored = points_for(rule, ctx)
-        if scored is not None:
+    for condition, rule in scoring_plan:
+        if condition is not None:  # `points_for` of a condition rule, its evaluator looked up once
+            hit = condition(rule, ctx)
+            if hit is not None:
+                reasons.append(_reason(rule, rule.points, hit))
+        elif (scored := points_for(rule, ctx)) is not None:
             reasons.append(_reason(rule, *scored))
-    total = round(sum(r.points for r in reasons), 2)
+    total: float = 0  # as sum(): an int when there are no reasons
+    for reason in reasons:
+        total += reason.points
+    total = round(total, 2)
     if total > risk.score_cap:
         over = round(risk.score_cap - total, 2)
         reasons.append(

@@ -62,7 +62,7 @@ def _moment(timestamp: Any) -> datetime:
     """`from_timestamp` (Timestamp.ToDatetime in UTC) without its generic checks for the usual case."""
     seconds, nanos = timestamp.seconds, timestamp.nanos
     if -62_135_596_800 <= seconds <= 253_402_300_799 and 0 <= nanos < 1_000_000_000:
-        return _EPOCH + timedelta(seconds=seconds, microseconds=nanos // 1000)
+        return _EPOCH + timedelta(0, seconds, nanos // 1000)  # (days, seconds, microseconds): no keywords to parse
     return from_timestamp(timestamp)  # out of range: raises as it always did
 
 
@@ -196,29 +196,42 @@ def registry_record(
     ).SerializeToString()
 
 
-_SCORE_REASONS: dict[Hashable, rpb.ScoreReason] = {}
+_SCORE_REASONS: dict[Hashable, bytes] = {}
+_REASONS_FIELD_TAG = bytes([rpb.RiskAssessment.REASONS_FIELD_NUMBER << 3 | 2])  # length-delimited
 
 
-def _score_reason(reason: dict[str, Any]) -> rpb.ScoreReason:
-    """A reason as a ScoreReason message, kept for reuse (most reasons repeat: same rule, same figures)."""
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while value >= 0x80:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def _score_reason(reason: dict[str, Any]) -> bytes:
+    """A reason as an encoded `reasons` field of a RiskAssessment (tag, length, ScoreReason), kept for reuse
+    (most reasons repeat: same rule, same figures)."""
     points = reason["points"]
     key = (reason["rule"], points or str(points), reason["reason_zh"], reason["reason_en"])  # 0.0 ≠ -0.0 here
-    return remembered(
-        _SCORE_REASONS,
-        key,
-        lambda: rpb.ScoreReason(
+
+    def encode() -> bytes:
+        body = rpb.ScoreReason(
             rule=reason["rule"], points=points, reason_zh=reason["reason_zh"], reason_en=reason["reason_en"]
-        ),
-        10_000,
-    )
+        ).SerializeToString()
+        return _REASONS_FIELD_TAG + _varint(len(body)) + body
+
+    return remembered(_SCORE_REASONS, key, encode, 10_000)
 
 
 _timestamp = functools.lru_cache(maxsize=1)(to_timestamp)  # a batch's assessments share one moment
 
 
 def assessment_message(row: dict[str, Any]) -> bytes:
-    """An assessments-table row as a RiskAssessment protobuf value."""
-    return rpb.RiskAssessment(
+    """An assessments-table row as a RiskAssessment protobuf value. Encoded in three parts, fields before
+    `reasons`, the reasons (encoded once for every assessment giving the same one) and fields after it: the
+    same bytes as serializing the whole message, since fields are written in field-number order."""
+    before = rpb.RiskAssessment(
         schema_version=SCHEMA_VERSION,
         assessment_id=row["assessment_id"],
         household_id=row["household_id"],
@@ -228,7 +241,8 @@ def assessment_message(row: dict[str, Any]) -> bytes:
         score=row["score"],
         risk_types=row["risk_types"],
         warnings=row["warnings"],
-        reasons=[_score_reason(r) for r in row["reasons"]],
+    ).SerializeToString()
+    after = rpb.RiskAssessment(
         opens_case=row["opens_case"],
         policy_version=row["policy_version"],
         event_ids=row["event_ids"],
@@ -237,3 +251,4 @@ def assessment_message(row: dict[str, Any]) -> bytes:
         adjusted_income_pc=row["adjusted_income_pc"],
         poverty_status=row["poverty_status"],
     ).SerializeToString()
+    return b"".join([before, *[_score_reason(r) for r in row["reasons"]], after])

@@ -3,6 +3,7 @@ read (trailing-window sums, current housing and water state, facts, income, risk
 
 from __future__ import annotations
 
+import operator
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -168,9 +169,7 @@ def _derived_facts(event: StoredFact, policy: RiskPolicy, working: set[str]) -> 
         found.append("self_application")
     elif kind == EventType.GRID_REPORT:
         found.append("grid_report")
-    if set(found) & {"death", "severe_disability", "lost_labour"} and (
-        not event.member_id or event.member_id in working
-    ):
+    if not _LABOUR_FACTS.isdisjoint(found) and (not event.member_id or event.member_id in working):
         found.append("labour_loss")
     return found
 
@@ -231,9 +230,9 @@ class PreparedFact:
     def __init__(self, fact: StoredFact, policy: RiskPolicy) -> None:
         self.fact = fact
         self.policy = policy
-        self.event_id = fact.event_id
-        self.occurred_at = fact.occurred_at
-        self.sort_key = (fact.occurred_at, fact.event_id)
+        self.event_id = event_id = fact.event_id
+        self.occurred_at = occurred_at = fact.occurred_at
+        self.sort_key = (occurred_at, event_id)
         kind = fact.type
         payload = fact.payload
         self.death_member = fact.member_id if kind == _DEATH and fact.member_id else None
@@ -246,15 +245,16 @@ class PreparedFact:
             self.income_drop = (previous - self.income_current) / previous if previous > 0 else None
         metrics = _METRICS_BY_TYPE.get(kind)
         self.amounts: tuple[tuple[Metric, float], ...] = (
-            tuple((metric, float(payload.get(amount_field, 0))) for metric, amount_field in metrics) if metrics else ()
+            tuple([(metric, float(payload.get(field, 0))) for metric, field in metrics]) if metrics else ()
         )
         self.housing = _housing_state(fact) if kind in _HOUSING_TYPES else None
         self.water = _water_state(payload, policy.water_cut_off_days) if kind == _DRINKING_WATER else None
-        static = _static_parts(policy).get(kind)
+        known = _STATIC[-1] if _STATIC else None  # `_static_parts` without a call for the usual (latest) policy
+        static = (known[1] if known is not None and known[0] is policy else _static_parts(policy)).get(kind)
         if static is None or kind in _PAYLOAD_DEPENDENT:  # worked out from the payload, as build_state did
             found = _derived_facts(fact, policy, set())  # labour_loss depends on the registry: decided in the sum
             self.base_facts: tuple[Fact, ...] = tuple(f for f in found if f != "labour_loss")
-            labour = bool(set(found) & _LABOUR_FACTS)
+            labour = not _LABOUR_FACTS.isdisjoint(found)
             self.risk_types: tuple[str, ...] = tuple(_risk_types_of(fact, policy))
         else:
             self.base_facts, labour, self.risk_types = static
@@ -301,8 +301,7 @@ def _static_parts(policy: RiskPolicy) -> StaticParts:
     return per_policy(_STATIC, policy, build)
 
 
-def _sort_key(prepared: PreparedFact) -> tuple[datetime, str]:
-    return prepared.sort_key
+_sort_key = operator.attrgetter("sort_key")
 
 
 def build_prepared_state(
