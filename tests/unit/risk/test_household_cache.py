@@ -4,6 +4,7 @@ transaction takes what is already fetched up to `max_transaction_records`."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -207,8 +208,9 @@ class _Fetched:
 
 
 class _Record:
-    def __init__(self, offset: int) -> None:
+    def __init__(self, offset: int, households: int = 1_000_000) -> None:
         self.offset = offset
+        self.key = f"H{offset % households}".encode()
         self.value = b""
 
 
@@ -232,6 +234,31 @@ async def test_one_transaction_takes_what_is_already_fetched_up_to_the_limit(mon
     await risk._top_up(quiet, None, records, incoming)  # type: ignore[arg-type]
     assert len(records) == 30  # a quiet topic: a small transaction, at once
     assert quiet.calls == [(0, 100), (0, 100)]
+
+
+async def test_one_transaction_stops_taking_records_once_it_holds_its_households(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = Settings(consume_batch=100, max_transaction_records=10_000, max_transaction_households=250)
+    risk = RiskConsumer(settings, db=None, policy=None)  # type: ignore[arg-type]
+
+    async def decode_all(records: Any, _dead_letters: Any) -> list[Any]:
+        return [record.offset for record in records]
+
+    monkeypatch.setattr(risk, "_decode_all", decode_all)
+    many = _Fetched(5000)  # every record a household of its own
+    records: list[Any] = []
+    await risk._top_up(many, None, records, [])  # type: ignore[arg-type]
+    assert len(records) == 300  # three fetches: the third crossed the bound, the fourth was not made
+    few = _Fetched(0)
+    few.pending = [_Record(offset, households=50) for offset in range(5000)]  # 50 households, many events each
+    records = []
+    await risk._top_up(few, None, records, [])  # type: ignore[arg-type]
+    assert len(records) == 5000  # the records bound never reached, the households bound neither
+
+    # Fetching ahead while a transaction runs ends there too (the transaction not yet stored).
+    taken = await risk._poll_ahead(_Fetched(5000), None, asyncio.Event())  # type: ignore[arg-type]
+    assert taken is not None and len(taken[0]) == 300
 
 
 def test_the_cache_is_bounded_in_facts_too() -> None:

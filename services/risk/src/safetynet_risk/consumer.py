@@ -1,6 +1,7 @@
 """The risk consumer: group `risk` on the household-events topic, `getmany` batches, one database
 transaction per batch, assessments published after the commit, offsets committed after that. Under a
-backlog one transaction takes several batches already fetched (up to `max_transaction_records`), so a
+backlog one transaction takes several batches already fetched (up to `max_transaction_records` and
+`max_transaction_households`), so a
 household is scored once per transaction; the households it scored stay in memory (HouseholdCache) for
 the next one until partitions move.
 
@@ -328,10 +329,15 @@ class RiskConsumer:
         is set or `max_transaction_records` are in hand); None if none."""
         records: list[ConsumerRecord] = []
         incoming: list[Incoming] = []
-        limit = self._settings.max_transaction_records
-        while not stored.is_set() and len(records) < limit:
-            await self._top_up(consumer, dead_letters, records, incoming, timeout_ms=POLL_AHEAD_WAIT_MS)
+        households: set[bytes | None] = set()
+        while not stored.is_set() and self._has_room(records, households):
+            await self._top_up(consumer, dead_letters, records, incoming, POLL_AHEAD_WAIT_MS, households)
         return (records, incoming) if records else None
+
+    def _has_room(self, records: Sequence[ConsumerRecord], households: set[bytes | None]) -> bool:
+        """Whether one transaction may take more records (bounded in records and in households)."""
+        settings = self._settings
+        return len(records) < settings.max_transaction_records and len(households) < settings.max_transaction_households
 
     async def _top_up(
         self,
@@ -340,16 +346,21 @@ class RiskConsumer:
         records: list[ConsumerRecord],
         incoming: list[Incoming],
         timeout_ms: int = 0,
+        households: set[bytes | None] | None = None,
     ) -> None:
         """Add records already fetched (waiting at most `timeout_ms` for the first) to one transaction's, up
-        to `max_transaction_records`; decoded in slices so a running transaction is not held up long."""
+        to `max_transaction_records`, and until it holds `max_transaction_households` (`households`: the keys
+        of `records`, kept up to date here); decoded in slices so a running transaction is not held up long."""
         limit = self._settings.max_transaction_records
-        while len(records) < limit:
+        if households is None:
+            households = {record.key for record in records}
+        while self._has_room(records, households):
             more = await self._poll(consumer, timeout_ms, min(self._settings.consume_batch, limit - len(records)))
             if not more:
                 return
             timeout_ms = 0
             records.extend(more)
+            households.update(record.key for record in more)
             for start in range(0, len(more), DECODE_SLICE):
                 incoming.extend(await self._decode_all(more[start : start + DECODE_SLICE], dead_letters))
                 await asyncio.sleep(0)
