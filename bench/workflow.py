@@ -35,6 +35,7 @@ from safetynet_core import kafka
 from safetynet_core.db import migrate
 from safetynet_core.testing import drop_schema, eventually, sample_assessment, serve
 from safetynet_intake.samples import id_number
+from safetynet_risk.messages import registry_record
 from safetynet_workflow.auth.admin import create_user
 from safetynet_workflow.info import SERVICE
 from safetynet_workflow.main import create_app
@@ -90,6 +91,22 @@ async def _cases_opened(settings: Settings, count: int) -> float:
     conn = await asyncpg.connect(settings.asyncpg_dsn)
     try:
         async with serve(create_app(settings)):
+            # Risk assesses only households with a registry record, and a case asks the directory for its
+            # household's facts: the records go in (and are projected) before anything is timed.
+            for household, _ in payloads:
+                record = registry_record(f"{household}-r", household, f"6103271002{int(household[-5:]) % 50:02d}",
+                                         "general", 60_000, 1)  # fmt: skip
+                await producer.send(settings.topic_household_events, value=record, key=household.encode())
+            await producer.flush()
+
+            async def registry_projected() -> bool:
+                known = await conn.fetchval(
+                    f'select count(*) from "{settings.db_schema}".report_households where household_id = any($1)',
+                    [household for household, _ in payloads],
+                )
+                return bool(known == len(payloads))
+
+            await eventually(registry_projected, timeout=300, interval=0.1, message="the registry projected")
             base: int = await conn.fetchval(f'select count(*) from "{settings.db_schema}".tasks')
 
             async def produce_and_wait(batch: list[tuple[str, bytes]], total: int) -> None:

@@ -20,8 +20,8 @@ class Settings(CoreSettings):
     # small, prompt transactions.
     max_transaction_records: int = Field(50_000, ge=1)
     # ... and stops taking more once it holds this many households: a running transaction keeps each of its
-    # households in memory with all their facts, assessments and reasons (about 35 KB a household in the
-    # 10^6-event burst), so this bounds a risk process's memory under a backlog of many households.
+    # households in memory with all their facts, assessments and reasons (25-40 KB a household at the
+    # 10^6-event burst's scale), so this bounds a risk process's memory under a backlog of many households.
     max_transaction_households: int = Field(10_000, ge=1)
     # Households (registry, stored facts) kept in memory between transactions, and the facts they may hold in
     # all: about 750 bytes a cached fact and 1.5 KB a household (tracemalloc on B3's events), so the defaults
