@@ -82,10 +82,8 @@ def _assessment(household_id: str, region_code: str) -> bytes:
 
 async def _cases_opened(settings: Settings, count: int) -> float:
     run_id = uuid.uuid4().hex[:8]
-    payloads = [
-        (f"HB{run_id}{i:05d}", _assessment(f"HB{run_id}{i:05d}", f"6103271002{i % 50:02d}"))
-        for i in range(count + WARMUP)
-    ]
+    households = [(f"HB{run_id}{i:05d}", f"6103271002{i % 50:02d}") for i in range(count + WARMUP)]
+    payloads = [(household, _assessment(household, region)) for household, region in households]
     producer = kafka.make_producer(settings, linger_ms=20)
     await producer.start()
     conn = await asyncpg.connect(settings.asyncpg_dsn)
@@ -93,16 +91,15 @@ async def _cases_opened(settings: Settings, count: int) -> float:
         async with serve(create_app(settings)):
             # Risk assesses only households with a registry record, and a case asks the directory for its
             # household's facts: the records go in (and are projected) before anything is timed.
-            for household, _ in payloads:
-                record = registry_record(f"{household}-r", household, f"6103271002{int(household[-5:]) % 50:02d}",
-                                         "general", 60_000, 1)  # fmt: skip
+            for household, region in households:
+                record = registry_record(f"{household}-r", household, region, "general", 60_000, 1)
                 await producer.send(settings.topic_household_events, value=record, key=household.encode())
             await producer.flush()
 
             async def registry_projected() -> bool:
                 known = await conn.fetchval(
                     f'select count(*) from "{settings.db_schema}".report_households where household_id = any($1)',
-                    [household for household, _ in payloads],
+                    [household for household, _ in households],
                 )
                 return bool(known == len(payloads))
 

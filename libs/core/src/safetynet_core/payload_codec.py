@@ -52,20 +52,20 @@ def _end_anchored(pattern: str) -> str:
     return pattern[:-1] + r"\Z" if pattern.endswith("$") and not pattern.endswith(r"\$") else pattern
 
 
-def _translate(annotation: Any, metadata: Iterable[Any] = ()) -> Any:
+def msgspec_type(annotation: Any, metadata: Iterable[Any] = ()) -> Any:
     """A type for msgspec: pydantic constraints (nested in Annotated, or `metadata` for the whole) as Meta;
     the constraints of an optional belong to its non-None member."""
     origin, args = get_origin(annotation), get_args(annotation)
     if origin is Annotated:
-        return _translate(args[0], [*args[1:], *metadata])
+        return msgspec_type(args[0], [*args[1:], *metadata])
     if origin in (Union, types.UnionType):
         members = [m for m in args if m is not type(None)]
         if metadata and len(members) == 1:
-            return _translate(members[0], metadata) | None
-        translated = tuple(_translate(m) for m in args)
+            return msgspec_type(members[0], metadata) | None
+        translated = tuple(msgspec_type(m) for m in args)
         return _constrained(Union[translated], metadata)  # noqa: UP007 (a runtime union of computed members)
     if origin is list:
-        return _constrained(list[_translate(args[0])], metadata)  # type: ignore[misc]
+        return _constrained(list[msgspec_type(args[0])], metadata)  # type: ignore[misc]
     return _constrained(annotation, metadata)
 
 
@@ -77,7 +77,7 @@ def _constrained(annotation: Any, metadata: Iterable[Any]) -> Any:
 def struct_of(model: type[BaseModel]) -> type[msgspec.Struct]:
     fields: list[tuple[str, Any] | tuple[str, Any, Any]] = []
     for name, field in model.model_fields.items():
-        annotation = _translate(field.annotation, field.metadata)
+        annotation = msgspec_type(field.annotation, field.metadata)
         if field.is_required():
             fields.append((name, annotation))
         else:

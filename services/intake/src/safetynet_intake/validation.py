@@ -30,7 +30,7 @@ from safetynet_core.contracts import (
     Money,
 )
 from safetynet_core.errors import validation_detail
-from safetynet_core.payload_codec import PAYLOAD_STRUCTS, _translate  # the one translation of field types
+from safetynet_core.payload_codec import PAYLOAD_STRUCTS, msgspec_type
 from safetynet_intake import quality
 
 ErrorList = list[dict[str, Any]]
@@ -104,7 +104,7 @@ def _compiled_event(event_type: EventType, model: type[BaseModel]) -> type[msgsp
         elif field.annotation is AwareDatetime:
             annotation = Annotated[str, msgspec.Meta(pattern=_PLAIN_RFC3339)]
         else:
-            annotation = _translate(field.annotation, field.metadata)
+            annotation = msgspec_type(field.annotation, field.metadata)
         fields.append((name, annotation) if field.is_required() else (name, annotation, field.default))
     return msgspec.defstruct(
         model.__name__, fields, tag_field="type", tag=event_type.value, forbid_unknown_fields=True, kw_only=True

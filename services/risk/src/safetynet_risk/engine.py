@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Hashable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from functools import singledispatch
+from functools import partial, singledispatch
 from typing import Any
 
 from safetynet_core.policy import Policy
@@ -28,7 +28,7 @@ from safetynet_core.policy.risk import (
     WarningFiredCondition,
 )
 from safetynet_risk.casestate import NO_CASE, CaseState
-from safetynet_risk.memo import per_policy
+from safetynet_risk.memo import per_policy, remembered
 from safetynet_risk.state import HouseholdState
 
 Hit = dict[str, Any]
@@ -285,14 +285,9 @@ def _reason(rule: Any, points: float, figures: Hit) -> Reason:
         key.append(name)
         key.append(value.hex() if cls is float else value if cls is str else (cls, value))
     try:
-        known = _REASONS.get(memo_key := tuple(key))
+        return remembered(_REASONS, tuple(key), partial(_render_reason, rule, points, figures), _REASONS_KEPT)
     except TypeError:  # an unhashable figure
         return _render_reason(rule, points, figures)
-    if known is None:
-        if len(_REASONS) >= _REASONS_KEPT:
-            _REASONS.clear()
-        known = _REASONS[memo_key] = _render_reason(rule, points, figures)
-    return known
 
 
 def _render_reason(rule: Any, points: float, figures: Hit) -> Reason:
@@ -337,10 +332,7 @@ def assess(
     A household with an open `case` (or within the line) counts as monitored; with none open, one that
     closed on or after `evidence_at` (the latest moment among the triggering events) is not reopened."""
     risk = policy.risk
-    latest = _PLANS[-1] if _PLANS else None  # `per_policy` without a call for the usual (latest) policy
-    warning_plan, scoring_plan, lines = (
-        latest[1] if latest is not None and latest[0] is risk else per_policy(_PLANS, risk, lambda: _plan(risk))
-    )
+    warning_plan, scoring_plan, lines = per_policy(_PLANS, risk, lambda: _plan(risk))
     if len(lines) > _LINES_KEPT:
         lines.clear()
     line_key = (state.registry.region_code, state.as_of.year)

@@ -11,8 +11,9 @@ POLICIES_KEPT = 4  # a policy reload leaves the old object behind; a few are ple
 
 
 def per_policy(memo: list[tuple[object, Value]], policy: object, build: Callable[[], Value]) -> Value:
-    """What `build` made for this policy object (by identity: policies are not hashable)."""
-    for known, value in memo:
+    """What `build` made for this policy object (by identity: policies are not hashable); the newest first,
+    as it is nearly always the one asked for."""
+    for known, value in reversed(memo):
         if known is policy:
             return value
     value = build()

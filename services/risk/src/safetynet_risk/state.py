@@ -249,8 +249,7 @@ class PreparedFact:
         )
         self.housing = _housing_state(fact) if kind in _HOUSING_TYPES else None
         self.water = _water_state(payload, policy.water_cut_off_days) if kind == _DRINKING_WATER else None
-        known = _STATIC[-1] if _STATIC else None  # `_static_parts` without a call for the usual (latest) policy
-        static = (known[1] if known is not None and known[0] is policy else _static_parts(policy)).get(kind)
+        static = _static_parts(policy).get(kind)
         if static is None or kind in _PAYLOAD_DEPENDENT:  # worked out from the payload, as build_state did
             found = _derived_facts(fact, policy, set())  # labour_loss depends on the registry: decided in the sum
             self.base_facts: tuple[Fact, ...] = tuple(f for f in found if f != "labour_loss")
