@@ -185,6 +185,36 @@ async def replicas(target: str, env: Mapping[str, str], count: int) -> AsyncIter
         yield running
 
 
-def python_module(module: str, env: Mapping[str, str], *args: str) -> contextlib.AbstractAsyncContextManager[int]:
-    """`python -m module [args]` (a standalone consumer, relay or worker)."""
-    return process([sys.executable, "-m", module, *args], env)
+@asynccontextmanager
+async def python_module(module: str, env: Mapping[str, str], *args: str) -> AsyncIterator[int]:
+    """`python -m module [args]` (a standalone consumer, relay or worker), yielded once it is past its imports
+    (see `past_imports`), so a stage metered from then on is charged its work, not its start-up, as a uvicorn
+    process is metered only once it answers its health check."""
+    async with process([sys.executable, "-m", module, *args], env) as pid:
+        await past_imports(pid)
+        yield pid
+
+
+async def past_imports(pid: int, timeout: float = 90) -> None:
+    """Until the process holds a socket. Its imports (2-3 CPU seconds for a service) open none; the first
+    comes with its event loop (asyncio's self-pipe), just before it connects anywhere."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if _holds_socket(pid):
+            return
+        await asyncio.sleep(0.005)
+    raise TimeoutError(f"process {pid} opened no socket within {timeout} s (see .local/logs/bench.log)")
+
+
+def _holds_socket(pid: int) -> bool:
+    """Whether the process has a socket open (/proc reads, which do not block); raises when it has ended."""
+    with contextlib.suppress(OSError):
+        if any(os.readlink(fd).startswith("socket:") for fd in Path(f"/proc/{pid}/fd").iterdir()):
+            return True
+    try:
+        ended = _stat(pid)[0] == "Z"
+    except OSError:  # reaped already
+        ended = True
+    if ended:
+        raise RuntimeError(f"process {pid} ended at start (see .local/logs/bench.log)")
+    return False

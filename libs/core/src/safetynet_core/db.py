@@ -18,7 +18,10 @@ from safetynet_core.settings import CoreSettings
 class Database:
     """Engine and pool bound to one service schema (via search_path)."""
 
-    def __init__(self, settings: CoreSettings, schema: str, pool_size: int = 10) -> None:
+    def __init__(self, settings: CoreSettings, schema: str, pool_size: int = 10, *, pre_ping: bool = True) -> None:
+        """`pre_ping=False` skips the round trips that test a pooled connection on every checkout; for a process
+        whose every use is retried on failure (a Temporal worker's activities), where a connection broken by a
+        database restart fails one attempt, and its pool is then renewed."""
         self.settings = settings
         self.schema = schema
         self._server_settings = {"search_path": f"{schema},public", "application_name": f"safetynet-{schema}"}
@@ -26,7 +29,7 @@ class Database:
             settings.sqlalchemy_url,
             pool_size=pool_size,
             max_overflow=pool_size,
-            pool_pre_ping=True,
+            pool_pre_ping=pre_ping,
             connect_args={"server_settings": self._server_settings},
         )
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)

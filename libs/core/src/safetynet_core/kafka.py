@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import struct
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
@@ -13,7 +14,6 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
-from aiokafka.partitioner import murmur2
 from aiokafka.producer.message_accumulator import BatchBuilder
 from prometheus_client import Counter
 
@@ -139,6 +139,36 @@ class DeadLetters:
         DEAD_LETTERS.labels(self._consumer, record.topic, reason).inc()
         log.warning("dead_lettered", topic=record.topic, partition=record.partition, offset=record.offset,
                     reason=reason, error=error[:200])
+
+
+_MURMUR2_M = 0x5BD1E995
+_MASK32 = 0xFFFFFFFF
+
+
+@functools.lru_cache(maxsize=64)
+def _words(count: int) -> struct.Struct:
+    return struct.Struct(f"<{count}I")
+
+
+def murmur2(data: bytes) -> int:
+    """Kafka's murmur2 (the Java client's `Utils.murmur2`) over whole little-endian words: the same hashes
+    as aiokafka's byte-by-byte version at about half its cost (a sixth of what the relay spent per row)."""
+    length = len(data)
+    h = 0x9747B28C ^ length
+    for k in _words(length >> 2).unpack_from(data):
+        k = (k * _MURMUR2_M) & _MASK32
+        k = ((k ^ (k >> 24)) * _MURMUR2_M) & _MASK32
+        h = ((h * _MURMUR2_M) & _MASK32) ^ k
+    tail = length & 3
+    if tail:
+        end = length & ~3
+        if tail == 3:
+            h ^= data[end + 2] << 16
+        if tail >= 2:
+            h ^= data[end + 1] << 8
+        h = ((h ^ data[end]) * _MURMUR2_M) & _MASK32
+    h = ((h ^ (h >> 13)) * _MURMUR2_M) & _MASK32
+    return h ^ (h >> 15)
 
 
 _key_hash = functools.lru_cache(maxsize=100_000)(murmur2)  # keys are household ids: they repeat

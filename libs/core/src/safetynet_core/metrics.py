@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import time
+from bisect import bisect_left
+from collections import Counter as Tally
+from collections.abc import Iterable
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
@@ -94,3 +97,13 @@ async def metrics_endpoint(_: Request) -> Response:
 def label_safe(value: Any, allowed: set[str] | frozenset[str], fallback: str = "other") -> str:
     """Bound label cardinality: unknown values become `fallback`."""
     return value if value in allowed else fallback
+
+
+def observe_many(histogram: Histogram, amounts: Iterable[float]) -> None:
+    """`histogram.observe(amount)` for each amount (an unlabelled histogram, or one child), counted per bucket
+    first: a lock per bucket touched instead of two per amount, for loops that observe every row of a batch."""
+    histogram._raise_if_not_observable()
+    observed = list(amounts)
+    for bucket, count in Tally(bisect_left(histogram._upper_bounds, amount) for amount in observed).items():
+        histogram._buckets[bucket].inc(count)
+    histogram._sum.inc(sum(observed))

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import signal
 
+from safetynet_core.db import Database
 from safetynet_core.logging import configure_logging, get_logger
 from safetynet_core.service import supervise
 from safetynet_workflow import registry
@@ -38,7 +39,8 @@ async def run_worker(adapters: Adapters) -> None:
 async def main() -> None:
     settings = Settings()
     configure_logging(f"{SERVICE.name}-worker", settings.log_level, settings.log_json)
-    adapters = bootstrap(settings)
+    # Every database use here is an activity, which Temporal retries: no ping before each one.
+    adapters = bootstrap(settings, db=Database(settings, settings.db_schema or SERVICE.schema, pre_ping=False))
     task = asyncio.create_task(supervise("temporal-worker", lambda: run_worker(adapters)))
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
