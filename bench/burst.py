@@ -302,7 +302,22 @@ async def verify(pool: asyncpg.Pool, burst: Burst, subscription: str) -> dict[st
 
 
 # ------------------------------------------------------------------------------------------- the run
-async def setup(stack: dict[str, str], pool: asyncpg.Pool, receiver_url: str) -> tuple[str, str, str]:
+@dataclass(frozen=True)
+class Subscription:
+    """The burst's webhook subscription, and the admin's headers that can delete it."""
+
+    subscription_id: str
+    auth: dict[str, str]
+
+    async def delete(self, stack: dict[str, str]) -> None:
+        """Left active, it would have the stack post every later task.assigned of the region to a receiver
+        that is gone (retried for hours: the next benchmark pays for them)."""
+        async with httpx.AsyncClient(timeout=30) as http:
+            url = f"{stack['NOTIFY_URL']}/v1/subscriptions/{self.subscription_id}"
+            (await http.delete(url, headers=self.auth)).raise_for_status()
+
+
+async def setup(stack: dict[str, str], pool: asyncpg.Pool, receiver_url: str) -> tuple[str, str, Subscription]:
     """Intake keys (registry; flood losses and medical bills) and a webhook subscription for task.assigned."""
     async with pool.acquire() as conn:
         await conn.execute("set search_path to intake")
@@ -325,7 +340,7 @@ async def setup(stack: dict[str, str], pool: asyncpg.Pool, receiver_url: str) ->
             headers=auth,
         )  # fmt: skip
         created.raise_for_status()
-    return registry_key, events_key, str(created.json()["subscription_id"])
+    return registry_key, events_key, Subscription(str(created.json()["subscription_id"]), auth)
 
 
 async def register(stack: dict[str, str], burst: Burst, registry_key: str) -> None:
@@ -377,9 +392,10 @@ async def main() -> int:
     pool = await asyncpg.create_pool(stack["DATABASE_URL"], min_size=1, max_size=3)
     receiver = Receiver()
     try:
-        async with serve(receiver.app()) as receiver_url:
+        async with serve(receiver.app()) as receiver_url, contextlib.AsyncExitStack() as exits:
             hook = f"{receiver_url}/hook"
             registry_key, events_key, subscription = await setup(stack, pool, hook)
+            exits.push_async_callback(subscription.delete, stack)
             await register(stack, burst, registry_key)
             progress(f"{burst.households:,} households registered; sending {burst.events:,} events")
             await drained(stack, pool)  # the registry records are through before the clock starts
@@ -397,7 +413,7 @@ async def main() -> int:
                     progress("timed out before every stage drained")
                     break
                 await asyncio.sleep(SAMPLE_SECONDS)
-            checks = await verify(pool, burst, subscription)
+            checks = await verify(pool, burst, subscription.subscription_id)
             checks["webhooks_received"] = receiver.received
             footprint = before.growth_per_event(await Footprint.take(pool, stack["KAFKA_BOOTSTRAP"]), burst.events)
             footprint["temporal_history_events_per_opened_case"] = await history_events_per_case(stack, pool, burst)
