@@ -4,6 +4,7 @@ backlog drains once Kafka is back (the relay's producer first points at a dead p
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
@@ -84,60 +85,60 @@ async def _accepted_order(intake: Any) -> list[dict[str, Any]]:
     return [{"event_id": r["event_id"]} for r in rows]
 
 
+@pytest.fixture
+async def conn(isolated_settings: Any, provision: Any) -> AsyncIterator[asyncpg.Connection]:
+    """A connection to a fresh intake schema, its outbox empty."""
+    settings = isolated_settings(Settings)
+    await provision(settings, SERVICE)
+    conn = await asyncpg.connect(settings.asyncpg_dsn, server_settings={"search_path": settings.db_schema})
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
 async def test_relay_batches_walk_the_unpublished_index_while_statistics_are_stale(
-    isolated_settings: Any, provision: Any
+    conn: asyncpg.Connection,
 ) -> None:
     """Right after a burst (table never analyzed) each batch still reads `limit` rows in id order off the
     partial index instead of sorting the whole backlog."""
-    settings = isolated_settings(Settings)
-    await provision(settings, SERVICE)
-    conn = await asyncpg.connect(settings.asyncpg_dsn, server_settings={"search_path": settings.db_schema})
-    try:
-        await conn.execute(
-            "insert into outbox (topic, key, value) select 't', 'H' || g, '\\x00' from generate_series(1, 20000) g"
-        )
-        async with conn.transaction():
-            assert await conn.fetchval(LOCK_BATCH) is True
-            plan = "\n".join(r[0] for r in await conn.fetch("explain " + SELECT_BATCH, 1000))
-            first = await conn.fetch(SELECT_BATCH, 1000)
-        assert "Index Scan using outbox_unpublished" in plan, plan
-        assert "Sort" not in plan, plan
-        assert [r["id"] for r in first] == sorted(r["id"] for r in first)
-        assert len(first) == 1000
-        assert await conn.fetchval("show enable_sort") == "on"  # the setting ended with the transaction
-    finally:
-        await conn.close()
+    await conn.execute(
+        "insert into outbox (topic, key, value) select 't', 'H' || g, '\\x00' from generate_series(1, 20000) g"
+    )
+    async with conn.transaction():
+        assert await conn.fetchval(LOCK_BATCH) is True
+        plan = "\n".join(r[0] for r in await conn.fetch("explain " + SELECT_BATCH, 1000))
+        first = await conn.fetch(SELECT_BATCH, 1000)
+    assert "Index Scan using outbox_unpublished" in plan, plan
+    assert "Sort" not in plan, plan
+    assert [r["id"] for r in first] == sorted(r["id"] for r in first)
+    assert len(first) == 1000
+    assert await conn.fetchval("show enable_sort") == "on"  # the setting ended with the transaction
 
 
-async def test_the_backlog_gauge_counts_up_to_its_cap_then_spans_ids(isolated_settings: Any, provision: Any) -> None:
+async def test_the_backlog_gauge_counts_up_to_its_cap_then_spans_ids(conn: asyncpg.Connection) -> None:
     """Exact up to the cap; beyond it the span of ids (an upper bound: gaps count), read off the unpublished
     index only, so a backlog of a million rows costs the relay no full count."""
-    settings = isolated_settings(Settings)
-    await provision(settings, SERVICE)
-    conn = await asyncpg.connect(settings.asyncpg_dsn, server_settings={"search_path": settings.db_schema})
-    try:
-        await conn.execute(
-            "insert into outbox (id, topic, key, value, created_at)"
-            " select g, 't', 'H' || g, '\\x00', now() - interval '1 hour' + g * interval '1 ms'"
-            " from generate_series(1, 20000) g"
-        )
-        await conn.execute("update outbox set published_at = now() where id <= 5000")
-        await conn.execute("delete from outbox where id between 6000 and 6099")  # ids a batch reserved, unused
+    await conn.execute(
+        "insert into outbox (id, topic, key, value, created_at)"
+        " select g, 't', 'H' || g, '\\x00', now() - interval '1 hour' + g * interval '1 ms'"
+        " from generate_series(1, 20000) g"
+    )
+    await conn.execute("update outbox set published_at = now() where id <= 5000")
+    await conn.execute("delete from outbox where id between 6000 and 6099")  # ids a batch reserved, unused
 
-        async def gauge(cap: int) -> tuple[int, float, str]:
-            async with conn.transaction():
-                await conn.execute("set local enable_seqscan = off; set local enable_bitmapscan = off")
-                plan = "\n".join(r[0] for r in await conn.fetch("explain " + BACKLOG, cap))
-                row = await conn.fetchrow(BACKLOG, cap)
-            return row["backlog"], row["age"], plan
+    async def gauge(cap: int) -> tuple[int, float, str]:
+        async with conn.transaction():
+            await conn.execute("set local enable_seqscan = off; set local enable_bitmapscan = off")
+            plan = "\n".join(r[0] for r in await conn.fetch("explain " + BACKLOG, cap))
+            row = await conn.fetchrow(BACKLOG, cap)
+        return row["backlog"], row["age"], plan
 
-        exact, age, plan = await gauge(20_000)
-        assert exact == 14_900
-        assert 3590 < age < 3610  # the oldest unpublished row (id 5001) is about an hour old
-        assert "outbox_unpublished" in plan and "Seq Scan" not in plan, plan
-        spanned, _, _ = await gauge(BACKLOG_EXACT)
-        assert spanned == 15_000  # ids 5001-20000, the 100 reserved and unused among them
-        await conn.execute("update outbox set published_at = now() where published_at is null")
-        assert (await gauge(BACKLOG_EXACT))[:2] == (0, 0)
-    finally:
-        await conn.close()
+    exact, age, plan = await gauge(20_000)
+    assert exact == 14_900
+    assert 3590 < age < 3610  # the oldest unpublished row (id 5001) is about an hour old
+    assert "outbox_unpublished" in plan and "Seq Scan" not in plan, plan
+    spanned, _, _ = await gauge(BACKLOG_EXACT)
+    assert spanned == 15_000  # ids 5001-20000, the 100 reserved and unused among them
+    await conn.execute("update outbox set published_at = now() where published_at is null")
+    assert (await gauge(BACKLOG_EXACT))[:2] == (0, 0)
