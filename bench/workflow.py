@@ -97,14 +97,9 @@ async def _cases_opened(settings: Settings, count: int) -> float:
                 await producer.send(settings.topic_household_events, value=record, key=household.encode())
             await producer.flush()
 
-            async def registry_projected() -> bool:
-                known = await conn.fetchval(
-                    f'select count(*) from "{settings.db_schema}".report_households where household_id = any($1)',
-                    [household for household, _ in households],
-                )
-                return bool(known == len(payloads))
-
-            await eventually(registry_projected, timeout=300, interval=0.1, message="the registry projected")
+            await _registry_known(
+                conn, [household for household, _ in households], f'"{settings.db_schema}".report_households'
+            )
             base: int = await conn.fetchval(f'select count(*) from "{settings.db_schema}".tasks')
 
             async def produce_and_wait(batch: list[tuple[str, bytes]], total: int) -> None:
@@ -232,22 +227,18 @@ async def _b4_registry(
     await asyncio.gather(*(put(i, household) for i, household in enumerate(households)))
 
 
-async def _b4_registry_settled(households: list[str]) -> None:
-    """Until risk and the workflow's household directory hold every registry record just loaded: timing starts
-    with the pipeline idle, not with its first events queued behind 3,000 records still on their way."""
-    conn = await asyncpg.connect(Settings().asyncpg_dsn)
-    try:
+async def _registry_known(conn: asyncpg.Connection, households: list[str], *tables: str) -> None:
+    """Until every table (risk's households, the workflow's household directory) holds a row for each household:
+    timing starts with the registry records through, not with the first events queued behind them."""
 
-        async def projected() -> bool:
-            counts = [
-                await conn.fetchval(f"select count(*) from {table} where household_id = any($1)", households)
-                for table in (f"{RISK.schema}.households", f"{SERVICE.schema}.report_households")
-            ]
-            return all(count == len(households) for count in counts)
+    async def known() -> bool:
+        for table in tables:
+            count = await conn.fetchval(f"select count(*) from {table} where household_id = any($1)", households)
+            if count != len(households):
+                return False
+        return True
 
-        await eventually(projected, timeout=300, interval=0.2, message="the B4 registry in risk and the directory")
-    finally:
-        await conn.close()
+    await eventually(known, timeout=300, interval=0.1, message=f"the registry records in {', '.join(tables)}")
 
 
 async def bench_b4(stack: dict[str, str]) -> BenchResult | None:
@@ -272,7 +263,11 @@ async def bench_b4(stack: dict[str, str]) -> BenchResult | None:
     limits = httpx.Limits(max_connections=64, keepalive_expiry=2.0)
     async with httpx.AsyncClient(timeout=10, limits=limits) as http:
         await _b4_registry(http, intake, keys["rural_revitalization"], households, township)
-        await _b4_registry_settled(households)
+        conn = await asyncpg.connect(Settings().asyncpg_dsn)
+        try:
+            await _registry_known(conn, households, f"{RISK.schema}.households", f"{SERVICE.schema}.report_households")
+        finally:
+            await conn.close()
         token = (
             await http.post(f"{workflow_url}/v1/auth/token", data={"username": username, "password": password})
         ).json()["access_token"]

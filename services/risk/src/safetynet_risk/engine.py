@@ -243,16 +243,11 @@ def _evaluator(rule: Any) -> Evaluator:
     return evaluator
 
 
-def _evaluate(rule: Any, ctx: Context) -> Hit | None:
-    return _evaluator(rule)(rule, ctx)
-
-
 def points_for(rule: Any, ctx: Context) -> tuple[float, Hit] | None:
     """A scoring rule's points and figures, or None when it does not apply."""
     kind = _score_kind(rule)
     if kind == _CONDITION:
-        hit = _evaluate(rule, ctx)
-        return None if hit is None else (rule.points, hit)
+        return _condition_points(_evaluator(rule), rule, ctx)
     if kind == _STATE_VALUE:
         value = _state_value(ctx, rule.state)
         if value is None or value not in rule.points_by_value:
@@ -268,6 +263,11 @@ def points_for(rule: Any, ctx: Context) -> tuple[float, Hit] | None:
         return min(raw, rule.max_points), income_figures
     inside = line < adjusted <= rule.upper_ratio * line
     return (rule.points, income_figures) if inside else None
+
+
+def _condition_points(evaluator: Evaluator, rule: Any, ctx: Context) -> tuple[float, Hit] | None:
+    hit = evaluator(rule, ctx)
+    return None if hit is None else (rule.points, hit)
 
 
 _REASONS: dict[Hashable, Reason] = {}
@@ -306,17 +306,21 @@ def _closure_reason(risk: RiskPolicy, case: CaseState) -> Reason:
     return _reason(risk.flag.stale_evidence, 0, figures)
 
 
-Plan = tuple[list[tuple[Evaluator, Any]], list[tuple[Evaluator | None, Any]], dict[tuple[str, int], float]]
+Scorer = Callable[[Any, Context], tuple[float, Hit] | None]
+Plan = tuple[list[tuple[Evaluator, Any]], list[tuple[Scorer, Any]], dict[tuple[str, int], float]]
 _PLANS: list[tuple[object, Plan]] = []
 _LINES_KEPT = 100_000
 
 
 def _plan(risk: RiskPolicy) -> Plan:
-    """The policy's warnings with their evaluators, its scoring rules with theirs (None for the rules
-    `points_for` scores itself), looked up once per policy, and the monitoring lines found so far (by region
+    """The policy's warnings with their evaluators and its scoring rules with their scorers (`points_for`, with a
+    condition rule's evaluator looked up once), per policy, and the monitoring lines found so far (by region
     code and year)."""
     warnings = [(_evaluator(w), w) for w in risk.warnings]
-    scoring = [(_evaluator(r) if _score_kind(r) == _CONDITION else None, r) for r in risk.scoring]
+    scoring: list[tuple[Scorer, Any]] = [
+        (partial(_condition_points, _evaluator(r)) if _score_kind(r) == _CONDITION else points_for, r)
+        for r in risk.scoring
+    ]
     return warnings, scoring, {}
 
 
@@ -357,17 +361,10 @@ def assess(
     ctx.fired_warnings = frozenset(fired)
 
     reasons = []
-    for condition, rule in scoring_plan:
-        if condition is not None:  # `points_for` of a condition rule, its evaluator looked up once
-            hit = condition(rule, ctx)
-            if hit is not None:
-                reasons.append(_reason(rule, rule.points, hit))
-        elif (scored := points_for(rule, ctx)) is not None:
+    for score, rule in scoring_plan:
+        if (scored := score(rule, ctx)) is not None:
             reasons.append(_reason(rule, *scored))
-    total: float = 0  # as sum(): an int when there are no reasons
-    for reason in reasons:
-        total += reason.points
-    total = round(total, 2)
+    total = round(sum(r.points for r in reasons), 2)
     if total > risk.score_cap:
         over = round(risk.score_cap - total, 2)
         reasons.append(
